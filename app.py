@@ -1,0 +1,57 @@
+"""event-scheduler's Chalice app: declarations only; each handler calls into chalicelib."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Chalice, Request, Response
+
+from chalicelib.api import users
+
+app = Chalice(app_name="event-scheduler")
+
+
+def request() -> Request:
+    current = app.current_request
+    assert current is not None, "only inside a route"
+    return current
+
+
+@app.route("/health", methods=["GET"])
+def health() -> Response:
+    return users.health()
+
+
+@app.route("/user", methods=["POST"])
+def create_user() -> Response:
+    return users.create(request().raw_body)
+
+
+@app.route("/user", methods=["GET"])
+def list_users() -> dict[str, Any] | Response:
+    return users.list_page(request().query_params)
+
+
+@app.route("/user/{user_id}", methods=["GET"])
+def read_user(user_id: str) -> dict[str, Any] | Response:
+    return users.read(user_id)
+
+
+@app.route("/user/{user_id}", methods=["PUT"])
+def replace_user(user_id: str) -> dict[str, Any] | Response:
+    return users.replace(user_id, request().raw_body)
+
+
+@app.route("/user/{user_id}", methods=["PATCH"])
+def patch_user(user_id: str) -> dict[str, Any] | Response:
+    return users.patch(user_id, request().raw_body)
+
+
+@app.route("/user/{user_id}", methods=["DELETE"])
+def delete_user(user_id: str) -> Response:
+    return users.delete(user_id)
+
+
+@app.route("/user/{user_id}/events", methods=["GET"])
+def user_events(user_id: str) -> dict[str, Any] | Response:
+    return users.events(user_id)

@@ -1,0 +1,1 @@
+"""event-scheduler: everything the Chalice app packages besides app.py."""

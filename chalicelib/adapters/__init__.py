@@ -1,0 +1,1 @@
+"""The outside world: PostgreSQL, SQS, DynamoDB, HTTP, JWT and the clock."""

@@ -1,0 +1,182 @@
+"""PostgreSQL through psycopg 3: a lazily opened pool, transactions, and the repository."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any, cast
+from uuid import UUID
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from chalicelib.adapters.sql_files import queries
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.events import Event, Status
+from chalicelib.domain.users import User, UserFields
+
+_CONSTRAINT_MESSAGES = {
+    "events_one_per_occurrence": "an event for this user, type and occurrence already exists",
+    "events_idempotency_key_key": "an event with this idempotency key already exists",
+}
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached."""
+
+
+class Database:
+    """The connection pool. Nothing connects until the first transaction."""
+
+    def __init__(self, url: str, max_size: int = 4) -> None:
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_size,
+            open=False,
+            kwargs={"row_factory": dict_row},
+            check=ConnectionPool.check_connection,
+        )
+        self._opened = False
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        if not self._opened:
+            self._pool.open(wait=False)
+            self._opened = True
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                yield Store(cast("psycopg.Connection[dict[str, Any]]", conn))
+        except pg_errors.UniqueViolation as exc:
+            name = exc.diag.constraint_name or ""
+            raise Conflict(_CONSTRAINT_MESSAGES.get(name, f"conflict on {name}")) from exc
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
+
+    def ping(self) -> bool:
+        try:
+            with self.transaction() as store:
+                store.one("SELECT 1 AS ok")
+            return True
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        if self._opened:
+            self._pool.close()
+            self._opened = False
+
+
+class Store:
+    """The queries of one transaction, returning domain objects."""
+
+    def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
+        self.conn = conn
+
+    def one(self, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        return self.conn.execute(sql.encode(), params).fetchone()
+
+    def all(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self.conn.execute(sql.encode(), params).fetchall()
+
+    def run(self, name: str, **params: Any) -> int:
+        return self.conn.execute(queries()[name].encode(), params).rowcount
+
+    def _one(self, name: str, **params: Any) -> dict[str, Any] | None:
+        return self.one(queries()[name], params)
+
+    def _all(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        return self.all(queries()[name], params)
+
+    # users
+    def insert_user(self, user: User) -> None:
+        self.run("insert_user", **_user_params(user))
+
+    def get_user(self, user_id: UUID, *, lock: bool = False) -> User | None:
+        row = self._one("lock_user" if lock else "get_user", id=user_id)
+        return _user(row) if row else None
+
+    def update_user(self, user: User) -> None:
+        self.run("update_user", **_user_params(user))
+
+    def delete_user(self, user_id: UUID, now: datetime) -> bool:
+        return self.run("delete_user", id=user_id, now=now) == 1
+
+    def list_users(self, limit: int, after: UUID | None) -> list[User]:
+        return [_user(row) for row in self._all("list_users", limit=limit, after=after)]
+
+    # events
+    def insert_event(self, event: Event) -> None:
+        self.run("insert_event", **_event_params(event))
+
+    def update_event(self, event: Event, expected_version: int) -> bool:
+        """Writes `event` if the row is still at `expected_version`; False if it moved on."""
+        return self.run("update_event", **_event_params(event), expected_version=expected_version) == 1
+
+    def save_event(self, event: Event, expected_version: int) -> None:
+        """Like `update_event`, for callers that hold the row's lock: losing is a conflict."""
+        if not self.update_event(event, expected_version):
+            raise Conflict("the event changed meanwhile; try again")
+
+    def get_event(self, event_id: UUID) -> Event | None:
+        row = self._one("get_event", id=event_id)
+        return event_from_row(row) if row else None
+
+    def events_for_user(self, user_id: UUID) -> list[Event]:
+        return [event_from_row(row) for row in self._all("events_for_user", user_id=user_id)]
+
+    def active_events_for_user(self, user_id: UUID) -> list[Event]:
+        """PENDING and PROCESSING events, locked for this transaction."""
+        return [event_from_row(row) for row in self._all("active_events_for_user", user_id=user_id)]
+
+    def occurrence_exists(self, user_id: UUID, event_type: str, occurrence_date: Any) -> bool:
+        row = self._one(
+            "occurrence_exists", user_id=user_id, event_type=event_type, occurrence_date=occurrence_date
+        )
+        return bool(row and row["found"])
+
+
+def _user_params(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "created_at": user.created_at,
+        "updated_at": user.updated_at,
+        **asdict(user.fields),
+    }
+
+
+def _user(row: dict[str, Any]) -> User:
+    fields = UserFields(
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        date_of_birth=row["date_of_birth"],
+        timezone=row["timezone"],
+        anniversary_date=row["anniversary_date"],
+    )
+    return User(
+        id=row["id"],
+        fields=fields,
+        created_at=_utc(row["created_at"]),
+        updated_at=_utc(row["updated_at"]),
+    )
+
+
+def _event_params(event: Event) -> dict[str, Any]:
+    params = asdict(event)
+    params["status"] = event.status.value
+    return params
+
+
+def event_from_row(row: dict[str, Any]) -> Event:
+    values = {name: _utc(row[name]) for name in Event.__dataclass_fields__}
+    values["status"] = Status(row["status"])
+    return Event(**values)
+
+
+def _utc(value: Any) -> Any:
+    """timestamptz arrives in the session's zone; the domain speaks UTC."""
+    return value.astimezone(UTC) if isinstance(value, datetime) else value

@@ -1,0 +1,1 @@
+"""Entrypoints: JSON in, a service call, JSON out. No business rules live here."""

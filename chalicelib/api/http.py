@@ -1,0 +1,101 @@
+"""HTTP plumbing shared by the routes: bodies, ids, cursors and the error shape."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+from uuid import UUID
+
+from chalice.app import Response
+
+from chalicelib.adapters.postgres import DatabaseUnavailable
+from chalicelib.domain.errors import Conflict, NotFound, SchedulerError, ValidationError
+
+logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_STATUS = {ValidationError: 400, NotFound: 404, Conflict: 409}
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(body=body, status_code=status, headers={"Content-Type": "application/json"})
+
+
+def error_response(
+    status: int, code: str, message: str, details: list[dict[str, str]] | None = None
+) -> Response:
+    return json_response({"error": {"code": code, "message": message, "details": details or []}}, status)
+
+
+def domain_error_response(exc: SchedulerError) -> Response:
+    status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 500)
+    details = [{"field": d.field, "message": d.message} for d in getattr(exc, "details", [])]
+    return error_response(status, exc.code, exc.message, details)
+
+
+def unavailable_response(exc: DatabaseUnavailable) -> Response:
+    logger.error("database unavailable: %s", exc)
+    return error_response(503, "unavailable", "the database is unavailable; try again shortly")
+
+
+def translate_errors(view: Callable[P, R]) -> Callable[P, R | Response]:
+    """Domain errors become the API's error shape; an unreachable database a 503.
+
+    Chalice lets only its own errors reach middleware, so each entrypoint is wrapped instead.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
+        try:
+            return view(*args, **kwargs)
+        except SchedulerError as exc:
+            return domain_error_response(exc)
+        except DatabaseUnavailable as exc:
+            return unavailable_response(exc)
+
+    return wrapper
+
+
+def json_body(raw: str | bytes | None) -> Any:
+    if not raw:
+        raise ValidationError.single("body", "a JSON body is required")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError.single("body", "is not valid JSON") from None
+
+
+def parse_id(value: str, field: str = "id") -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise ValidationError.single(field, "must be a UUID") from None
+
+
+def parse_limit(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_PAGE
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+        raise ValidationError.single("limit", f"must be a whole number from 1 to {MAX_PAGE}")
+    return int(value)
+
+
+def encode_cursor(last_id: UUID | None) -> str | None:
+    return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=") if last_id else None
+
+
+def decode_cursor(value: str | None) -> UUID | None:
+    if not value:
+        return None
+    try:
+        return UUID(bytes=base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    except (ValueError, binascii.Error):
+        raise ValidationError.single("cursor", "is not a cursor this API returned") from None

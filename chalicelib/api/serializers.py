@@ -1,0 +1,53 @@
+"""Domain objects to the API's camelCase JSON."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.domain.events import Event
+from chalicelib.domain.users import User
+from chalicelib.domain.zones import zone
+
+
+def iso_utc(instant: datetime) -> str:
+    spec = "seconds" if instant.microsecond == 0 else "milliseconds"
+    return instant.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
+
+
+def iso_local(instant: datetime, timezone: str) -> str:
+    spec = "seconds" if instant.microsecond == 0 else "milliseconds"
+    return instant.astimezone(zone(timezone)).isoformat(timespec=spec)
+
+
+def user_json(user: User) -> dict[str, Any]:
+    fields = user.fields
+    return {
+        "id": str(user.id),
+        "firstName": fields.first_name,
+        "lastName": fields.last_name,
+        "dateOfBirth": fields.date_of_birth.isoformat(),
+        "anniversaryDate": fields.anniversary_date.isoformat() if fields.anniversary_date else None,
+        "timezone": fields.timezone,
+        "createdAt": iso_utc(user.created_at),
+        "updatedAt": iso_utc(user.updated_at),
+    }
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    return {
+        "id": str(event.id),
+        "userId": str(event.user_id),
+        "eventType": event.event_type,
+        "status": event.status.value,
+        "occurrenceDate": event.occurrence_date.isoformat(),
+        "targetUtc": iso_utc(event.target_utc),
+        "targetLocal": iso_local(event.target_utc, event.timezone),
+        "timezone": event.timezone,
+        "idempotencyKey": event.idempotency_key,
+        "attempts": event.attempts,
+        "deliveredAt": iso_utc(event.delivered_at) if event.delivered_at else None,
+        "late": event.late,
+        "failureReason": event.failure_reason,
+        "version": event.version,
+    }

@@ -1,0 +1,104 @@
+"""Turn a client's JSON object into `UserFields`, naming every field that is wrong."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+from chalicelib.domain.errors import FieldError, ValidationError
+from chalicelib.domain.users import UserFields
+from chalicelib.domain.zones import is_known_zone, zone
+
+MAX_NAME_LENGTH = 100
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ATTRIBUTES = {
+    "firstName": "first_name",
+    "lastName": "last_name",
+    "dateOfBirth": "date_of_birth",
+    "timezone": "timezone",
+    "anniversaryDate": "anniversary_date",
+}
+_REQUIRED = ("firstName", "lastName", "dateOfBirth", "timezone")
+_BAD_CHARACTER_CATEGORIES = {"Cc", "Cs", "Co", "Cn"}
+
+
+def parse_new_user(payload: Any, now: datetime) -> UserFields:
+    """POST and PUT: every required field present."""
+    values = _parse(payload, now, required=_REQUIRED)
+    values.setdefault("anniversary_date", None)
+    return UserFields(**values)
+
+
+def parse_user_patch(payload: Any, current: UserFields, now: datetime) -> UserFields:
+    """PATCH: only the fields given change; the result is checked as a whole."""
+    values = _parse(payload, now, required=(), timezone_fallback=current.timezone)
+    return replace(current, **values)
+
+
+def _parse(
+    payload: Any, now: datetime, required: tuple[str, ...], timezone_fallback: str = "UTC"
+) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise ValidationError.single("body", "must be a JSON object")
+    errors = [FieldError(name, "is not a known field") for name in payload if name not in _ATTRIBUTES]
+    errors += [FieldError(name, "is required") for name in required if name not in payload]
+    values: dict[str, Any] = {}
+    zone_name = timezone_fallback
+    if "timezone" in payload:
+        tz = payload["timezone"]
+        if not isinstance(tz, str):
+            errors.append(FieldError("timezone", "must be a string"))
+        elif not is_known_zone(tz):
+            errors.append(FieldError("timezone", "is not a known IANA time zone"))
+        else:
+            values["timezone"] = zone_name = tz
+    today = now.astimezone(zone(zone_name) if is_known_zone(zone_name) else UTC).date()
+    for name in ("firstName", "lastName"):
+        if name in payload:
+            _collect(values, errors, name, _name, payload[name])
+    if "dateOfBirth" in payload:
+        _collect(values, errors, "dateOfBirth", lambda v: _past_date(v, today), payload["dateOfBirth"])
+    if "anniversaryDate" in payload:
+        value = payload["anniversaryDate"]
+        if value is None:
+            values["anniversary_date"] = None
+        else:
+            _collect(values, errors, "anniversaryDate", lambda v: _past_date(v, today), value)
+    if errors:
+        raise ValidationError(errors)
+    return values
+
+
+def _collect(values: dict[str, Any], errors: list[FieldError], name: str, parse: Any, raw: Any) -> None:
+    try:
+        values[_ATTRIBUTES[name]] = parse(raw)
+    except ValueError as exc:
+        errors.append(FieldError(name, str(exc)))
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    text = value.strip()
+    if not text:
+        raise ValueError("must not be empty")
+    if len(text) > MAX_NAME_LENGTH:
+        raise ValueError(f"must be at most {MAX_NAME_LENGTH} characters")
+    if any(unicodedata.category(c) in _BAD_CHARACTER_CATEGORIES for c in text):
+        raise ValueError("must not contain control or unassigned characters")
+    return text
+
+
+def _past_date(value: Any, today: date) -> date:
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise ValueError("must be a date as YYYY-MM-DD")
+    try:
+        parsed = date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("is not a real calendar date") from None
+    if parsed > today:
+        raise ValueError("must not be in the future")
+    return parsed

@@ -1,0 +1,83 @@
+"""The /user routes, translated: JSON in, a service call, JSON out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from chalice.app import Response
+
+from chalicelib import bootstrap
+from chalicelib.api import http
+from chalicelib.api.serializers import event_json, user_json
+from chalicelib.api.user_input import parse_new_user, parse_user_patch
+from chalicelib.domain.errors import ValidationError
+from chalicelib.services import users
+
+_LIST_PARAMS = {"limit", "cursor"}
+
+
+@http.translate_errors
+def create(body: str | bytes | None) -> Response:
+    c = bootstrap.container()
+    fields = parse_new_user(http.json_body(body), c.clock.now())
+    user = users.create_user(c.db, c.clock, c.schedule, fields)
+    return http.json_response(user_json(user), 201)
+
+
+@http.translate_errors
+def read(user_id: str) -> dict[str, Any] | Response:
+    return user_json(users.get_user(bootstrap.container().db, http.parse_id(user_id)))
+
+
+@http.translate_errors
+def replace(user_id: str, body: str | bytes | None) -> dict[str, Any] | Response:
+    c = bootstrap.container()
+    uid = http.parse_id(user_id)
+    fields = parse_new_user(http.json_body(body), c.clock.now())
+    return user_json(users.change_user(c.db, c.clock, c.schedule, uid, lambda _: fields))
+
+
+@http.translate_errors
+def patch(user_id: str, body: str | bytes | None) -> dict[str, Any] | Response:
+    c = bootstrap.container()
+    uid = http.parse_id(user_id)
+    payload = http.json_body(body)
+    now = c.clock.now()
+    changed = users.change_user(
+        c.db, c.clock, c.schedule, uid, lambda current: parse_user_patch(payload, current, now)
+    )
+    return user_json(changed)
+
+
+@http.translate_errors
+def delete(user_id: str) -> Response:
+    c = bootstrap.container()
+    users.delete_user(c.db, c.clock, http.parse_id(user_id))
+    return Response(body="", status_code=204)
+
+
+@http.translate_errors
+def list_page(params: Mapping[str, str] | None) -> dict[str, Any] | Response:
+    params = params or {}
+    unknown = sorted(set(params) - _LIST_PARAMS)
+    if unknown:
+        raise ValidationError.single(unknown[0], "is not a known query parameter")
+    page = users.list_users(
+        bootstrap.container().db,
+        http.parse_limit(params.get("limit")),
+        http.decode_cursor(params.get("cursor")),
+    )
+    return {"items": [user_json(u) for u in page.items], "nextCursor": http.encode_cursor(page.last_id)}
+
+
+@http.translate_errors
+def events(user_id: str) -> dict[str, Any] | Response:
+    found = users.user_events(bootstrap.container().db, http.parse_id(user_id))
+    return {"items": [event_json(e) for e in found]}
+
+
+def health() -> Response:
+    ok = bootstrap.container().db.ping()
+    body = {"status": "ok" if ok else "degraded", "database": "ok" if ok else "unreachable"}
+    return http.json_response(body, 200 if ok else 503)

@@ -1,0 +1,48 @@
+"""The one place that builds adapters from settings, lazily, on first use.
+
+Importing app.py builds nothing: `chalice package`, `cdk synth` and the test client all import
+it. Tests and the simulator `install()` a container of their own instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from chalicelib.adapters.clock import SystemClock
+from chalicelib.adapters.postgres import Database
+from chalicelib.domain.schedule import Schedule
+from chalicelib.services.ports import Clock
+from chalicelib.settings import Settings, SettingsError
+
+
+@dataclass
+class Container:
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+
+    @cached_property
+    def db(self) -> Database:
+        if not self.settings.database_url:
+            raise SettingsError("DATABASE_URL is not set")
+        return Database(self.settings.database_url, max_size=self.settings.db_pool_size)
+
+    @cached_property
+    def schedule(self) -> Schedule:
+        return self.settings.schedule()
+
+
+_container: Container | None = None
+
+
+def container() -> Container:
+    global _container
+    if _container is None:
+        _container = Container(Settings.from_env())
+    return _container
+
+
+def install(new: Container | None) -> None:
+    """Replace the container (tests, simulator); None forgets it, to be rebuilt from the env."""
+    global _container
+    _container = new

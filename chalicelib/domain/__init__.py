@@ -1,0 +1,1 @@
+"""The pure domain: no I/O, no clocks, no environment. Time arrives as an argument."""

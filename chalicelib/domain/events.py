@@ -1,0 +1,156 @@
+"""A scheduled event and its state machine.
+
+PENDING ─claim→ PROCESSING ─→ COMPLETED | FAILED | SKIPPED
+PENDING ─→ CANCELLED          PROCESSING ─→ PENDING (lease expired, or rescheduled)
+PROCESSING ─→ CANCELLED (user deleted while queued)    FAILED ─retry→ PENDING
+
+Every change bumps `version`, so a queued message that names an older version is stale.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from chalicelib.domain.errors import IllegalTransition
+from chalicelib.domain.occurrence import Occurrence
+
+LATE_AFTER = timedelta(minutes=5)
+
+_KEY_NAMESPACE = uuid.UUID("6f1c2d1e-4b7a-4f55-9f0e-5e7d3c9a1b20")
+
+
+class Status(StrEnum):
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+    CANCELLED = "CANCELLED"
+
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.PENDING: frozenset({Status.PROCESSING, Status.CANCELLED, Status.PENDING}),
+    Status.PROCESSING: frozenset(
+        {Status.COMPLETED, Status.FAILED, Status.SKIPPED, Status.PENDING, Status.CANCELLED}
+    ),
+    Status.FAILED: frozenset({Status.PENDING}),
+    Status.COMPLETED: frozenset(),
+    Status.SKIPPED: frozenset(),
+    Status.CANCELLED: frozenset(),
+}
+TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.SKIPPED, Status.CANCELLED})
+ACTIVE = frozenset({Status.PENDING, Status.PROCESSING})
+
+
+def idempotency_key(user_id: UUID, event_type: str, occurrence_date: date) -> str:
+    """One key per (user, type, occurrence date): stable across retries and zone changes."""
+    return str(uuid.uuid5(_KEY_NAMESPACE, f"{user_id}/{event_type}/{occurrence_date.isoformat()}"))
+
+
+def is_late(target_utc: datetime, at: datetime) -> bool:
+    return at - target_utc > LATE_AFTER
+
+
+@dataclass(frozen=True)
+class Event:
+    id: UUID
+    user_id: UUID
+    event_type: str
+    occurrence_date: date
+    target_utc: datetime
+    """When the occurrence is meant to arrive; lateness is measured from it."""
+    due_utc: datetime
+    """When the sweeper may take it: the target, or the moment an operator retried it."""
+    timezone: str
+    idempotency_key: str
+    status: Status
+    version: int
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    lease_until: datetime | None = None
+    delivered_at: datetime | None = None
+    late: bool = False
+    failure_reason: str | None = None
+
+    @classmethod
+    def new(
+        cls, user_id: UUID, event_type: str, occurrence: Occurrence, timezone: str, now: datetime
+    ) -> Event:
+        return cls(
+            id=uuid.uuid4(),
+            user_id=user_id,
+            event_type=event_type,
+            occurrence_date=occurrence.local_date,
+            target_utc=occurrence.target_utc,
+            due_utc=occurrence.target_utc,
+            timezone=timezone,
+            idempotency_key=idempotency_key(user_id, event_type, occurrence.local_date),
+            status=Status.PENDING,
+            version=1,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def _to(self, status: Status, now: datetime, **changes: Any) -> Event:
+        if status not in TRANSITIONS[self.status]:
+            raise IllegalTransition(f"an event cannot go from {self.status} to {status}")
+        return replace(self, status=status, version=self.version + 1, updated_at=now, **changes)
+
+    def claim(self, now: datetime, lease_until: datetime) -> Event:
+        if self.status is not Status.PENDING:
+            raise IllegalTransition(f"only a PENDING event can be claimed, not {self.status}")
+        return self._to(Status.PROCESSING, now, lease_until=lease_until, late=is_late(self.target_utc, now))
+
+    def release(self, now: datetime) -> Event:
+        """The lease expired before a worker finished: due again."""
+        if self.status is not Status.PROCESSING:
+            raise IllegalTransition(f"only a PROCESSING event can be released, not {self.status}")
+        return self._to(Status.PENDING, now, lease_until=None)
+
+    def reschedule(self, occurrence: Occurrence, timezone: str, now: datetime) -> Event:
+        if self.status not in ACTIVE:
+            raise IllegalTransition(f"a {self.status} event cannot be rescheduled")
+        return self._to(
+            Status.PENDING,
+            now,
+            occurrence_date=occurrence.local_date,
+            target_utc=occurrence.target_utc,
+            due_utc=occurrence.target_utc,
+            timezone=timezone,
+            idempotency_key=idempotency_key(self.user_id, self.event_type, occurrence.local_date),
+            lease_until=None,
+            late=False,
+        )
+
+    def cancel(self, now: datetime) -> Event:
+        return self._to(Status.CANCELLED, now, lease_until=None)
+
+    def complete(self, now: datetime, attempts: int) -> Event:
+        return self._to(
+            Status.COMPLETED,
+            now,
+            lease_until=None,
+            delivered_at=now,
+            attempts=attempts,
+            late=is_late(self.target_utc, now),
+            failure_reason=None,
+        )
+
+    def fail(self, now: datetime, attempts: int, reason: str) -> Event:
+        return self._to(Status.FAILED, now, lease_until=None, attempts=attempts, failure_reason=reason)
+
+    def skip(self, now: datetime, reason: str) -> Event:
+        return self._to(Status.SKIPPED, now, lease_until=None, failure_reason=reason)
+
+    def retry(self, now: datetime) -> Event:
+        """An operator sends a FAILED event again, due now."""
+        if self.status is not Status.FAILED:
+            raise IllegalTransition(f"only a FAILED event can be retried, not {self.status}")
+        return self._to(Status.PENDING, now, due_utc=now, failure_reason=None)

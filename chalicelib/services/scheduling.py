@@ -1,0 +1,72 @@
+"""Keeping each user's events in step with the user: one active event per applicable type."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from chalicelib.adapters.postgres import Store
+from chalicelib.domain.event_types import EventType
+from chalicelib.domain.events import Event
+from chalicelib.domain.occurrence import Occurrence
+from chalicelib.domain.schedule import Schedule
+from chalicelib.domain.users import User
+
+
+def next_free_occurrence(
+    store: Store,
+    schedule: Schedule,
+    event_type: EventType,
+    user: User,
+    after: datetime,
+    own_date: date | None = None,
+) -> Occurrence | None:
+    """The next occurrence after `after` whose date has no event yet (besides `own_date`).
+
+    An occurrence already delivered, failed or skipped is never scheduled twice, even when a
+    zone change moves its wall time back into the future.
+    """
+    occurrence = schedule.next(event_type, user.fields, after)
+    while (
+        occurrence is not None
+        and occurrence.local_date != own_date
+        and store.occurrence_exists(user.id, event_type.name, occurrence.local_date)
+    ):
+        occurrence = schedule.next(event_type, user.fields, occurrence.target_utc)
+    return occurrence
+
+
+def schedule_next(
+    store: Store, schedule: Schedule, event_type: EventType, user: User, after: datetime, now: datetime
+) -> Event | None:
+    """Inserts the type's next event for the user; the caller holds the user's lock."""
+    occurrence = next_free_occurrence(store, schedule, event_type, user, after)
+    if occurrence is None:
+        return None
+    event = Event.new(user.id, event_type.name, occurrence, user.timezone, now)
+    store.insert_event(event)
+    return event
+
+
+def sync_user_events(store: Store, schedule: Schedule, user: User, now: datetime) -> None:
+    """After a change to the user: move, cancel or create events so each type has its next one.
+
+    The caller holds the user's lock. A PROCESSING event that moves goes back to PENDING with a
+    new version, so the message already queued for it is dropped by the worker.
+    """
+    active = {event.event_type: event for event in store.active_events_for_user(user.id)}
+    for event_type in schedule.types():
+        current = active.get(event_type.name)
+        if current is None:
+            schedule_next(store, schedule, event_type, user, now, now)
+            continue
+        occurrence = next_free_occurrence(
+            store, schedule, event_type, user, now, own_date=current.occurrence_date
+        )
+        if occurrence is None:
+            store.save_event(current.cancel(now), current.version)
+        elif (occurrence.local_date, occurrence.target_utc, user.timezone) != (
+            current.occurrence_date,
+            current.target_utc,
+            current.timezone,
+        ):
+            store.save_event(current.reschedule(occurrence, user.timezone, now), current.version)

@@ -1,0 +1,78 @@
+"""User use cases: create, read, change, delete and list, each in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from uuid import UUID
+
+from chalicelib.adapters.postgres import Database
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.events import Event
+from chalicelib.domain.schedule import Schedule
+from chalicelib.domain.users import User, UserFields
+from chalicelib.services.ports import Clock
+from chalicelib.services.scheduling import schedule_next, sync_user_events
+
+
+@dataclass(frozen=True)
+class UserPage:
+    items: list[User]
+    last_id: UUID | None
+    """The id to continue after, when there may be more."""
+
+
+def create_user(db: Database, clock: Clock, schedule: Schedule, fields: UserFields) -> User:
+    now = clock.now()
+    user = User(id=uuid.uuid4(), fields=fields, created_at=now, updated_at=now)
+    with db.transaction() as store:
+        store.insert_user(user)
+        for event_type in schedule.types():
+            schedule_next(store, schedule, event_type, user, now, now)
+    return user
+
+
+def get_user(db: Database, user_id: UUID) -> User:
+    with db.transaction() as store:
+        return _found(store.get_user(user_id))
+
+
+def change_user(
+    db: Database, clock: Clock, schedule: Schedule, user_id: UUID, change: Callable[[UserFields], UserFields]
+) -> User:
+    """PUT and PATCH: `change` maps the current fields, read under the user's lock, to the new."""
+    now = clock.now()
+    with db.transaction() as store:
+        current = _found(store.get_user(user_id, lock=True))
+        user = User(id=user_id, fields=change(current.fields), created_at=current.created_at, updated_at=now)
+        store.update_user(user)
+        sync_user_events(store, schedule, user, now)
+    return user
+
+
+def delete_user(db: Database, clock: Clock, user_id: UUID) -> None:
+    now = clock.now()
+    with db.transaction() as store:
+        _found(store.get_user(user_id, lock=True))
+        for event in store.active_events_for_user(user_id):
+            store.save_event(event.cancel(now), event.version)
+        store.delete_user(user_id, now)
+
+
+def list_users(db: Database, limit: int, after: UUID | None) -> UserPage:
+    with db.transaction() as store:
+        items = store.list_users(limit, after)
+    return UserPage(items, items[-1].id if len(items) == limit else None)
+
+
+def user_events(db: Database, user_id: UUID) -> list[Event]:
+    with db.transaction() as store:
+        _found(store.get_user(user_id))
+        return store.events_for_user(user_id)
+
+
+def _found(user: User | None) -> User:
+    if user is None:
+        raise NotFound("no user with that id")
+    return user

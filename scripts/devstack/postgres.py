@@ -1,0 +1,57 @@
+"""An embedded PostgreSQL 16 from the pgserver wheel, for `make run`, the tests and the tools.
+
+It listens on a Unix socket in its data folder only. `stop()` and `start()` exist so fault
+tests can take the database away and bring it back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from pathlib import Path
+
+import pgserver
+import psycopg
+from pgserver.utils import PostmasterInfo
+from psycopg import sql
+
+
+class EmbeddedPostgres:
+    def __init__(self, data_dir: Path, *, keep_running: bool = False) -> None:
+        """`keep_running` leaves the server up when this process exits (pgserver's refcount)."""
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = data_dir
+        self._server = pgserver.get_server(data_dir, cleanup_mode=None if keep_running else "stop")
+
+    def url(self, database: str = "postgres") -> str:
+        return str(self._server.get_uri(database))
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            statement += sql.SQL(" TEMPLATE {} STRATEGY FILE_COPY").format(sql.Identifier(template))
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(statement)
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    def _pg_ctl(self, *args: str) -> None:
+        pgserver._commands.pg_ctl(list(args), pgdata=self.data_dir, user=self._server.system_user)
+
+    def stop(self) -> None:
+        """Fast shutdown: open connections are cut, as in an outage."""
+        self._pg_ctl("-w", "-m", "fast", "stop")
+
+    def start(self) -> None:
+        """Start again after `stop()`, on the same socket."""
+        socket_dir = self._server.get_postmaster_info().socket_dir
+        self._pg_ctl("-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(self.data_dir / "log"), "start")
+        # pgserver stops the server it knows at exit: tell it about the new one.
+        self._server._postmaster_info = PostmasterInfo.read_from_pgdata(self.data_dir)
+
+    def close(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
+            self._server.cleanup()

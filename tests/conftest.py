@@ -1,0 +1,102 @@
+"""Shared fixtures: a real PostgreSQL (embedded unless DATABASE_URL names one), a fresh database
+per test cloned from a migrated template, a manual clock, and the app wired to both."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import conninfo, sql
+
+from chalicelib import bootstrap
+from chalicelib.adapters import migrations
+from chalicelib.adapters.clock import ManualClock
+from chalicelib.adapters.postgres import Database
+from chalicelib.settings import Settings
+
+START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+class PostgresServer:
+    """Creates and drops databases on one server: the embedded one, or DATABASE_URL's."""
+
+    def __init__(self, admin_url: str, embedded: object | None = None) -> None:
+        self.admin_url = admin_url
+        self.embedded = embedded
+
+    def url(self, database: str) -> str:
+        return conninfo.make_conninfo(self.admin_url, dbname=database)
+
+    def create(self, name: str, template: str | None = None) -> str:
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            statement += sql.SQL(" TEMPLATE {} STRATEGY FILE_COPY").format(sql.Identifier(template))
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(statement)
+        return self.url(name)
+
+    def drop(self, name: str) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield PostgresServer(external)
+        return
+    from scripts.devstack.postgres import EmbeddedPostgres
+
+    embedded = EmbeddedPostgres(Path(tmp_path_factory.mktemp("pg")) / "data")
+    try:
+        yield PostgresServer(embedded.url(), embedded)
+    finally:
+        embedded.close()
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server: PostgresServer) -> Iterator[str]:
+    name = f"es_template_{uuid.uuid4().hex[:8]}"
+    migrations.upgrade(pg_server.create(name))
+    yield name
+    pg_server.drop(name)
+
+
+@pytest.fixture
+def database_url(pg_server: PostgresServer, template_db: str) -> Iterator[str]:
+    name = f"es_test_{uuid.uuid4().hex[:12]}"
+    url = pg_server.create(name, template=template_db)
+    yield url
+    pg_server.drop(name)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url, max_size=8)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture
+def container(settings: Settings, clock: ManualClock, db: Database) -> Iterator[bootstrap.Container]:
+    c = bootstrap.Container(settings, clock)
+    c.__dict__["db"] = db  # share the fixture's pool instead of building a second one
+    bootstrap.install(c)
+    yield c
+    bootstrap.install(None)
