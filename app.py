@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Chalice, Request, Response
+from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, SQSEvent
 
+from chalicelib import handlers
 from chalicelib.api import users
 
 app = Chalice(app_name="event-scheduler")
@@ -55,3 +56,13 @@ def delete_user(user_id: str) -> Response:
 @app.route("/user/{user_id}/events", methods=["GET"])
 def user_events(user_id: str) -> dict[str, Any] | Response:
     return users.events(user_id)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="sweep")
+def sweep(event: CloudWatchEvent) -> dict[str, Any]:
+    return handlers.sweep()
+
+
+@app.on_sqs_message(queue=handlers.QUEUE_NAME, batch_size=10, name="deliver")
+def deliver(event: SQSEvent) -> dict[str, Any]:
+    return handlers.deliver(event.to_dict()["Records"])
