@@ -82,7 +82,6 @@ class JwksKeys:
         self._keys: dict[str, Any] = {}
         self._fetched_at: float | None = None
         self._lock = threading.Lock()
-        self.fetches = 0
 
     def key_for(self, header: Mapping[str, Any]) -> Any:
         kid = header.get("kid")
@@ -99,7 +98,6 @@ class JwksKeys:
         if self._fetched_at is not None and now - self._fetched_at < self._min_refresh:
             raise TokenRejected(f"unknown key id {kid!r}")
         self._fetched_at = now
-        self.fetches += 1
         try:
             document = self._fetch(self._url)
         except (requests.RequestException, ValueError) as exc:
