@@ -1,13 +1,17 @@
-"""event-scheduler's Chalice app: declarations only; each handler calls into chalicelib."""
+"""event-scheduler's Chalice app: declarations only; each handler calls into chalicelib.
+
+Every route but /health and /openapi.json sits behind the `jwt_auth` authorizer; what a caller
+may then do is decided per route in chalicelib/api with chalicelib/domain/access.py.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, SQSEvent
+from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Rate, Request, Response, SQSEvent
 
 from chalicelib import handlers
-from chalicelib.api import users
+from chalicelib.api import auth, openapi, users
 
 app = Chalice(app_name="event-scheduler")
 
@@ -18,44 +22,59 @@ def request() -> Request:
     return current
 
 
+def context() -> dict[str, Any]:
+    """The request context; the authorizer's claims are under "authorizer"."""
+    return request().context
+
+
+@app.authorizer(ttl_seconds=auth.CACHE_TTL_SECONDS)
+def jwt_auth(auth_request: AuthRequest) -> AuthResponse:
+    return auth.authorize(auth_request.token)
+
+
 @app.route("/health", methods=["GET"])
 def health() -> Response:
     return users.health()
 
 
-@app.route("/user", methods=["POST"])
+@app.route("/openapi.json", methods=["GET"])
+def openapi_document() -> Response:
+    return openapi.serve()
+
+
+@app.route("/user", methods=["POST"], authorizer=jwt_auth)
 def create_user() -> Response:
-    return users.create(request().raw_body)
+    return users.create(context(), request().raw_body)
 
 
-@app.route("/user", methods=["GET"])
+@app.route("/user", methods=["GET"], authorizer=jwt_auth)
 def list_users() -> dict[str, Any] | Response:
-    return users.list_page(request().query_params)
+    return users.list_page(context(), request().query_params)
 
 
-@app.route("/user/{user_id}", methods=["GET"])
+@app.route("/user/{user_id}", methods=["GET"], authorizer=jwt_auth)
 def read_user(user_id: str) -> dict[str, Any] | Response:
-    return users.read(user_id)
+    return users.read(context(), user_id)
 
 
-@app.route("/user/{user_id}", methods=["PUT"])
+@app.route("/user/{user_id}", methods=["PUT"], authorizer=jwt_auth)
 def replace_user(user_id: str) -> dict[str, Any] | Response:
-    return users.replace(user_id, request().raw_body)
+    return users.replace(context(), user_id, request().raw_body)
 
 
-@app.route("/user/{user_id}", methods=["PATCH"])
+@app.route("/user/{user_id}", methods=["PATCH"], authorizer=jwt_auth)
 def patch_user(user_id: str) -> dict[str, Any] | Response:
-    return users.patch(user_id, request().raw_body)
+    return users.patch(context(), user_id, request().raw_body)
 
 
-@app.route("/user/{user_id}", methods=["DELETE"])
+@app.route("/user/{user_id}", methods=["DELETE"], authorizer=jwt_auth)
 def delete_user(user_id: str) -> Response:
-    return users.delete(user_id)
+    return users.delete(context(), user_id)
 
 
-@app.route("/user/{user_id}/events", methods=["GET"])
+@app.route("/user/{user_id}/events", methods=["GET"], authorizer=jwt_auth)
 def user_events(user_id: str) -> dict[str, Any] | Response:
-    return users.events(user_id)
+    return users.events(context(), user_id)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweep")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from chalicelib.adapters.clock import SystemClock
+from chalicelib.adapters.jwt_verifier import JwksKeys, JwtVerifier, KeySource, SharedSecret
 from chalicelib.adapters.postgres import Database
 from chalicelib.domain.schedule import Schedule
 from chalicelib.services.ports import Clock
@@ -30,6 +31,21 @@ class Container:
     @cached_property
     def schedule(self) -> Schedule:
         return self.settings.schedule()
+
+    @cached_property
+    def verifier(self) -> JwtVerifier:
+        auth = self.settings.auth
+        keys: KeySource
+        if auth.jwks_url:
+            keys = JwksKeys(auth.jwks_url, auth.jwks_min_refresh)
+        else:
+            secret = auth.secret_for(self.settings.stage)
+            if secret is None:
+                raise SettingsError(
+                    f"STAGE={self.settings.stage} needs JWT_SECRET or JWKS_URL to verify tokens"
+                )
+            keys = SharedSecret(secret)
+        return JwtVerifier(keys, auth.issuer, auth.audience, auth.leeway, auth.roles_claim)
 
 
 _container: Container | None = None

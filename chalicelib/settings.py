@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
+from enum import StrEnum
 
 from chalicelib.domain import event_types
 from chalicelib.domain.occurrence import LeapDayPolicy
@@ -17,8 +18,69 @@ _DURATION = re.compile(r"(?P<n>[0-9]+)(?P<unit>[smhd]?)")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+# Signs local tokens (scripts/token.py) when STAGE=local and neither JWT_SECRET nor JWKS_URL is
+# set. Public on purpose; any other stage refuses it and must be given its own key material.
+LOCAL_JWT_SECRET = "event-scheduler-local-only-secret-never-deployed"  # noqa: S105
+MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key is at least as long as the hash
+MAX_LEEWAY = timedelta(minutes=5)  # clock skew, not a way to stretch a token's life
+
+
 class SettingsError(ValueError):
     """An environment variable has a value the application cannot use."""
+
+
+class AuthMode(StrEnum):
+    JWT = "jwt"
+    OFF = "off"  # every request is an admin: STAGE=local only, and only when asked for
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """How the authorizer verifies tokens: HS256 with `jwt_secret`, or RS256 from `jwks_url`."""
+
+    mode: AuthMode = AuthMode.JWT
+    jwt_secret: str | None = None
+    jwks_url: str | None = None
+    issuer: str | None = None
+    audience: str | None = None
+    leeway: timedelta = timedelta(seconds=30)
+    roles_claim: str = "roles"
+    jwks_min_refresh: timedelta = timedelta(seconds=30)
+    """An unknown `kid` refetches the key set at most this often, so junk tokens cannot flood it."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], stage: str) -> AuthSettings:
+        mode = env.get("AUTH_MODE", "jwt")
+        if mode not in {m.value for m in AuthMode}:
+            raise SettingsError(f"AUTH_MODE must be jwt or off, not {mode!r}")
+        secret, jwks_url = env.get("JWT_SECRET") or None, env.get("JWKS_URL") or None
+        if secret and jwks_url:
+            raise SettingsError("set JWT_SECRET (HS256) or JWKS_URL (RS256), not both")
+        return cls(
+            mode=AuthMode(mode),
+            jwt_secret=secret,
+            jwks_url=jwks_url,
+            issuer=env.get("JWT_ISSUER") or None,
+            audience=env.get("JWT_AUDIENCE") or None,
+            leeway=parse_duration("JWT_LEEWAY", env.get("JWT_LEEWAY", "30s")),
+            roles_claim=env.get("JWT_ROLES_CLAIM") or "roles",
+        )
+
+    def check(self, stage: str) -> None:
+        if self.mode is AuthMode.OFF and stage != "local":
+            raise SettingsError(f"AUTH_MODE=off is honoured only when STAGE=local, and STAGE is {stage}")
+        if self.jwt_secret is not None and len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
+            raise SettingsError(f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
+        if self.leeway > MAX_LEEWAY:
+            raise SettingsError(f"JWT_LEEWAY must be at most {MAX_LEEWAY.total_seconds():.0f}s")
+        if self.jwt_secret == LOCAL_JWT_SECRET and stage != "local":
+            raise SettingsError(f"the local development JWT secret cannot be used when STAGE is {stage}")
+
+    def secret_for(self, stage: str) -> str | None:
+        """The HS256 secret in force: the configured one, else the local default on STAGE=local."""
+        if self.jwt_secret or self.jwks_url:
+            return self.jwt_secret
+        return LOCAL_JWT_SECRET if stage == "local" else None
 
 
 @dataclass(frozen=True)
@@ -36,6 +98,10 @@ class Settings:
     ledger_table: str = "event-scheduler-deliveries"
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    auth: AuthSettings = field(default_factory=AuthSettings)
+
+    def __post_init__(self) -> None:
+        self.auth.check(self.stage)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -56,6 +122,7 @@ class Settings:
             ledger_table=env.get("LEDGER_TABLE", "event-scheduler-deliveries"),
             webhook_url=env.get("WEBHOOK_URL") or None,
             webhook_secret=env.get("WEBHOOK_SECRET") or None,
+            auth=AuthSettings.from_env(env, stage),
         )
 
     def schedule(self) -> Schedule:

@@ -14,13 +14,20 @@ from uuid import UUID
 from chalice.app import Response
 
 from chalicelib.adapters.postgres import DatabaseUnavailable
-from chalicelib.domain.errors import Conflict, NotFound, SchedulerError, ValidationError
+from chalicelib.domain.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    SchedulerError,
+    Unauthenticated,
+    ValidationError,
+)
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_STATUS = {ValidationError: 400, NotFound: 404, Conflict: 409}
+_STATUS = {ValidationError: 400, Unauthenticated: 401, Forbidden: 403, NotFound: 404, Conflict: 409}
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
 

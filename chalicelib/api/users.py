@@ -1,4 +1,8 @@
-"""The /user routes, translated: JSON in, a service call, JSON out."""
+"""The /user routes, translated: the caller checked, JSON in, a service call, JSON out.
+
+Each route takes the request context first (the authorizer's claims) and checks access before
+it reads the body or the database, so a refusal says nothing about the record asked for.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +13,20 @@ from chalice.app import Response
 
 from chalicelib import bootstrap
 from chalicelib.api import http
+from chalicelib.api.auth import principal, require
 from chalicelib.api.serializers import event_json, user_json
 from chalicelib.api.user_input import parse_new_user, parse_user_patch
+from chalicelib.domain.access import Action
 from chalicelib.domain.errors import ValidationError
 from chalicelib.services import users
 
+Context = Mapping[str, Any] | None
 _LIST_PARAMS = {"limit", "cursor"}
 
 
 @http.translate_errors
-def create(body: str | bytes | None) -> Response:
+def create(context: Context, body: str | bytes | None) -> Response:
+    require(principal(context), Action.CREATE_USER)
     c = bootstrap.container()
     fields = parse_new_user(http.json_body(body), c.clock.now())
     user = users.create_user(c.db, c.clock, c.schedule, fields)
@@ -26,22 +34,26 @@ def create(body: str | bytes | None) -> Response:
 
 
 @http.translate_errors
-def read(user_id: str) -> dict[str, Any] | Response:
-    return user_json(users.get_user(bootstrap.container().db, http.parse_id(user_id)))
+def read(context: Context, user_id: str) -> dict[str, Any] | Response:
+    uid = http.parse_id(user_id)
+    require(principal(context), Action.READ_USER, uid)
+    return user_json(users.get_user(bootstrap.container().db, uid))
 
 
 @http.translate_errors
-def replace(user_id: str, body: str | bytes | None) -> dict[str, Any] | Response:
-    c = bootstrap.container()
+def replace(context: Context, user_id: str, body: str | bytes | None) -> dict[str, Any] | Response:
     uid = http.parse_id(user_id)
+    require(principal(context), Action.CHANGE_USER, uid)
+    c = bootstrap.container()
     fields = parse_new_user(http.json_body(body), c.clock.now())
     return user_json(users.change_user(c.db, c.clock, c.schedule, uid, lambda _: fields))
 
 
 @http.translate_errors
-def patch(user_id: str, body: str | bytes | None) -> dict[str, Any] | Response:
-    c = bootstrap.container()
+def patch(context: Context, user_id: str, body: str | bytes | None) -> dict[str, Any] | Response:
     uid = http.parse_id(user_id)
+    require(principal(context), Action.CHANGE_USER, uid)
+    c = bootstrap.container()
     payload = http.json_body(body)
     now = c.clock.now()
     changed = users.change_user(
@@ -51,14 +63,17 @@ def patch(user_id: str, body: str | bytes | None) -> dict[str, Any] | Response:
 
 
 @http.translate_errors
-def delete(user_id: str) -> Response:
+def delete(context: Context, user_id: str) -> Response:
+    uid = http.parse_id(user_id)
+    require(principal(context), Action.DELETE_USER, uid)
     c = bootstrap.container()
-    users.delete_user(c.db, c.clock, http.parse_id(user_id))
+    users.delete_user(c.db, c.clock, uid)
     return Response(body="", status_code=204)
 
 
 @http.translate_errors
-def list_page(params: Mapping[str, str] | None) -> dict[str, Any] | Response:
+def list_page(context: Context, params: Mapping[str, str] | None) -> dict[str, Any] | Response:
+    require(principal(context), Action.LIST_USERS)
     params = params or {}
     unknown = sorted(set(params) - _LIST_PARAMS)
     if unknown:
@@ -72,8 +87,10 @@ def list_page(params: Mapping[str, str] | None) -> dict[str, Any] | Response:
 
 
 @http.translate_errors
-def events(user_id: str) -> dict[str, Any] | Response:
-    found = users.user_events(bootstrap.container().db, http.parse_id(user_id))
+def events(context: Context, user_id: str) -> dict[str, Any] | Response:
+    uid = http.parse_id(user_id)
+    require(principal(context), Action.READ_USER_EVENTS, uid)
+    found = users.user_events(bootstrap.container().db, uid)
     return {"items": [event_json(e) for e in found]}
 
 

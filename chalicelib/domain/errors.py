@@ -54,3 +54,15 @@ class IllegalTransition(Conflict):
     """That change of event status is not allowed."""
 
     code = "illegal_transition"
+
+
+class Unauthenticated(SchedulerError):
+    """The request carries no identity this API accepts."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(SchedulerError):
+    """The caller's role does not allow this request."""
+
+    code = "forbidden"

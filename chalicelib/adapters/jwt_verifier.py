@@ -1,0 +1,175 @@
+"""JWT verification with pyjwt: HS256 against a shared secret, or RS256 against a JWKS.
+
+Each key source fixes its own algorithm allow-list, so the token's `alg` header never chooses
+how it is checked: `none` and HS/RS confusion fail before any signature is computed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+import jwt
+import requests
+
+JWKS_TIMEOUT_SECONDS = 3.0
+MAX_SUBJECT_LENGTH = 256
+
+
+class TokenRejected(Exception):
+    """The token is not acceptable; the message says why, for logs only (never for the caller)."""
+
+
+class KeysUnavailable(TokenRejected):
+    """The key set could not be fetched; verification fails closed."""
+
+
+@dataclass(frozen=True)
+class Claims:
+    subject: str
+    roles: tuple[str, ...]
+    email: str | None = None
+
+
+class KeySource(Protocol):
+    algorithms: tuple[str, ...]
+
+    def key_for(self, header: Mapping[str, Any]) -> Any:
+        """The verification key for a token with this (unverified) header, or TokenRejected."""
+        ...
+
+
+class SharedSecret:
+    algorithms: tuple[str, ...] = ("HS256",)
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret.encode()
+
+    def key_for(self, header: Mapping[str, Any]) -> Any:
+        return self._secret
+
+
+def fetch_json(url: str) -> Mapping[str, Any]:
+    response = requests.get(url, timeout=JWKS_TIMEOUT_SECONDS)
+    response.raise_for_status()
+    body = response.json()
+    if not isinstance(body, dict):
+        raise ValueError("a JWKS document is a JSON object")
+    return body
+
+
+class JwksKeys:
+    """RSA public keys from a JWKS URL, cached by `kid`; an unknown `kid` refetches the set
+    (a rotation), at most once per `min_refresh`, and a failed fetch keeps the keys it had."""
+
+    algorithms: tuple[str, ...] = ("RS256",)
+
+    def __init__(
+        self,
+        url: str,
+        min_refresh: timedelta = timedelta(seconds=30),
+        fetch: Callable[[str], Mapping[str, Any]] = fetch_json,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._url = url
+        self._min_refresh = min_refresh.total_seconds()
+        self._fetch = fetch
+        self._monotonic = monotonic
+        self._keys: dict[str, Any] = {}
+        self._fetched_at: float | None = None
+        self._lock = threading.Lock()
+
+    def key_for(self, header: Mapping[str, Any]) -> Any:
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise TokenRejected("the token names no key (kid)")
+        key = self._keys.get(kid)
+        if key is None:
+            with self._lock:
+                key = self._keys.get(kid) or self._refresh_for(kid)
+        return key
+
+    def _refresh_for(self, kid: str) -> Any:
+        now = self._monotonic()
+        if self._fetched_at is not None and now - self._fetched_at < self._min_refresh:
+            raise TokenRejected(f"unknown key id {kid!r}")
+        self._fetched_at = now
+        try:
+            document = self._fetch(self._url)
+        except (requests.RequestException, ValueError) as exc:
+            raise KeysUnavailable(f"could not fetch the JWKS: {exc}") from None
+        self._keys = _rsa_keys(document, self.algorithms)
+        if kid not in self._keys:
+            raise TokenRejected(f"unknown key id {kid!r}")
+        return self._keys[kid]
+
+
+def _rsa_keys(document: Mapping[str, Any], algorithms: tuple[str, ...]) -> dict[str, Any]:
+    """Signing RSA keys with a `kid`; anything else in the set is skipped, not fatal."""
+    keys = {}
+    for entry in document.get("keys") or []:
+        if not isinstance(entry, dict) or entry.get("kty") != "RSA" or entry.get("use", "sig") != "sig":
+            continue
+        if entry.get("alg", algorithms[0]) not in algorithms or not isinstance(entry.get("kid"), str):
+            continue
+        try:
+            keys[entry["kid"]] = jwt.PyJWK.from_dict(entry, algorithm=algorithms[0]).key
+        except jwt.PyJWTError:
+            continue
+    return keys
+
+
+class JwtVerifier:
+    def __init__(
+        self,
+        keys: KeySource,
+        issuer: str | None = None,
+        audience: str | None = None,
+        leeway: timedelta = timedelta(seconds=30),
+        roles_claim: str = "roles",
+    ) -> None:
+        self._keys = keys
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway = leeway
+        self._roles_claim = roles_claim
+
+    def verify(self, token: str) -> Claims:
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") not in self._keys.algorithms:
+                raise TokenRejected(f"algorithm {header.get('alg')!r} is not accepted")
+            payload = jwt.decode(
+                token,
+                self._keys.key_for(header),
+                algorithms=list(self._keys.algorithms),
+                issuer=self._issuer,
+                audience=self._audience,
+                leeway=self._leeway,
+                options={
+                    "require": ["sub", "exp"],
+                    "verify_aud": self._audience is not None,
+                    "enforce_minimum_key_length": True,
+                },
+            )
+        except jwt.PyJWTError as exc:
+            raise TokenRejected(str(exc) or type(exc).__name__) from None
+        return self._claims(payload)
+
+    def _claims(self, payload: Mapping[str, Any]) -> Claims:
+        subject = payload["sub"]
+        if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT_LENGTH:
+            raise TokenRejected("sub must be a non-empty string")
+        if self._roles_claim not in payload:
+            raise TokenRejected(f"the token has no {self._roles_claim!r} claim")
+        roles = payload[self._roles_claim]
+        if isinstance(roles, str):
+            roles = roles.split()
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise TokenRejected(f"{self._roles_claim} must be a list of strings")
+        email = payload.get("email")
+        return Claims(subject, tuple(roles), email if isinstance(email, str) else None)

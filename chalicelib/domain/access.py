@@ -1,0 +1,90 @@
+"""Who may do what: roles, actions and the ownership rule. Pure; the api layer applies it.
+
+`admin` may do everything; `service` everything but retrying events; `user` only what
+concerns the user whose id is its token's `sub`, and never the list of all users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    SERVICE = "service"
+    USER = "user"
+
+
+class Action(StrEnum):
+    CREATE_USER = "create_user"
+    LIST_USERS = "list_users"
+    READ_USER = "read_user"
+    CHANGE_USER = "change_user"
+    DELETE_USER = "delete_user"
+    READ_USER_EVENTS = "read_user_events"
+    READ_EVENT = "read_event"
+    READ_DELIVERIES = "read_deliveries"
+    RETRY_EVENT = "retry_event"
+
+
+# What a role may do to any record, and what it may do only to records its subject owns.
+_ANY: dict[Role, frozenset[Action]] = {
+    Role.ADMIN: frozenset(Action),
+    Role.SERVICE: frozenset(Action) - {Action.RETRY_EVENT},
+    Role.USER: frozenset(),
+}
+_OWN: dict[Role, frozenset[Action]] = {
+    Role.ADMIN: frozenset(),
+    Role.SERVICE: frozenset(),
+    Role.USER: frozenset(
+        {
+            Action.READ_USER,
+            Action.CHANGE_USER,
+            Action.DELETE_USER,
+            Action.READ_USER_EVENTS,
+            Action.READ_EVENT,
+            Action.READ_DELIVERIES,
+        }
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The verified caller: its token's subject, roles (unknown ones dropped) and email."""
+
+    subject: str
+    roles: frozenset[Role]
+    email: str | None = None
+
+    @classmethod
+    def of(cls, subject: str, roles: Iterable[str], email: str | None = None) -> Principal:
+        known = {r.value for r in Role}
+        return cls(subject, frozenset(Role(r) for r in roles if r in known), email or None)
+
+    def owns(self, user_id: UUID) -> bool:
+        """A subject that is not a UUID owns nothing (service principals, for instance)."""
+        try:
+            return UUID(self.subject) == user_id
+        except ValueError:
+            return False
+
+
+def may_any(principal: Principal, action: Action) -> bool:
+    """Whether the principal may do this to any record, whoever owns it."""
+    return any(action in _ANY[role] for role in principal.roles)
+
+
+def may_own(principal: Principal, action: Action) -> bool:
+    """Whether the principal may do this to records it owns."""
+    return any(action in _OWN[role] for role in principal.roles)
+
+
+def allowed(principal: Principal, action: Action, owner: UUID | None = None) -> bool:
+    """`owner` is the user the record belongs to; None for actions on no one record (list, create)."""
+    if may_any(principal, action):
+        return True
+    return owner is not None and may_own(principal, action) and principal.owns(owner)

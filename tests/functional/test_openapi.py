@@ -1,0 +1,76 @@
+"""The OpenAPI document describes exactly the routes app.py declares, and their security."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openapi_spec_validator import validate
+
+from app import app
+from chalicelib.api import openapi
+from tests.functional.conftest import AuthorizedClient
+
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+PUBLIC = {("/health", "GET"), ("/openapi.json", "GET")}
+# Documented here ahead of the delivery pipeline's branch, which routes them. Once it is merged
+# they are in app.routes and the document must match the routes exactly.
+PIPELINE = {
+    ("/events/{event_id}", "GET"),
+    ("/events/{event_id}/deliveries", "GET"),
+    ("/events/{event_id}/retry", "POST"),
+}
+
+
+def documented() -> dict[tuple[str, str], dict[str, Any]]:
+    paths: dict[str, dict[str, Any]] = openapi.document()["paths"]
+    return {
+        (path, method.upper()): operation
+        for path, item in paths.items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    }
+
+
+def routed() -> dict[tuple[str, str], Any]:
+    return {
+        (path, method): entry for path, methods in app.routes.items() for method, entry in methods.items()
+    }
+
+
+def test_the_document_is_valid_openapi_3() -> None:
+    validate(openapi.document())
+
+
+def test_every_route_is_documented_and_every_documented_operation_is_routed() -> None:
+    docs, routes = set(documented()), set(routed())
+    assert routes - docs == set()
+    assert docs - routes <= PIPELINE - routes
+
+
+def test_every_operation_but_health_and_the_document_needs_a_bearer_token() -> None:
+    document = openapi.document()
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+    assert document["security"] == [{"bearerAuth": []}]
+    for key, operation in documented().items():
+        assert operation.get("security", document["security"]) == (
+            [] if key in PUBLIC else [{"bearerAuth": []}]
+        )
+        if key not in PUBLIC:
+            assert {"401", "403"} <= set(operation["responses"]), key
+    for key, entry in routed().items():
+        assert (entry.authorizer is None) is (key in PUBLIC), key
+        if entry.authorizer is not None:
+            assert entry.authorizer.name == "jwt_auth"
+    [handler] = app.builtin_auth_handlers
+    assert (handler.name, handler.ttl_seconds, handler.header) == ("jwt_auth", 300, "Authorization")
+
+
+def test_the_document_is_served_without_a_token(client: AuthorizedClient) -> None:
+    response = client.anonymous.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json_body == openapi.document()
