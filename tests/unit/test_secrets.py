@@ -73,3 +73,8 @@ def test_plain_secrets_fill_their_variables_and_only_referenced_ones_are_fetched
     assert "JWT_SECRET" not in resolved
     assert resolved["STAGE"] == "prod"
     assert client.asked == ["arn:webhook"]
+
+
+def test_the_real_client_is_built_for_the_functions_region_without_calling_aws() -> None:
+    client = secrets._boto3_client({"AWS_REGION": "eu-west-1"})
+    assert client.meta.region_name == "eu-west-1"  # type: ignore[attr-defined]
