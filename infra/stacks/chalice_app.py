@@ -72,7 +72,7 @@ class _PatchedChalice(Chalice):
     template before it is included."""
 
     def _package_app(self) -> None:
-        super()._package_app()  # type: ignore[no-untyped-call]
+        super()._package_app()
         path = Path(self._sam_package_dir) / "sam.json"
         template = json.loads(path.read_text())
         group = template["Resources"].get("ApiHandlerLogGroup")
@@ -92,10 +92,10 @@ class ChaliceApp(Construct):
         self.deliver = self._function("Deliver", "DeliverRole")
         self.migrate = self._function("Migrate", "MigrateRole")
         self.authorizers = [self._function(name, f"{name}Role") for name in authorizer_ids()]
-        self.rest_api: sam.CfnApi = self.chalice.get_resource("RestAPI")  # type: ignore[assignment]
+        self.rest_api: sam.CfnApi = self.chalice.get_resource("RestAPI")
 
     def _function(self, logical_id: str, role_id: str) -> Function:
-        resource: sam.CfnFunction = self.chalice.get_resource(logical_id)  # type: ignore[assignment]
+        resource: sam.CfnFunction = self.chalice.get_resource(logical_id)
         return Function(logical_id, resource, self.chalice.get_role(role_id))
 
     @property

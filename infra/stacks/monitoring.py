@@ -132,7 +132,7 @@ class Monitoring(Construct):
         )
         self._alarm(
             "DeadLettersNotEmpty",
-            "Dead-letter queue: a delivery gave up (inspect and redrive with scripts/dlq.py)",
+            "Dead-letter queue: a delivery gave up; inspect it, fix the cause, redrive",
             metric=dead_letters.metric_approximate_number_of_messages_visible(
                 statistic="Maximum", period=MINUTE
             ),
