@@ -63,7 +63,9 @@ class Database(Construct):
             auto_minor_version_upgrade=True,
             deletion_protection=config.keep_data,
             removal_policy=RemovalPolicy.SNAPSHOT if config.keep_data else RemovalPolicy.DESTROY,
-            enable_performance_insights=config.name != "dev",  # not offered on the micro class
+            enable_performance_insights=not config.db_instance_class.startswith(
+                "t4g"
+            ),  # not on small burstables
         )
         secret = self.instance.secret
         assert secret is not None  # from_generated_secret always makes one

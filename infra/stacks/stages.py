@@ -36,7 +36,7 @@ CANARY = "Canary10Percent5Minutes"
 STAGES = {
     "dev": StageConfig(
         name="dev",
-        db_instance_class="t4g.micro",
+        db_instance_class="t4g.small",
         db_storage_gb=20,
         db_max_storage_gb=50,
         multi_az=False,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from chalicelib import deploy
@@ -46,3 +47,32 @@ def test_nothing_applied_reports_an_empty_list() -> None:
     response = deploy.on_deploy({"RequestType": "Update"}, "postgresql://db", RecordingUpgrade([]))
     assert response["Data"]["Applied"] == ""
     assert Path(migrations.MIGRATIONS_DIR).is_dir()
+
+
+class FlakyUpgrade(RecordingUpgrade):
+    def __init__(self, failures: int) -> None:
+        super().__init__([])
+        self.failures = failures
+
+    def __call__(self, url: str) -> list[migrations.Migration]:
+        self.urls.append(url)
+        if len(self.urls) <= self.failures:
+            raise psycopg.OperationalError("connection refused")
+        return self.applies
+
+
+def test_a_database_not_yet_reachable_is_waited_for_with_growing_pauses() -> None:
+    waits: list[float] = []
+    upgrade = FlakyUpgrade(failures=3)
+    assert deploy._upgrade_when_reachable(upgrade, "postgresql://db", waits.append) == []
+    assert len(upgrade.urls) == 4
+    assert waits == [5.0, 10.0, 20.0]
+
+
+def test_a_database_that_never_answers_fails_the_deploy() -> None:
+    waits: list[float] = []
+    upgrade = FlakyUpgrade(failures=100)
+    with pytest.raises(psycopg.OperationalError):
+        deploy._upgrade_when_reachable(upgrade, "postgresql://db", waits.append, attempts=3)
+    assert len(upgrade.urls) == 3
+    assert len(waits) == 2
