@@ -10,10 +10,11 @@ from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Rate, Request, Response, SQSEvent
 
-from chalicelib import handlers
-from chalicelib.api import auth, openapi, users
+from chalicelib import bootstrap, deploy, handlers
+from chalicelib.api import auth, cors, openapi, users
 
 app = Chalice(app_name="event-scheduler")
+app.api.cors = cors.from_env()  # before the routes: each route takes the default when declared
 
 
 def request() -> Request:
@@ -85,3 +86,9 @@ def sweep(event: CloudWatchEvent) -> dict[str, Any]:
 @app.on_sqs_message(queue=handlers.QUEUE_NAME, batch_size=10, name="deliver")
 def deliver(event: SQSEvent) -> dict[str, Any]:
     return handlers.deliver(event.to_dict()["Records"])
+
+
+@app.lambda_function(name="migrate")
+def migrate(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Run by the deploy (a CloudFormation custom resource): applies pending migrations."""
+    return deploy.on_deploy(event, bootstrap.container().settings.database_url)

@@ -6,9 +6,11 @@ it. Tests and the simulator `install()` a container of their own instead.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from chalicelib.adapters import secrets
 from chalicelib.adapters.clock import SystemClock
 from chalicelib.adapters.jwt_verifier import JwksKeys, JwtVerifier, KeySource, SharedSecret
 from chalicelib.adapters.postgres import Database
@@ -54,7 +56,8 @@ _container: Container | None = None
 def container() -> Container:
     global _container
     if _container is None:
-        _container = Container(Settings.from_env())
+        # In the cloud, secrets arrive as Secrets Manager references, resolved here, once.
+        _container = Container(Settings.from_env(secrets.resolve(os.environ)))
     return _container
 
 

@@ -1,0 +1,63 @@
+"""Fills secret settings from AWS Secrets Manager, once, when the container is first built.
+
+In the cloud the functions get references, not values: `DB_SECRET_ARN` (the RDS secret:
+username, password, dbname, port) with `DB_HOST` (the RDS Proxy endpoint) become
+`DATABASE_URL`; `WEBHOOK_SECRET_ARN` and `JWT_SECRET_ARN` (plain-string secrets) become
+`WEBHOOK_SECRET` and `JWT_SECRET`. A value already in the environment wins, so the local
+stack and the tests never call AWS. Each function is given only the references it may read.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from psycopg import conninfo
+
+PLAIN_SECRETS = {"WEBHOOK_SECRET": "WEBHOOK_SECRET_ARN", "JWT_SECRET": "JWT_SECRET_ARN"}
+
+
+class SecretsClient(Protocol):
+    def get_secret_value(self, *, SecretId: str) -> Mapping[str, Any]: ...  # noqa: N803 (boto3's name)
+
+
+def resolve(env: Mapping[str, str], client: SecretsClient | None = None) -> dict[str, str]:
+    """A copy of `env` with every referenced secret that has no value of its own filled in."""
+    resolved = dict(env)
+    wanted = {name: env[ref] for name, ref in PLAIN_SECRETS.items() if env.get(ref) and not env.get(name)}
+    wants_database = bool(env.get("DB_SECRET_ARN")) and not env.get("DATABASE_URL")
+    if not wanted and not wants_database:
+        return resolved
+    secrets = client if client is not None else _boto3_client(env)
+    for name, arn in wanted.items():
+        resolved[name] = _secret_string(secrets, arn)
+    if wants_database:
+        fields = json.loads(_secret_string(secrets, env["DB_SECRET_ARN"]))
+        resolved["DATABASE_URL"] = database_url(fields, host=env.get("DB_HOST"))
+    return resolved
+
+
+def database_url(secret: Mapping[str, Any], host: str | None = None) -> str:
+    """A libpq connection string from an RDS secret; TLS is required (RDS Proxy insists too)."""
+    return conninfo.make_conninfo(
+        host=host or secret["host"],
+        port=str(secret.get("port", 5432)),
+        dbname=secret.get("dbname", "postgres"),
+        user=secret["username"],
+        password=secret["password"],
+        sslmode="require",
+        connect_timeout="5",
+    )
+
+
+def _secret_string(client: SecretsClient, arn: str) -> str:
+    return str(client.get_secret_value(SecretId=arn)["SecretString"])
+
+
+def _boto3_client(env: Mapping[str, str]) -> SecretsClient:
+    boto3: Any = importlib.import_module("boto3")  # imported only where a secret is fetched
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    client: SecretsClient = boto3.client("secretsmanager", region_name=region)
+    return client

@@ -1,0 +1,1 @@
+"""The CDK constructs around the Chalice app, one concern per module."""

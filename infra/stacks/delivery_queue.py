@@ -1,0 +1,38 @@
+"""The delivery queue and its dead-letter queue.
+
+A message goes to the DLQ after the worker's configured attempts (MAX_ATTEMPTS: the same
+number the worker counts), and stays there 14 days for inspection and redrive. The visibility
+timeout is six times the worker's timeout, as AWS advises for Lambda event sources, so a
+message is never handed to a second worker while the first may still be running.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+VISIBILITY_FACTOR = 6
+
+
+class DeliveryQueue(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, worker_timeout_seconds: int, max_attempts: int
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letters = sqs.Queue(
+            self,
+            "DeadLetters",
+            retention_period=Duration.days(14),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Deliveries",
+            visibility_timeout=Duration.seconds(VISIBILITY_FACTOR * worker_timeout_seconds),
+            retention_period=Duration.days(4),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=max_attempts, queue=self.dead_letters),
+        )

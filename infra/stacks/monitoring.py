@@ -1,0 +1,153 @@
+"""Alarms to one SNS topic, and the two dashboards (operations; deliveries).
+
+Thresholds are the seed's: error rate > 5 % for 5 minutes, p99 latency > 2 s for 5 minutes,
+queue depth > 1,000 for 10 minutes, any message in the DLQ, RDS CPU > 80 % for 15 minutes,
+any Lambda throttle. The per-function error-rate and throttle alarms (and the API's rate and
+latency for the API handler) also roll back a canary deployment of that function.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+MINUTE = Duration.minutes(1)
+METRICS_NAMESPACE = "EventScheduler"
+DELIVERY_COUNTS = ("Claimed", "Delivered", "DeliveredLate", "Failed", "Skipped")
+ERROR_RATE_PERCENT = 5
+LATENCY_P99_MS = 2000
+QUEUE_DEPTH = 1000
+RDS_CPU_PERCENT = 80
+
+
+class Monitoring(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, stage: str, alarm_email: str | None) -> None:
+        super().__init__(scope, construct_id)
+        self.stage = stage
+        self.topic = sns.Topic(
+            self, "Alarms", display_name=f"event-scheduler {stage} alarms", enforce_ssl=True
+        )
+        if alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        self.alarms: list[cw.Alarm] = []
+        self.rollback: dict[str, list[str]] = {}
+        """Per function logical ID: the names of the alarms that roll its canary back."""
+
+    def _alarm(self, construct_id: str, description: str, **kwargs: object) -> cw.Alarm:
+        alarm = cw.Alarm(
+            self,
+            construct_id,
+            alarm_description=description,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        self.alarms.append(alarm)
+        return alarm
+
+    def watch_function(self, logical_id: str, function_name: str) -> None:
+        def metric(name: str) -> cw.Metric:
+            return cw.Metric(
+                namespace="AWS/Lambda",
+                metric_name=name,
+                dimensions_map={"FunctionName": function_name},
+                statistic="Sum",
+                period=MINUTE,
+            )
+
+        error_rate = cw.MathExpression(
+            expression="100 * errors / MAX([errors, invocations])",
+            using_metrics={"errors": metric("Errors"), "invocations": metric("Invocations")},
+            period=MINUTE,
+            label=f"{logical_id} error rate (%)",
+        )
+        errors = self._alarm(
+            f"{logical_id}ErrorRate",
+            f"{logical_id}: more than {ERROR_RATE_PERCENT} % of invocations failed, 5 minutes running",
+            metric=error_rate,
+            threshold=ERROR_RATE_PERCENT,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=5,
+            datapoints_to_alarm=5,
+        )
+        throttles = self._alarm(
+            f"{logical_id}Throttles",
+            f"{logical_id}: Lambda throttled an invocation",
+            metric=metric("Throttles"),
+            threshold=0,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+        )
+        self.rollback.setdefault(logical_id, []).extend([errors.alarm_name, throttles.alarm_name])
+
+    def watch_api(self, api_name: str, api_stage: str, handler_logical_id: str) -> None:
+        dimensions = {"ApiName": api_name, "Stage": api_stage}
+        errors = self._alarm(
+            "ApiErrorRate",
+            f"API: more than {ERROR_RATE_PERCENT} % of requests answered 5xx, 5 minutes running",
+            metric=cw.Metric(
+                namespace="AWS/ApiGateway",
+                metric_name="5XXError",
+                dimensions_map=dimensions,
+                statistic="Average",  # 0/1 per request: the average is the rate
+                period=MINUTE,
+            ),
+            threshold=ERROR_RATE_PERCENT / 100,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=5,
+            datapoints_to_alarm=5,
+        )
+        latency = self._alarm(
+            "ApiLatencyP99",
+            f"API: p99 latency above {LATENCY_P99_MS} ms, 5 minutes running",
+            metric=cw.Metric(
+                namespace="AWS/ApiGateway",
+                metric_name="Latency",
+                dimensions_map=dimensions,
+                statistic="p99",
+                period=MINUTE,
+            ),
+            threshold=LATENCY_P99_MS,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=5,
+            datapoints_to_alarm=5,
+        )
+        self.rollback.setdefault(handler_logical_id, []).extend([errors.alarm_name, latency.alarm_name])
+
+    def watch_queues(self, queue: sqs.IQueue, dead_letters: sqs.IQueue) -> None:
+        self._alarm(
+            "QueueDepth",
+            f"Deliveries: more than {QUEUE_DEPTH} messages waiting, 10 minutes running",
+            metric=queue.metric_approximate_number_of_messages_visible(statistic="Maximum", period=MINUTE),
+            threshold=QUEUE_DEPTH,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=10,
+            datapoints_to_alarm=10,
+        )
+        self._alarm(
+            "DeadLettersNotEmpty",
+            "Dead-letter queue: a delivery gave up; inspect it, fix the cause, redrive",
+            metric=dead_letters.metric_approximate_number_of_messages_visible(
+                statistic="Maximum", period=MINUTE
+            ),
+            threshold=0,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+        )
+
+    def watch_database(self, instance: rds.IDatabaseInstance) -> None:
+        self._alarm(
+            "DatabaseCpu",
+            f"RDS: CPU above {RDS_CPU_PERCENT} %, 15 minutes running",
+            metric=instance.metric_cpu_utilization(statistic="Average", period=Duration.minutes(5)),
+            threshold=RDS_CPU_PERCENT,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=3,
+            datapoints_to_alarm=3,
+        )

@@ -1,0 +1,304 @@
+"""What the synthesized templates promise: read from the JSON CloudFormation will receive."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from stacks import chalice_app, monitoring
+from stacks.ledger import TTL_ATTRIBUTE
+from stacks.stages import CANARY, STAGES, ChaliceConfig
+
+from tests.infra.conftest import Template
+
+pytestmark = pytest.mark.infra
+
+IN_VPC = ("APIHandler", "Sweep", "Deliver", "Migrate")
+INVOKED = ("APIHandler", "Sweep", "Deliver")
+
+
+def logical_id(template: Template, kind: str, prefix: str) -> str:
+    return template.one(kind, prefix)[0]
+
+
+def alarm(template: Template, prefix: str) -> dict[str, Any]:
+    return template.props(logical_id(template, "AWS::CloudWatch::Alarm", f"Monitoring{prefix}"))
+
+
+def statements(template: Template) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, resource in template.resources.items():
+        props = resource.get("Properties", {})
+        documents = []
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            documents.append(props["PolicyDocument"])
+        if resource["Type"] == "AWS::IAM::Role":
+            documents.extend(p["PolicyDocument"] for p in props.get("Policies", []))
+        for document in documents:
+            for statement in document["Statement"]:
+                yield name, statement
+
+
+def test_the_queue_redrives_to_the_dlq_after_the_workers_attempts(template: Template) -> None:
+    stage = template.path.stem.split(".")[0]
+    queue = template.props(logical_id(template, "AWS::SQS::Queue", "DeliveryDeliveries"))
+    dlq_id = logical_id(template, "AWS::SQS::Queue", "DeliveryDeadLetters")
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+        "maxReceiveCount": ChaliceConfig(stage).max_attempts,
+    }
+    assert template.props(dlq_id)["MessageRetentionPeriod"] == 14 * 24 * 3600
+    worker_timeout = template.props("Deliver")["Timeout"]
+    assert queue["VisibilityTimeout"] >= 6 * worker_timeout
+
+
+def test_the_worker_reads_the_real_queue_and_reports_partial_batch_failures(template: Template) -> None:
+    deliver = template.props("Deliver")
+    source = deliver["Events"]["DeliverSqsEventSource"]
+    assert source["Type"] == "SQS"
+    props = source["Properties"]
+    queue_id = logical_id(template, "AWS::SQS::Queue", "DeliveryDeliveries")
+    assert props["Queue"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["BatchSize"] == 10
+    maximum = props["ScalingConfig"]["MaximumConcurrency"]
+    assert 2 <= maximum <= deliver["ReservedConcurrentExecutions"], (
+        "more pollers than the worker may run throttle"
+    )
+
+
+@pytest.mark.parametrize(
+    ("prefix", "threshold", "periods", "period_seconds"),
+    [
+        ("ApiErrorRate", 0.05, 5, 60),  # 5xx share above 5 %, 5 minutes
+        ("ApiLatencyP99", 2000, 5, 60),  # p99 above 2 s, 5 minutes
+        ("QueueDepth", 1000, 10, 60),  # over 1,000 waiting, 10 minutes
+        ("DeadLettersNotEmpty", 0, 1, 60),  # any message in the DLQ
+        ("DatabaseCpu", 80, 3, 300),  # CPU above 80 %, 15 minutes
+    ],
+)
+def test_the_seeds_alarms_and_thresholds(
+    template: Template, prefix: str, threshold: float, periods: int, period_seconds: int
+) -> None:
+    props = alarm(template, prefix)
+    assert props["Threshold"] == threshold
+    assert props["ComparisonOperator"] == "GreaterThanThreshold"
+    assert props["EvaluationPeriods"] == periods
+    assert props.get("DatapointsToAlarm", periods) == periods, "every period must breach: sustained"
+    assert props["Period"] == period_seconds
+    topic = logical_id(template, "AWS::SNS::Topic", "MonitoringAlarms")
+    assert props["AlarmActions"] == [{"Ref": topic}]
+
+
+def test_the_latency_alarm_reads_p99_of_the_api(template: Template) -> None:
+    props = alarm(template, "ApiLatencyP99")
+    assert props["ExtendedStatistic"] == "p99"
+    assert props["Namespace"] == "AWS/ApiGateway"
+    assert props["MetricName"] == "Latency"
+
+
+def test_every_invoked_function_has_an_error_rate_and_a_throttle_alarm(template: Template) -> None:
+    for function in INVOKED:
+        rate = alarm(template, f"{function}ErrorRate")
+        assert rate["Threshold"] == monitoring.ERROR_RATE_PERCENT
+        assert (rate["EvaluationPeriods"], rate["DatapointsToAlarm"]) == (5, 5)
+        expression = next(m for m in rate["Metrics"] if "Expression" in m)
+        assert "errors" in expression["Expression"]
+        assert "invocations" in expression["Expression"]
+        throttles = alarm(template, f"{function}Throttles")
+        assert throttles["MetricName"] == "Throttles"
+        assert throttles["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
+        assert (throttles["Threshold"], throttles["EvaluationPeriods"]) == (0, 1)
+
+
+def test_data_is_encrypted_at_rest_and_the_database_demands_tls(template: Template) -> None:
+    _, db = template.one("AWS::RDS::DBInstance")
+    assert db["Properties"]["StorageEncrypted"] is True
+    for queue in template.of_type("AWS::SQS::Queue").values():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    table = template.one("AWS::DynamoDB::Table")[1]["Properties"]
+    assert table["SSESpecification"] == {"SSEEnabled": True}
+    parameters = template.one("AWS::RDS::DBParameterGroup")[1]["Properties"]["Parameters"]
+    assert parameters["rds.force_ssl"] == "1"
+    proxy = template.one("AWS::RDS::DBProxy")[1]["Properties"]
+    assert proxy["RequireTLS"] is True
+    assert proxy["EngineFamily"] == "POSTGRESQL"
+
+
+def test_the_database_is_private_postgres_16_with_7_day_backups(template: Template) -> None:
+    db_id, instance = template.one("AWS::RDS::DBInstance")
+    db = instance["Properties"]
+    assert db["PubliclyAccessible"] is False
+    assert (db["Engine"], db["EngineVersion"]) == ("postgres", "16")
+    assert db["BackupRetentionPeriod"] == 7
+    subnet_group = template.one("AWS::RDS::DBSubnetGroup")[1]["Properties"]
+    for subnet in subnet_group["SubnetIds"]:
+        assert "data" in subnet["Ref"], "the database lives in the isolated subnets"
+    # Only the proxy may reach the instance; only the functions may reach the proxy.
+    ingress = template.of_type("AWS::EC2::SecurityGroupIngress")
+    assert ingress, "reachability is granted by explicit rules"
+    for rule in ingress.values():
+        assert "CidrIp" not in rule["Properties"], "no address range may reach the database"
+        assert "SourceSecurityGroupId" in rule["Properties"], "only named security groups"
+        assert rule["Properties"]["FromPort"] in (5432, {"Fn::GetAtt": [db_id, "Endpoint.Port"]})
+
+
+def test_multi_az_only_in_prod(templates: dict[str, Template]) -> None:
+    for stage, template in templates.items():
+        db = template.one("AWS::RDS::DBInstance")[1]
+        assert db["Properties"]["MultiAZ"] is (stage == "prod")
+        assert db["Properties"]["DBInstanceClass"] == f"db.{STAGES[stage].db_instance_class}"
+        assert db["DeletionPolicy"] == ("Snapshot" if stage == "prod" else "Delete")
+
+
+def test_no_grant_uses_a_wildcard_action(template: Template) -> None:
+    seen = 0
+    for name, statement in statements(template):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for action in actions:
+            seen += 1
+            assert action != "*", f"{name} grants every action"
+            assert not action.endswith(":*"), f"{name} grants every action of a service: {action}"
+    assert seen > 20
+
+
+def test_each_function_has_its_own_role_and_only_its_grants(template: Template) -> None:
+    roles = {template.props(f)["Role"]["Fn::GetAtt"][0] for f in (*IN_VPC,)}
+    assert len(roles) == len(IN_VPC)
+    grants = {
+        name: [s for policy, s in statements(template) if policy.startswith(f"App{name}Grants")]
+        for name in IN_VPC
+    }
+    actions = {name: {a for s in found for a in s["Action"]} for name, found in grants.items()}
+    assert "sqs:SendMessage" in actions["Sweep"]
+    assert "sqs:ReceiveMessage" not in actions["Sweep"]
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "dynamodb:PutItem"} <= actions["Deliver"]
+    assert not any(a.startswith("sqs:") for a in actions["APIHandler"])
+    assert actions["Migrate"] == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+    for name in IN_VPC:
+        # The function waits for its grants (an SQS event source checks them when created).
+        assert any(d.startswith(f"App{name}Grants") for d in template.resources[name]["DependsOn"])
+
+
+def test_database_reaching_functions_are_in_the_private_subnets(template: Template) -> None:
+    for function in IN_VPC:
+        vpc = template.props(function)["VpcConfig"]
+        assert all("functions" in subnet["Ref"] for subnet in vpc["SubnetIds"])
+        env = template.props(function)["Environment"]["Variables"]
+        assert set(env) >= {"DB_SECRET_ARN", "DB_HOST", "STAGE"}
+        assert "DATABASE_URL" not in env, "credentials never sit in the environment"
+        assert env["DB_HOST"]["Fn::GetAtt"][1] == "Endpoint"  # the proxy, not the instance
+
+
+def test_the_authorizer_stays_outside_the_vpc(template: Template) -> None:
+    authorizers = [n for n, r in template.of_type("AWS::Serverless::Function").items() if n not in (*IN_VPC,)]
+    if not authorizers:
+        pytest.skip("app.py declares no authorizer yet (the JWT authorizer lands separately)")
+    for name in authorizers:
+        props = template.props(name)
+        assert "VpcConfig" not in props
+        assert "JWT_SECRET_ARN" in props["Environment"]["Variables"]
+        assert "DB_SECRET_ARN" not in props["Environment"]["Variables"]
+
+
+def test_the_worker_gets_the_pipelines_settings(template: Template) -> None:
+    env = template.props("Deliver")["Environment"]["Variables"]
+    assert set(env) >= {
+        "QUEUE_URL",
+        "DLQ_URL",
+        "LEDGER_TABLE",
+        "WEBHOOK_URL",
+        "WEBHOOK_SECRET_ARN",
+        "MAX_ATTEMPTS",
+    }
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == monitoring.METRICS_NAMESPACE
+
+
+def test_canary_deployments_with_alarm_rollback(templates: dict[str, Template]) -> None:
+    for stage, template in templates.items():
+        for function in INVOKED:
+            props = template.props(function)
+            assert props["AutoPublishAlias"] == chalice_app.ALIAS
+            preference = props["DeploymentPreference"]
+            assert preference["Type"] == STAGES[stage].deployment_type
+            alarms = {a["Ref"] for a in preference["Alarms"]}
+            assert any("ErrorRate" in a for a in alarms)
+            assert any("Throttles" in a for a in alarms)
+        api_alarms = {a["Ref"] for a in template.props("APIHandler")["DeploymentPreference"]["Alarms"]}
+        assert any("ApiLatencyP99" in a for a in api_alarms)
+    assert STAGES["prod"].deployment_type == CANARY == "Canary10Percent5Minutes"
+
+
+def test_the_api_invokes_the_alias_that_the_canary_shifts(template: Template) -> None:
+    body = json.dumps(template.props("RestAPI")["DefinitionBody"])
+    assert "${APIHandler.Arn}/invocations" not in body
+    assert "${APIHandler.Arn}:live/invocations" in body
+    permission = template.props("APIHandlerInvokePermission")
+    assert permission["FunctionName"] == {"Ref": "APIHandler.Alias"}
+
+
+def test_migrations_run_before_new_code(template: Template) -> None:
+    migration_id, migration = template.one("Custom::SchemaMigrations")
+    assert set(migration["Properties"]) >= {"ServiceToken", "MigrationsDigest", "DeployId"}
+    for function in INVOKED:
+        assert migration_id in template.resources[function]["DependsOn"]
+
+
+def test_the_api_stage_throttles_traces_and_logs_json(template: Template) -> None:
+    api = template.props("RestAPI")
+    assert api["TracingEnabled"] is True
+    assert api["EndpointConfiguration"] == "REGIONAL"
+    [settings] = api["MethodSettings"]
+    assert (settings["ThrottlingBurstLimit"], settings["ThrottlingRateLimit"]) == (1000, 500)
+    log_format = json.loads(api["AccessLogSetting"]["Format"])
+    assert set(log_format) >= {
+        "requestId",
+        "ip",
+        "requestTime",
+        "httpMethod",
+        "resourcePath",
+        "status",
+        "protocol",
+        "responseLength",
+        "latency",
+    }
+    assert template.of_type("AWS::ApiGateway::Account"), "API Gateway needs its logging role set"
+
+
+def test_cors_comes_from_the_stage_settings(template: Template) -> None:
+    stage = template.path.stem.split(".")[0]
+    origin = ChaliceConfig(stage).environment()["CORS_ALLOW_ORIGIN"]
+    assert origin != "*"
+    body = json.dumps(template.props("RestAPI")["DefinitionBody"])
+    assert f"'{origin}'" in body  # the OPTIONS pre-flight answers with the stage's origin
+
+
+def test_every_log_group_keeps_7_days(template: Template) -> None:
+    groups = template.of_type("AWS::Logs::LogGroup")
+    assert len(groups) >= 6  # four functions, access logs, the migration provider
+    for name, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] == 7, name
+    assert "ApiHandlerLogGroup" in groups
+    assert template.props("ApiHandlerLogGroup")["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${APIHandler}"}
+
+
+def test_the_ledger_is_on_demand_with_ttl_and_pitr(template: Template) -> None:
+    table = template.one("AWS::DynamoDB::Table")[1]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_two_dashboards_one_for_deliveries(template: Template) -> None:
+    dashboards = template.of_type("AWS::CloudWatch::Dashboard")
+    assert len(dashboards) == 2
+    deliveries = json.dumps(template.props(logical_id(template, "AWS::CloudWatch::Dashboard", "Deliveries")))
+    for metric in (*monitoring.DELIVERY_COUNTS, "LatenessSeconds", "DeliveryLatencyMs"):
+        assert metric in deliveries
+    assert monitoring.METRICS_NAMESPACE in deliveries
+
+
+def test_the_smoke_test_can_find_the_endpoint(template: Template) -> None:
+    assert "EndpointURL" in template.raw["Outputs"]
+    assert "WebhookUrl" in template.raw["Parameters"]
