@@ -7,7 +7,7 @@ from typing import Any
 from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, SQSEvent
 
 from chalicelib import handlers
-from chalicelib.api import users
+from chalicelib.api import events, users
 
 app = Chalice(app_name="event-scheduler")
 
@@ -56,6 +56,21 @@ def delete_user(user_id: str) -> Response:
 @app.route("/user/{user_id}/events", methods=["GET"])
 def user_events(user_id: str) -> dict[str, Any] | Response:
     return users.events(user_id)
+
+
+@app.route("/events/{event_id}", methods=["GET"])
+def read_event(event_id: str) -> dict[str, Any] | Response:
+    return events.read(event_id)
+
+
+@app.route("/events/{event_id}/deliveries", methods=["GET"])
+def event_deliveries(event_id: str) -> dict[str, Any] | Response:
+    return events.deliveries(event_id)
+
+
+@app.route("/events/{event_id}/retry", methods=["POST"])
+def retry_event(event_id: str) -> Response:
+    return events.retry(event_id)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweep")

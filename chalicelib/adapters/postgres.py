@@ -165,6 +165,9 @@ def _user(row: dict[str, Any]) -> User:
     )
 
 
+user_from_row = _user
+
+
 def _event_params(event: Event) -> dict[str, Any]:
     params = asdict(event)
     params["status"] = event.status.value
