@@ -35,7 +35,9 @@ class Entry:
         if failed:
             last = failed[-1]
             return f"HTTP {last.status_code}" if last.status_code else last.error
-        return self.received.attributes.get("failureReason") or (self.event and self.event.failure_reason)
+        if self.event and self.event.failure_reason:
+            return self.event.failure_reason
+        return self.received.attributes.get("failureReason")
 
     def as_json(self) -> dict[str, Any]:
         event, user = self.event, self.user
