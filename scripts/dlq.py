@@ -20,19 +20,21 @@ from uuid import UUID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from chalicelib.adapters.clock import SystemClock
 from chalicelib.bootstrap import Container
 from chalicelib.handlers import QUEUE_NAME
 from chalicelib.services import dlq
+from chalicelib.services.ports import Clock
 from chalicelib.settings import Settings
 
 
-def container() -> Container:
+def container(clock: Clock | None = None) -> Container:
     env = dict(os.environ)
     if not env.get("DATABASE_URL"):
         from scripts.migrate import database_url
 
         env["DATABASE_URL"] = database_url()
-    c = Container(Settings.from_env(env))
+    c = Container(Settings.from_env(env), clock or SystemClock())
     if not c.settings.dlq_url:
         from chalicelib.adapters.sqs import SqsQueue
 
@@ -41,7 +43,8 @@ def container() -> Container:
     return c
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, clock: Clock | None = None) -> int:
+    """`clock` lets tests run the tool on their own timeline."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -52,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--event", type=UUID)
     which.add_argument("--all", action="store_true")
     args = parser.parse_args(argv)
-    c = container()
+    c = container(clock)
     try:
         if args.command == "inspect":
             entries = dlq.inspect(c.dlq, c.db, c.ledger)

@@ -1,6 +1,6 @@
 """The delivery ledger in DynamoDB, through pynamodb: one table, two kinds of item.
 
-    pk = EVENT#<event id>      sk = ATTEMPT#<time>#<n>   every POST, for GET /events/{id}/deliveries
+    pk = EVENT#<event id>      sk = ATTEMPT#<time>#<n>#<r> every POST, for GET /events/{id}/deliveries
     pk = KEY#<idempotency key> sk = SUCCESS              the first 2xx, written with a condition
 
 Items expire 30 days after they are written (DynamoDB TTL on `expires`).
@@ -72,7 +72,8 @@ class DynamoLedger:
         )
 
     def record_attempt(self, attempt: Attempt) -> None:
-        sk = f"ATTEMPT#{attempt.attempted_at.isoformat()}#{uuid.uuid4().hex[:8]}"
+        # Time, then the attempt number: retries within one clock tick still sort in order.
+        sk = f"ATTEMPT#{attempt.attempted_at.isoformat()}#{attempt.attempt:06d}#{uuid.uuid4().hex[:8]}"
         self._item(attempt, f"EVENT#{attempt.event_id}", sk).save()
 
     def record_success(self, attempt: Attempt) -> bool:

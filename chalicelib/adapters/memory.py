@@ -154,4 +154,4 @@ class MemoryLedger:
 
     def attempts_for_event(self, event_id: UUID) -> list[Attempt]:
         with self._lock:
-            return sorted(self._attempts.get(event_id, []), key=lambda a: a.attempted_at)
+            return sorted(self._attempts.get(event_id, []), key=lambda a: (a.attempted_at, a.attempt))

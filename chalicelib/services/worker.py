@@ -102,6 +102,7 @@ class Job:
         if self.message:
             fields |= obs.event_fields(self.message.event_id, self.message.idempotency_key)
             fields["version"] = self.message.version
+            fields["attempt"] = self.attempt
         if self.reason:
             fields["reason"] = self.reason
         if self.outcome:
@@ -125,6 +126,14 @@ def deliver_batch(worker: Worker, records: Sequence[dict[str, Any]]) -> list[str
 
 def iso_utc(instant: datetime) -> str:
     return instant.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _job(record: dict[str, Any]) -> Job:
@@ -176,10 +185,8 @@ def _classify(
         return Action.FAIL, f"unknown event type {event.event_type!r}"
     age = now - event.due_utc
     if age > worker.policy.max_event_age:
-        return (
-            Action.SKIP,
-            f"older than MAX_EVENT_AGE ({worker.policy.max_event_age}): due {iso_utc(event.due_utc)}",
-        )
+        limit = _duration(worker.policy.max_event_age)
+        return Action.SKIP, f"older than MAX_EVENT_AGE ({limit}): due {iso_utc(event.due_utc)}"
     return Action.SEND, ""
 
 
@@ -359,7 +366,7 @@ def _report(worker: Worker, jobs: list[Job]) -> None:
         if job.action in (Action.DELIVERED, Action.FINALISE) and job.event and job.delivered_at:
             lateness = (job.delivered_at - job.event.target_utc).total_seconds()
             late = is_late(job.event.target_utc, job.delivered_at)
-            fields |= {"late": late, "latenessSeconds": round(lateness, 3), "attempt": job.attempt}
+            fields |= {"late": late, "latenessSeconds": round(lateness, 3)}
             values += [("Delivered", obs.Count, 1), ("Lateness", obs.Seconds, lateness)]
             if late:
                 values.append(("DeliveredLate", obs.Count, 1))
