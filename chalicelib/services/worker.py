@@ -7,8 +7,7 @@ Per batch:
    those are finalised without a POST;
 3. POST the rest, one by one, writing each success to the ledger the moment the 2xx arrives;
 4. one transaction, holding the users' locks in id order, moves each event to its new state
-   (each in a savepoint, so one bad event fails only its own message) and schedules the next
-   occurrence after every terminal state;
+   and schedules the next occurrence after every terminal state (see `finalise`);
 5. messages that must come back later get their visibility set to the backoff and are
    reported as `batchItemFailures`; permanent failures go to the DLQ and are acknowledged.
 """
@@ -16,98 +15,22 @@ Per batch:
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from chalicelib import observability as obs
 from chalicelib.adapters import delivery_store
-from chalicelib.adapters.postgres import Database, Store
 from chalicelib.domain import event_types
-from chalicelib.domain.delivery import Backoff, MalformedMessage, Message, Outcome, Verdict
+from chalicelib.domain.delivery import MalformedMessage, Message, Outcome, Verdict
 from chalicelib.domain.events import Event, Status, is_late
-from chalicelib.domain.schedule import Schedule
 from chalicelib.domain.users import User
-from chalicelib.services.ports import Attempt, Clock, DeliveryLedger, Queue, WebhookSender
+from chalicelib.services.delivery_jobs import Action, DeliveryPolicy, Job, Worker
+from chalicelib.services.finalise import finalise
+from chalicelib.services.ports import Attempt
 from chalicelib.services.ports import Delivery as Post
-from chalicelib.services.scheduling import schedule_next
 
-
-@dataclass(frozen=True)
-class DeliveryPolicy:
-    max_attempts: int
-    backoff: Backoff
-    lease: timedelta
-    """After a deferral the lease covers the wait plus this much (the queue's visibility and then some)."""
-    max_event_age: timedelta
-
-
-@dataclass(frozen=True)
-class Worker:
-    db: Database
-    clock: Clock
-    schedule: Schedule
-    queue: Queue
-    dlq: Queue
-    ledger: DeliveryLedger
-    sender: WebhookSender
-    policy: DeliveryPolicy
-    rng: random.Random = field(default_factory=random.Random)
-
-
-class Action(StrEnum):
-    DROP = "dropped"
-    CANCEL = "cancelled"
-    SKIP = "skipped"
-    SEND = "send"
-    FINALISE = "finalised-from-ledger"
-    DELIVERED = "delivered"
-    RETRY = "retry"
-    FAIL = "failed"
-    ERROR = "error"
-
-
-_WRITES = frozenset(
-    {Action.CANCEL, Action.SKIP, Action.FINALISE, Action.DELIVERED, Action.RETRY, Action.FAIL}
-)
-
-
-@dataclass
-class Job:
-    message_id: str
-    receipt_handle: str
-    body: str
-    receive_count: int
-    message: Message | None = None
-    event: Event | None = None
-    user: User | None = None
-    action: Action = Action.SEND
-    reason: str = ""
-    outcome: Outcome | None = None
-    delivered_at: datetime | None = None
-    ledger_attempt: int = 0
-    retry_in: timedelta | None = None
-
-    @property
-    def attempt(self) -> int:
-        """Receives can restart (a re-queued event is a new message); PostgreSQL's count cannot."""
-        previous = self.event.attempts if self.event else 0
-        return max(self.receive_count, previous + 1)
-
-    def log_fields(self) -> dict[str, Any]:
-        fields: dict[str, Any] = {"messageId": self.message_id, "action": self.action.value}
-        if self.message:
-            fields |= obs.event_fields(self.message.event_id, self.message.idempotency_key)
-            fields["version"] = self.message.version
-            fields["attempt"] = self.attempt
-        if self.reason:
-            fields["reason"] = self.reason
-        if self.outcome:
-            fields |= {"statusCode": self.outcome.status_code, "latencyMs": round(self.outcome.latency_ms, 1)}
-        return fields
+__all__ = ["DeliveryPolicy", "Worker", "deliver_batch"]
 
 
 def deliver_batch(worker: Worker, records: Sequence[dict[str, Any]]) -> list[str]:
@@ -118,7 +41,7 @@ def deliver_batch(worker: Worker, records: Sequence[dict[str, Any]]) -> list[str
     for job in jobs:
         if job.action is Action.SEND:
             _post(worker, job)
-    _finalise(worker, jobs)
+    finalise(worker, jobs)
     failed = _requeue_failures(worker, jobs)
     _report(worker, jobs)
     return failed
@@ -261,77 +184,6 @@ def _ledger_write(worker: Worker, job: Job, write: Any) -> None:
     except Exception as exc:
         # PostgreSQL, written next, still records the outcome; only the audit trail is short.
         obs.log().error("ledger write failed", extra=job.log_fields() | {"error": str(exc)[:300]})
-
-
-def _finalise(worker: Worker, jobs: list[Job]) -> None:
-    writing = [job for job in jobs if job.action in _WRITES]
-    for job in writing:
-        if job.action is Action.FAIL and not _to_dlq(worker, job):
-            job.action = Action.ERROR
-    writing = [job for job in writing if job.action is not Action.ERROR and job.event]
-    if not writing:
-        return
-    try:
-        with worker.db.transaction() as store:
-            users = delivery_store.users_by_ids(
-                store, [job.event.user_id for job in writing if job.event], lock=True
-            )
-            now = worker.clock.now()
-            for job in writing:
-                _apply_in_savepoint(
-                    worker, store, job, users.get(job.event.user_id) if job.event else None, now
-                )
-    except Exception as exc:
-        _all_error(worker, writing, f"could not finalise in PostgreSQL: {exc}")
-
-
-def _apply_in_savepoint(worker: Worker, store: Store, job: Job, user: User | None, now: datetime) -> None:
-    try:
-        with store.conn.transaction():
-            _apply(worker, store, job, user, now)
-    except Exception as exc:
-        job.action, job.reason = Action.ERROR, f"could not finalise in PostgreSQL: {exc}"[:300]
-
-
-def _apply(worker: Worker, store: Store, job: Job, user: User | None, now: datetime) -> None:
-    event = job.event
-    assert event is not None
-    terminal = True
-    if job.action in (Action.DELIVERED, Action.FINALISE):
-        attempts = job.attempt if job.outcome else max(event.attempts, job.ledger_attempt)
-        new = event.complete(now, attempts, job.delivered_at)
-    elif job.action is Action.SKIP:
-        new = event.skip(now, job.reason)
-    elif job.action is Action.FAIL:
-        new = event.fail(now, job.attempt if job.outcome else event.attempts, job.reason)
-    elif job.action is Action.CANCEL:
-        new, terminal = event.cancel(now), False
-    else:
-        lease = now + (job.retry_in or timedelta(0)) + worker.policy.lease
-        new, terminal = event.defer(now, job.attempt, lease), False
-    if not store.update_event(new, event.version):
-        job.reason = (
-            job.reason + "; " if job.reason else ""
-        ) + "the event moved on meanwhile; its new message decides"
-        return
-    if terminal and user is not None:
-        _schedule_following(worker, store, new, user, now)
-
-
-def _schedule_following(worker: Worker, store: Store, event: Event, user: User, now: datetime) -> None:
-    """Every terminal state schedules the next occurrence, unless one is already waiting
-    (an operator retried an old FAILED event)."""
-    if event.event_type in event_types.REGISTRY and not delivery_store.other_active_event(store, event):
-        schedule_next(store, worker.schedule, event_types.get(event.event_type), user, event.target_utc, now)
-
-
-def _to_dlq(worker: Worker, job: Job) -> bool:
-    try:
-        worker.dlq.send(job.body, {"failureReason": job.reason[:256], "messageId": job.message_id})
-    except Exception as exc:
-        job.reason = f"could not move to the DLQ: {exc}"[:300]
-        return False
-    return True
 
 
 def _all_error(worker: Worker, jobs: Sequence[Job], reason: str) -> None:

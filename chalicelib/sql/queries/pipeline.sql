@@ -53,10 +53,22 @@ SELECT * FROM users WHERE id = ANY(%(ids)s) AND deleted_at IS NULL;
 -- In id order, so two workers that share users never deadlock.
 SELECT * FROM users WHERE id = ANY(%(ids)s) AND deleted_at IS NULL ORDER BY id FOR UPDATE;
 
--- name: other_active_event
--- Does the user already have a coming event of this type (besides this one)?
-SELECT EXISTS (
-    SELECT 1 FROM events
-    WHERE user_id = %(user_id)s AND event_type = %(event_type)s AND id <> %(id)s
-      AND status IN ('PENDING', 'PROCESSING')
-) AS found;
+-- name: finish_events
+-- The worker's writes for a whole batch in one statement: each row lands only on the version
+-- the worker read (as update_event does one by one). Returns the rows that landed.
+UPDATE events AS e
+SET status = n.status, version = n.version, attempts = n.attempts, lease_until = n.lease_until,
+    delivered_at = n.delivered_at, late = n.late, failure_reason = n.failure_reason,
+    updated_at = n.updated_at
+FROM unnest(%(ids)s::uuid[], %(expected)s::integer[], %(statuses)s::text[], %(versions)s::integer[],
+            %(attempts)s::integer[], %(leases)s::timestamptz[], %(delivered)s::timestamptz[],
+            %(late)s::boolean[], %(reasons)s::text[], %(updated)s::timestamptz[])
+     AS n (id, expected, status, version, attempts, lease_until, delivered_at, late, failure_reason,
+           updated_at)
+WHERE e.id = n.id AND e.version = n.expected
+RETURNING e.id;
+
+-- name: event_dates_for_users
+-- What scheduling the next occurrences must know: which dates each user already has, and
+-- which events are still coming.
+SELECT id, user_id, event_type, occurrence_date, status FROM events WHERE user_id = ANY(%(user_ids)s);
