@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
 
-from chalicelib.adapters.postgres import Store, event_from_row, event_params, user_from_row
+from chalicelib.adapters.postgres import Store, event_from_row, user_from_row
 from chalicelib.adapters.sql_files import queries
 from chalicelib.domain.events import Event, Status
 from chalicelib.domain.users import User
@@ -65,4 +65,14 @@ def event_dates_for_users(store: Store, user_ids: Iterable[UUID]) -> list[KnownE
 def insert_events(store: Store, events: Sequence[Event]) -> None:
     if events:
         with store.conn.cursor() as cursor:
-            cursor.executemany(queries()["insert_event"].encode(), [event_params(e) for e in events])
+            cursor.executemany(queries()["insert_event"].encode(), [_params(e) for e in events])
+
+
+_EVENT_FIELDS = tuple(Event.__dataclass_fields__)
+
+
+def _params(event: Event) -> dict[str, object]:
+    """`postgres.event_params` without `asdict`'s deep copies (a tenth of the worker's CPU)."""
+    params = {name: getattr(event, name) for name in _EVENT_FIELDS}
+    params["status"] = event.status.value
+    return params

@@ -174,9 +174,6 @@ def _event_params(event: Event) -> dict[str, Any]:
     return params
 
 
-event_params = _event_params
-
-
 def event_from_row(row: dict[str, Any]) -> Event:
     values = {name: _utc(row[name]) for name in Event.__dataclass_fields__}
     values["status"] = Status(row["status"])

@@ -8,7 +8,7 @@ from pathlib import Path
 from chalicelib.adapters.postgres import Database
 from chalicelib.adapters.sql_files import parse_named_queries
 
-_SQL = parse_named_queries((Path(__file__).with_name("seed.sql")).read_text())
+SQL = parse_named_queries((Path(__file__).with_name("seed.sql")).read_text())
 
 
 def seed_due_birthdays(
@@ -32,4 +32,4 @@ def seed_due_birthdays(
         "occurrence_date": day,
     }
     with db.transaction() as store:
-        store.conn.execute(_SQL["seed_due_birthdays"].encode(), params)
+        store.conn.execute(SQL["seed_due_birthdays"].encode(), params)

@@ -13,3 +13,11 @@ SELECT gen_random_uuid(), user_id, 'birthday', %(occurrence_date)s,
        %(first)s + (g - 1) * %(spacing)s, %(first)s + (g - 1) * %(spacing)s, %(timezone)s,
        gen_random_uuid()::text, 'PENDING', 1, 0, %(now)s, %(now)s
 FROM s;
+
+-- name: lateness
+-- The benchmark's report for one run (its events share one target instant).
+SELECT count(*) AS n,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM delivered_at - target_utc)) AS p50,
+       percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM delivered_at - target_utc)) AS p99
+FROM events
+WHERE status = 'COMPLETED' AND target_utc = %(target)s;
