@@ -8,6 +8,7 @@ worker threads in one process.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterable
 from functools import cache
@@ -25,9 +26,19 @@ Seconds = MetricUnit.Seconds
 Milliseconds = MetricUnit.Milliseconds
 
 
+class _CurrentStdout:
+    """Writes to whatever `sys.stdout` is at the time (tests and tools redirect it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
 @cache
 def log() -> Logger:
-    return Logger(service=SERVICE)
+    return Logger(service=SERVICE, stream=_CurrentStdout())  # type: ignore[arg-type]
 
 
 @cache
