@@ -14,7 +14,8 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from uuid import UUID
 
-SQS_MAX_VISIBILITY = timedelta(hours=12)
+SQS_MAX_VISIBILITY = timedelta(hours=12) - timedelta(minutes=1)
+"""SQS refuses a visibility beyond 12 hours from the receive; a minute spare for the call."""
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
 
 
@@ -110,7 +111,7 @@ class Backoff:
     def delay(
         self, attempt: int, retry_after: timedelta | None = None, rng: random.Random | None = None
     ) -> timedelta:
-        """The wait after failed attempt number `attempt` (1-based), within SQS's 12-hour limit."""
+        """The wait after failed attempt number `attempt` (1-based), within SQS's visibility limit."""
         step = min(self.cap, self.base * (2 ** min(max(attempt - 1, 0), 32)))
         jitter = (rng or random).random()
         wait = step / 2 + step / 2 * jitter

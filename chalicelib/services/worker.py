@@ -40,7 +40,10 @@ def deliver_batch(worker: Worker, records: Sequence[dict[str, Any]]) -> list[str
     _check_ledger(worker, jobs)
     for job in jobs:
         if job.action is Action.SEND:
-            _post(worker, job)
+            try:
+                _post(worker, job)
+            except Exception as exc:  # a bug or a broken template: this message only
+                job.action, job.reason = Action.ERROR, f"could not send: {exc!r}"[:300]
     finalise(worker, jobs)
     failed = _requeue_failures(worker, jobs)
     _report(worker, jobs)
