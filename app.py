@@ -11,7 +11,7 @@ from typing import Any
 from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Rate, Request, Response, SQSEvent
 
 from chalicelib import bootstrap, deploy, handlers
-from chalicelib.api import auth, cors, openapi, users
+from chalicelib.api import auth, cors, events, openapi, users
 
 app = Chalice(app_name="event-scheduler")
 app.api.cors = cors.from_env()  # before the routes: each route takes the default when declared
@@ -76,6 +76,21 @@ def delete_user(user_id: str) -> Response:
 @app.route("/user/{user_id}/events", methods=["GET"], authorizer=jwt_auth)
 def user_events(user_id: str) -> dict[str, Any] | Response:
     return users.events(context(), user_id)
+
+
+@app.route("/events/{event_id}", methods=["GET"], authorizer=jwt_auth)
+def read_event(event_id: str) -> dict[str, Any] | Response:
+    return events.read(context(), event_id)
+
+
+@app.route("/events/{event_id}/deliveries", methods=["GET"], authorizer=jwt_auth)
+def event_deliveries(event_id: str) -> dict[str, Any] | Response:
+    return events.deliveries(context(), event_id)
+
+
+@app.route("/events/{event_id}/retry", methods=["POST"], authorizer=jwt_auth)
+def retry_event(event_id: str) -> Response:
+    return events.retry(context(), event_id)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="sweep")

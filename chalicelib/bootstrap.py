@@ -1,7 +1,8 @@
 """The one place that builds adapters from settings, lazily, on first use.
 
 Importing app.py builds nothing: `chalice package`, `cdk synth` and the test client all import
-it. Tests and the simulator `install()` a container of their own instead.
+it. Tests, the benchmark and the simulator `install()` a container of their own instead, and
+`use()` swaps in any adapter (an in-memory queue, a ledger, a sender).
 """
 
 from __future__ import annotations
@@ -9,13 +10,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from chalicelib.adapters import secrets
 from chalicelib.adapters.clock import SystemClock
 from chalicelib.adapters.jwt_verifier import JwksKeys, JwtVerifier, KeySource, SharedSecret
 from chalicelib.adapters.postgres import Database
+from chalicelib.domain.delivery import Backoff
 from chalicelib.domain.schedule import Schedule
-from chalicelib.services.ports import Clock
+from chalicelib.services.ports import Clock, DeliveryLedger, Queue, WebhookSender
+from chalicelib.services.sweeper import SweepPolicy
+from chalicelib.services.worker import DeliveryPolicy, Worker
 from chalicelib.settings import Settings, SettingsError
 
 
@@ -23,6 +28,14 @@ from chalicelib.settings import Settings, SettingsError
 class Container:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
+
+    def use(self, **adapters: Any) -> Container:
+        """Installs ready-made adapters in place of the lazily built ones (`queue=MemoryQueue()`)."""
+        for name, adapter in adapters.items():
+            if not isinstance(getattr(type(self), name, None), cached_property):
+                raise AttributeError(f"the container builds no {name!r}")
+            self.__dict__[name] = adapter
+        return self
 
     @cached_property
     def db(self) -> Database:
@@ -48,6 +61,67 @@ class Container:
                 )
             keys = SharedSecret(secret)
         return JwtVerifier(keys, auth.issuer, auth.audience, auth.leeway, auth.roles_claim)
+
+    @cached_property
+    def sqs(self) -> Any:
+        from chalicelib.adapters import sqs
+
+        return sqs.client(self.settings.aws_region, self.settings.aws_endpoint_url)
+
+    @cached_property
+    def queue(self) -> Queue:
+        from chalicelib.adapters.sqs import SqsQueue
+
+        return SqsQueue(self.sqs, _required(self.settings.queue_url, "QUEUE_URL"))
+
+    @cached_property
+    def dlq(self) -> Queue:
+        from chalicelib.adapters.sqs import SqsQueue
+
+        return SqsQueue(self.sqs, _required(self.settings.dlq_url, "DLQ_URL"))
+
+    @cached_property
+    def ledger(self) -> DeliveryLedger:
+        from chalicelib.adapters.ledger import DynamoLedger
+
+        s = self.settings
+        return DynamoLedger(s.ledger_table, s.aws_region, s.aws_endpoint_url)
+
+    @cached_property
+    def webhook(self) -> WebhookSender:
+        from chalicelib.adapters.webhook import HttpWebhookSender
+
+        s = self.settings
+        return HttpWebhookSender(
+            _required(s.webhook_url, "WEBHOOK_URL"),
+            self.clock,
+            s.webhook_secret,
+            s.webhook_connect_timeout,
+            s.webhook_read_timeout,
+        )
+
+    @cached_property
+    def sweep_policy(self) -> SweepPolicy:
+        s = self.settings
+        return SweepPolicy(
+            s.lease, s.send_retry, s.sweep_batch_size, s.sweep_time_budget, s.sweep_send_concurrency
+        )
+
+    @cached_property
+    def worker(self) -> Worker:
+        s = self.settings
+        policy = DeliveryPolicy(
+            s.max_attempts, Backoff(s.backoff_base, s.backoff_cap), s.lease, s.max_event_age
+        )
+        return Worker(
+            self.db, self.clock, self.schedule, self.queue, self.dlq, self.ledger, self.webhook, policy
+        )
+
+
+def _required(value: str | None, name: str) -> str:
+    if not value:
+        raise SettingsError(f"{name} is not set")
+    return value
 
 
 _container: Container | None = None

@@ -1,19 +1,27 @@
 """The non-HTTP entrypoints: the schedule (sweeper) and the SQS consumer (worker).
 
 The queue name is a constant because Chalice reads it when app.py is imported; the CDK app
-points the event source at the real queue's ARN, and everything else takes QUEUE_URL.
+points the event source at the real queue's ARN, and everything else takes QUEUE_URL. The
+event source mapping must have `FunctionResponseTypes: [ReportBatchItemFailures]` for the
+worker's `batchItemFailures` to count (the CDK app sets it); Chalice returns the handler's
+value to Lambda unchanged.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from chalicelib import bootstrap
+from chalicelib.services import sweeper, worker
+
 QUEUE_NAME = "event-scheduler-deliveries"
 
 
 def sweep() -> dict[str, Any]:
-    raise NotImplementedError("the sweeper arrives with the delivery pipeline (issue 3)")
+    c = bootstrap.container()
+    return sweeper.sweep(c.db, c.clock, c.queue, c.sweep_policy).as_json()
 
 
 def deliver(records: list[dict[str, Any]]) -> dict[str, Any]:
-    raise NotImplementedError("the worker arrives with the delivery pipeline (issue 3)")
+    failed = worker.deliver_batch(bootstrap.container().worker, records)
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}

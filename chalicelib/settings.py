@@ -103,6 +103,22 @@ class Settings:
     def __post_init__(self) -> None:
         self.auth.check(self.stage)
 
+    aws_endpoint_url: str | None = None
+    """The AWS emulator (moto, LocalStack); None means real AWS."""
+    lease: timedelta = timedelta(minutes=15)
+    """How long a claimed event may stay PROCESSING before the sweeper sends it again; longer
+    than the queue's visibility timeout plus the wait in a backlog."""
+    send_retry: timedelta = timedelta(minutes=1)
+    """When an SQS send fails, the lease is cut to this, so the next sweep sends it again."""
+    max_attempts: int = 10
+    backoff_base: timedelta = timedelta(seconds=10)
+    backoff_cap: timedelta = timedelta(minutes=15)
+    sweep_batch_size: int = 500
+    sweep_time_budget: timedelta = timedelta(seconds=50)
+    sweep_send_concurrency: int = 8
+    webhook_connect_timeout: float = 2.0
+    webhook_read_timeout: float = 5.0
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -123,6 +139,17 @@ class Settings:
             webhook_url=env.get("WEBHOOK_URL") or None,
             webhook_secret=env.get("WEBHOOK_SECRET") or None,
             auth=AuthSettings.from_env(env, stage),
+            aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            lease=_duration(env, "DELIVERY_LEASE", "15m"),
+            send_retry=_duration(env, "SEND_RETRY_AFTER", "1m"),
+            max_attempts=_positive(env, "MAX_ATTEMPTS", "10"),
+            backoff_base=_duration(env, "BACKOFF_BASE", "10s"),
+            backoff_cap=_duration(env, "BACKOFF_CAP", "15m"),
+            sweep_batch_size=_positive(env, "SWEEP_BATCH_SIZE", "500"),
+            sweep_time_budget=_duration(env, "SWEEP_TIME_BUDGET", "50s"),
+            sweep_send_concurrency=_positive(env, "SWEEP_SEND_CONCURRENCY", "8"),
+            webhook_connect_timeout=_seconds(env, "WEBHOOK_CONNECT_TIMEOUT", "2"),
+            webhook_read_timeout=_seconds(env, "WEBHOOK_READ_TIMEOUT", "5"),
         )
 
     def schedule(self) -> Schedule:
@@ -135,6 +162,28 @@ def parse_duration(name: str, value: str) -> timedelta:
     if not match:
         raise SettingsError(f"{name} must be a duration like 90s, 15m, 36h or 7d, not {value!r}")
     return timedelta(seconds=int(match["n"]) * _UNIT_SECONDS[match["unit"]])
+
+
+def _duration(env: Mapping[str, str], name: str, default: str) -> timedelta:
+    return parse_duration(name, env.get(name) or default)
+
+
+def _positive(env: Mapping[str, str], name: str, default: str) -> int:
+    value = env.get(name) or default
+    if not value.isdigit() or int(value) < 1:
+        raise SettingsError(f"{name} must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: str) -> float:
+    value = env.get(name) or default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise SettingsError(f"{name} must be a number of seconds above 0, not {value!r}")
+    return seconds
 
 
 def parse_time(name: str, value: str) -> time:

@@ -15,7 +15,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from chalicelib.adapters.sql_files import queries
-from chalicelib.domain.errors import Conflict
+from chalicelib.domain.errors import Conflict, Unavailable
 from chalicelib.domain.events import Event, Status
 from chalicelib.domain.users import User, UserFields
 
@@ -25,8 +25,10 @@ _CONSTRAINT_MESSAGES = {
 }
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(Unavailable):
     """The database cannot be reached."""
+
+    what = "the database"
 
 
 class Database:
@@ -163,6 +165,9 @@ def _user(row: dict[str, Any]) -> User:
         created_at=_utc(row["created_at"]),
         updated_at=_utc(row["updated_at"]),
     )
+
+
+user_from_row = _user
 
 
 def _event_params(event: Event) -> dict[str, Any]:

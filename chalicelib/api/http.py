@@ -13,13 +13,13 @@ from uuid import UUID
 
 from chalice.app import Response
 
-from chalicelib.adapters.postgres import DatabaseUnavailable
 from chalicelib.domain.errors import (
     Conflict,
     Forbidden,
     NotFound,
     SchedulerError,
     Unauthenticated,
+    Unavailable,
     ValidationError,
 )
 
@@ -48,13 +48,13 @@ def domain_error_response(exc: SchedulerError) -> Response:
     return error_response(status, exc.code, exc.message, details)
 
 
-def unavailable_response(exc: DatabaseUnavailable) -> Response:
-    logger.error("database unavailable: %s", exc)
-    return error_response(503, "unavailable", "the database is unavailable; try again shortly")
+def unavailable_response(exc: Unavailable) -> Response:
+    logger.error("%s unavailable: %s", exc.what, exc)
+    return error_response(503, "unavailable", f"{exc.what} is unavailable; try again shortly")
 
 
 def translate_errors(view: Callable[P, R]) -> Callable[P, R | Response]:
-    """Domain errors become the API's error shape; an unreachable database a 503.
+    """Domain errors become the API's error shape; an unreachable dependency a 503.
 
     Chalice lets only its own errors reach middleware, so each entrypoint is wrapped instead.
     """
@@ -65,7 +65,7 @@ def translate_errors(view: Callable[P, R]) -> Callable[P, R | Response]:
             return view(*args, **kwargs)
         except SchedulerError as exc:
             return domain_error_response(exc)
-        except DatabaseUnavailable as exc:
+        except Unavailable as exc:
             return unavailable_response(exc)
 
     return wrapper

@@ -38,6 +38,12 @@ class ValidationError(SchedulerError):
         return cls([FieldError(field, message)])
 
 
+class Unavailable(Exception):
+    """A dependency (the database, the delivery ledger) cannot be reached: try again later."""
+
+    what = "a dependency"
+
+
 class NotFound(SchedulerError):
     """No such resource."""
 

@@ -3,8 +3,11 @@
 PENDING ─claim→ PROCESSING ─→ COMPLETED | FAILED | SKIPPED
 PENDING ─→ CANCELLED          PROCESSING ─→ PENDING (lease expired, or rescheduled)
 PROCESSING ─→ CANCELLED (user deleted while queued)    FAILED ─retry→ PENDING
+PROCESSING ─requeue→ PROCESSING (lease expired: sent again in a new message)
 
-Every change bumps `version`, so a queued message that names an older version is stale.
+Every change bumps `version`, so a queued message that names an older version is stale. The
+one exception is `defer`: the worker holding the current message extends its own lease, and
+that message must stay valid.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class Status(StrEnum):
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.PROCESSING, Status.CANCELLED, Status.PENDING}),
     Status.PROCESSING: frozenset(
-        {Status.COMPLETED, Status.FAILED, Status.SKIPPED, Status.PENDING, Status.CANCELLED}
+        {Status.COMPLETED, Status.FAILED, Status.SKIPPED, Status.PENDING, Status.CANCELLED, Status.PROCESSING}
     ),
     Status.FAILED: frozenset({Status.PENDING}),
     Status.COMPLETED: frozenset(),
@@ -108,6 +111,18 @@ class Event:
             raise IllegalTransition(f"only a PENDING event can be claimed, not {self.status}")
         return self._to(Status.PROCESSING, now, lease_until=lease_until, late=is_late(self.target_utc, now))
 
+    def requeue(self, now: datetime, lease_until: datetime) -> Event:
+        """The lease expired before a worker finished: a new message, with a new version."""
+        if self.status is not Status.PROCESSING:
+            raise IllegalTransition(f"only a PROCESSING event can be sent again, not {self.status}")
+        return self._to(Status.PROCESSING, now, lease_until=lease_until, late=is_late(self.target_utc, now))
+
+    def defer(self, now: datetime, attempts: int, lease_until: datetime) -> Event:
+        """A transient failure: the same message comes back later, so the version stays."""
+        if self.status is not Status.PROCESSING:
+            raise IllegalTransition(f"only a PROCESSING event can be deferred, not {self.status}")
+        return replace(self, attempts=attempts, lease_until=lease_until, updated_at=now)
+
     def release(self, now: datetime) -> Event:
         """The lease expired before a worker finished: due again."""
         if self.status is not Status.PROCESSING:
@@ -132,14 +147,16 @@ class Event:
     def cancel(self, now: datetime) -> Event:
         return self._to(Status.CANCELLED, now, lease_until=None)
 
-    def complete(self, now: datetime, attempts: int) -> Event:
+    def complete(self, now: datetime, attempts: int, delivered_at: datetime | None = None) -> Event:
+        """`delivered_at` is when the 2xx arrived, when that was earlier (found in the ledger)."""
+        at = delivered_at or now
         return self._to(
             Status.COMPLETED,
             now,
             lease_until=None,
-            delivered_at=now,
+            delivered_at=at,
             attempts=attempts,
-            late=is_late(self.target_utc, now),
+            late=is_late(self.target_utc, at),
             failure_reason=None,
         )
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any, Protocol
+from uuid import UUID
 
 from chalicelib.adapters.postgres import Store
 from chalicelib.domain.event_types import EventType
@@ -12,8 +14,16 @@ from chalicelib.domain.schedule import Schedule
 from chalicelib.domain.users import User
 
 
+class EventWriter(Protocol):
+    """What scheduling needs of a transaction: a `Store`, or the worker's batched stand-in."""
+
+    def occurrence_exists(self, user_id: UUID, event_type: str, occurrence_date: Any) -> bool: ...
+
+    def insert_event(self, event: Event) -> None: ...
+
+
 def next_free_occurrence(
-    store: Store,
+    store: EventWriter,
     schedule: Schedule,
     event_type: EventType,
     user: User,
@@ -36,7 +46,7 @@ def next_free_occurrence(
 
 
 def schedule_next(
-    store: Store, schedule: Schedule, event_type: EventType, user: User, after: datetime, now: datetime
+    store: EventWriter, schedule: Schedule, event_type: EventType, user: User, after: datetime, now: datetime
 ) -> Event | None:
     """Inserts the type's next event for the user; the caller holds the user's lock."""
     occurrence = next_free_occurrence(store, schedule, event_type, user, after)

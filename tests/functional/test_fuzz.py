@@ -30,6 +30,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app import app
 from chalicelib import bootstrap
+from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from chalicelib.api import openapi
 from chalicelib.domain.users import UserFields
 from chalicelib.services import users
@@ -86,7 +87,9 @@ def session() -> Iterator[requests.Session]:
 def seeded(container: bootstrap.Container) -> dict[str, str]:
     """A user and its event: ids that half the generated cases aim at, so that reads, changes
     and deletes reach real records and their 2xx bodies are checked too, not only 404s."""
-    c = container
+    c = container.use(
+        ledger=MemoryLedger(), queue=MemoryQueue(container.clock), dlq=MemoryQueue(container.clock)
+    )
     fields = UserFields("Grace", "Hopper", date(1906, 12, 9), "America/New_York")
     user = users.create_user(c.db, c.clock, c.schedule, fields)
     event = users.user_events(c.db, user.id)[0]

@@ -1,0 +1,129 @@
+"""The delivery ledger in DynamoDB, through pynamodb: one table, two kinds of item.
+
+    pk = EVENT#<event id>      sk = ATTEMPT#<time>#<n>#<r> every POST, for GET /events/{id}/deliveries
+    pk = KEY#<idempotency key> sk = SUCCESS              the first 2xx, written with a condition
+
+Items expire 30 days after they are written (DynamoDB TTL on `expires_at`, as the CDK table says).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cache
+from typing import Any
+from uuid import UUID
+
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.exceptions import PutError, PynamoDBException
+from pynamodb.models import Model
+
+from chalicelib.domain.errors import Unavailable
+from chalicelib.services.ports import Attempt
+
+RETENTION = timedelta(days=30)
+
+
+class LedgerUnavailable(Unavailable):
+    """The delivery ledger cannot be read."""
+
+    what = "the delivery ledger"
+
+
+SUCCESS = "SUCCESS"
+
+
+@cache
+def ledger_model(table: str, region: str, host: str | None) -> Any:
+    """A model class bound to one table (pynamodb binds tables to classes)."""
+
+    class DeliveryItem(Model):
+        class Meta:
+            table_name = table
+            billing_mode = "PAY_PER_REQUEST"
+            max_retry_attempts = 3
+
+        pk = UnicodeAttribute(hash_key=True)
+        sk = UnicodeAttribute(range_key=True)
+        event_id = UnicodeAttribute()
+        idempotency_key = UnicodeAttribute()
+        attempt = NumberAttribute()
+        attempted_at = UTCDateTimeAttribute()
+        outcome = UnicodeAttribute()
+        status_code = NumberAttribute(null=True)
+        error = UnicodeAttribute(null=True)
+        latency_ms = NumberAttribute()
+        expires = TTLAttribute(attr_name="expires_at")
+
+    DeliveryItem.Meta.region = region  # type: ignore[attr-defined]
+    DeliveryItem.Meta.host = host  # type: ignore[attr-defined]
+    return DeliveryItem
+
+
+class DynamoLedger:
+    def __init__(self, table: str, region: str, host: str | None = None) -> None:
+        self._model = ledger_model(table, region, host)
+
+    def _item(self, attempt: Attempt, pk: str, sk: str) -> Any:
+        return self._model(
+            pk,
+            sk,
+            event_id=str(attempt.event_id),
+            idempotency_key=attempt.idempotency_key,
+            attempt=attempt.attempt,
+            attempted_at=attempt.attempted_at,
+            outcome=attempt.outcome,
+            status_code=attempt.status_code,
+            error=attempt.error,
+            latency_ms=attempt.latency_ms,
+            expires=attempt.attempted_at + RETENTION,
+        )
+
+    def record_attempt(self, attempt: Attempt) -> None:
+        # Time, then the attempt number: retries within one clock tick still sort in order.
+        sk = f"ATTEMPT#{attempt.attempted_at.isoformat()}#{attempt.attempt:06d}#{uuid.uuid4().hex[:8]}"
+        self._item(attempt, f"EVENT#{attempt.event_id}", sk).save()
+
+    def record_success(self, attempt: Attempt) -> bool:
+        item = self._item(attempt, f"KEY#{attempt.idempotency_key}", SUCCESS)
+        try:
+            item.save(condition=self._model.pk.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def find_successes(self, keys: Sequence[str]) -> dict[str, Attempt]:
+        wanted = [(f"KEY#{key}", SUCCESS) for key in dict.fromkeys(keys)]
+        if not wanted:
+            return {}
+        found = self._model.batch_get(wanted, consistent_read=True)
+        return {item.idempotency_key: _attempt(item) for item in found}
+
+    def attempts_for_event(self, event_id: UUID) -> list[Attempt]:
+        try:
+            items = self._model.query(f"EVENT#{event_id}", self._model.sk.startswith("ATTEMPT#"))
+            return [_attempt(item) for item in items]
+        except PynamoDBException as exc:
+            raise LedgerUnavailable(str(exc)) from exc
+
+    def create_table(self) -> None:
+        """For the emulator (tests, `make run`, the simulator); CDK owns the table in AWS."""
+        if not self._model.exists():
+            self._model.create_table(wait=True)
+            self._model.update_ttl(ignore_update_ttl_errors=False)
+
+
+def _attempt(item: Any) -> Attempt:
+    return Attempt(
+        event_id=UUID(item.event_id),
+        idempotency_key=item.idempotency_key,
+        attempt=int(item.attempt),
+        attempted_at=item.attempted_at,
+        outcome=item.outcome,
+        status_code=None if item.status_code is None else int(item.status_code),
+        error=item.error,
+        latency_ms=float(item.latency_ms),
+    )

@@ -1,0 +1,89 @@
+"""SQS through boto3: the delivery queue and its DLQ, plus the helper that creates them locally."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from chalicelib.services.ports import Received
+
+# Connections are reused across invocations; retries stay short because the sweeper and the
+# worker both have their own recovery (leases, visibility) and a time budget.
+_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=16)
+
+
+def client(region: str, endpoint_url: str | None = None) -> Any:
+    return boto3.session.Session().client(
+        "sqs", region_name=region, endpoint_url=endpoint_url, config=_CONFIG
+    )
+
+
+class SqsQueue:
+    def __init__(self, sqs: Any, url: str) -> None:
+        self._sqs = sqs
+        self.url = url
+
+    def send_batch(self, bodies: Sequence[str]) -> list[int]:
+        if not bodies:
+            return []
+        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)]
+        response = self._sqs.send_message_batch(QueueUrl=self.url, Entries=entries)
+        return sorted(int(failed["Id"]) for failed in response.get("Failed", []))
+
+    def send(self, body: str, attributes: dict[str, str] | None = None) -> None:
+        extra: dict[str, Any] = {}
+        if attributes:
+            extra["MessageAttributes"] = {
+                name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
+            }
+        self._sqs.send_message(QueueUrl=self.url, MessageBody=body, **extra)
+
+    def change_visibility(self, receipt_handle: str, seconds: int) -> None:
+        self._sqs.change_message_visibility(
+            QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
+
+    def receive(self, max_messages: int = 10, visibility_timeout: int | None = None) -> list[Received]:
+        extra: dict[str, Any] = {}
+        if visibility_timeout is not None:
+            extra["VisibilityTimeout"] = visibility_timeout
+        response = self._sqs.receive_message(
+            QueueUrl=self.url,
+            MaxNumberOfMessages=max_messages,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+            WaitTimeSeconds=0,
+            **extra,
+        )
+        return [_received(m) for m in response.get("Messages", [])]
+
+    def delete(self, receipt_handle: str) -> None:
+        self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=receipt_handle)
+
+
+def _received(message: dict[str, Any]) -> Received:
+    attributes = dict(message.get("Attributes", {}))
+    for name, value in message.get("MessageAttributes", {}).items():
+        attributes[name] = value.get("StringValue", "")
+    return Received(message["MessageId"], message["ReceiptHandle"], message["Body"], attributes)
+
+
+def create_queues(sqs: Any, name: str, *, visibility_timeout: int, max_receive_count: int) -> tuple[str, str]:
+    """Creates (or finds) the queue and its DLQ, with a redrive policy as a safety net for
+    messages the worker can never finish (it moves permanent failures to the DLQ itself)."""
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq", Attributes={"MessageRetentionPeriod": "1209600"})[
+        "QueueUrl"
+    ]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)})
+    queue_url = sqs.create_queue(
+        QueueName=name,
+        Attributes={"VisibilityTimeout": str(visibility_timeout), "RedrivePolicy": redrive},
+    )["QueueUrl"]
+    return queue_url, dlq_url

@@ -1,0 +1,40 @@
+"""Event use cases for operators: read one, its delivery attempts, retry a FAILED one."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from chalicelib.adapters.postgres import Database
+from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.events import Event
+from chalicelib.services.ports import Attempt, Clock, DeliveryLedger
+
+
+def get_event(db: Database, event_id: UUID) -> Event:
+    with db.transaction() as store:
+        event = store.get_event(event_id)
+    if event is None:
+        raise NotFound("no event with that id")
+    return event
+
+
+def deliveries(db: Database, ledger: DeliveryLedger, event_id: UUID) -> list[Attempt]:
+    get_event(db, event_id)
+    return ledger.attempts_for_event(event_id)
+
+
+def retry_event(db: Database, clock: Clock, event_id: UUID) -> Event:
+    """FAILED → PENDING, due now; the same idempotency key, so a receiver that did get it once
+    can tell. Holds the user's lock, like every change to a user's events."""
+    now = clock.now()
+    with db.transaction() as store:
+        event = store.get_event(event_id)
+        if event is None:
+            raise NotFound("no event with that id")
+        if store.get_user(event.user_id, lock=True) is None:
+            raise Conflict("the event's user was deleted")
+        event = store.get_event(event_id)  # again, now that the user's lock is held
+        assert event is not None
+        retried = event.retry(now)
+        store.save_event(retried, event.version)
+    return retried

@@ -1,0 +1,412 @@
+"""End-to-end throughput and lateness of the delivery pipeline for N simultaneous events.
+
+    scripts/bench.py [--events 20000] [--workers 8] [--localstack-events 200]
+
+N users are due at the same minute (one bulk INSERT). The real sweeper and worker code run
+against the real PostgreSQL (embedded unless DATABASE_URL is set; a fresh database either
+way) and a real HTTP receiver in a separate process (TCP_NODELAY, keep-alive). For the main
+figures SQS and DynamoDB are the in-memory implementations of the same ports: in AWS the
+event source mapping, not this code, moves messages, and moto manages only ~100-300 calls/s.
+A smaller run through a moto server over HTTP (as `make run` does) gives
+localStackEventsPerSecond. Worker concurrency is threads, each one Lambda-like consumer
+calling the real handler code a batch of 10 at a time.
+
+The last line is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg
+import requests
+from psycopg import conninfo, sql
+from requests.adapters import HTTPAdapter
+
+from chalicelib.adapters import migrations
+from chalicelib.adapters.clock import SystemClock
+from chalicelib.adapters.ledger import DynamoLedger
+from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
+from chalicelib.adapters.postgres import Database
+from chalicelib.adapters.sqs import SqsQueue
+from chalicelib.adapters.sqs import client as sqs_client
+from chalicelib.adapters.webhook import HttpWebhookSender
+from chalicelib.domain.delivery import Backoff
+from chalicelib.domain.schedule import Schedule
+from chalicelib.services import sweeper, worker
+from chalicelib.services.ports import DeliveryLedger, Queue
+from scripts.devstack import aws, event_source
+from scripts.devstack.seed import SQL, seed_due_birthdays
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 (the spec's example, for signing cost)
+ROOT = Path(__file__).resolve().parent.parent
+RECEIVER_PID: list[int] = []
+
+
+def log(text: str) -> None:
+    print(text, file=sys.__stdout__, flush=True)
+
+
+# --- the pieces: database, receiver, moto ---------------------------------------------------
+
+
+@contextlib.contextmanager
+def postgres() -> Iterator[str]:
+    """A fresh, migrated database; dropped afterwards."""
+    admin = os.environ.get("DATABASE_URL")
+    embedded = None
+    tmp = None
+    if not admin:
+        from scripts.devstack.postgres import EmbeddedPostgres
+
+        tmp = tempfile.TemporaryDirectory(prefix="bench-pg-")
+        embedded = EmbeddedPostgres(Path(tmp.name) / "data")
+        admin = embedded.url()
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = conninfo.make_conninfo(admin, dbname=name)
+    migrations.upgrade(url)
+    try:
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        if embedded is not None:
+            embedded.close()
+        if tmp is not None:
+            tmp.cleanup()
+
+
+@contextlib.contextmanager
+def receiver() -> Iterator[str]:
+    """The webhook sink in its own process (so its CPU is not this process's GIL)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scripts.devstack.webhook_sink", "--quiet"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        if not line.startswith("listening "):
+            raise RuntimeError(f"the receiver did not start: {line!r}")
+        RECEIVER_PID.append(process.pid)
+        yield line.split(" ", 1)[1]
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """user + system CPU of these processes so far (0 for any that is gone)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / _TICK
+
+
+def pids_named(name: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+    return found
+
+
+def receiver_stats(url: str) -> dict[str, int]:
+    return dict(requests.get(url.rsplit("/", 1)[0] + "/__stats", timeout=5).json())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server in its own process, over HTTP, like the local stack's."""
+    aws.use_fake_credentials()
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(url + "/moto-api/", timeout=1)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the moto server did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+# --- measurements ---------------------------------------------------------------------------
+
+
+def raw_posts(url: str, total: int, threads: int) -> float:
+    """Plain requests.Session POSTs of a similar body: the ceiling for the pipeline."""
+    body = json.dumps(
+        {
+            "message": "Hey, User Number 1 it's your birthday",
+            "eventId": str(uuid.uuid4()),
+            "eventType": "birthday",
+            "userId": str(uuid.uuid4()),
+            "scheduledFor": "2026-03-02T09:00:00Z",
+        }
+    ).encode()
+    per_thread = total // threads
+
+    def run() -> None:
+        session = requests.Session()
+        session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=1))
+        for _ in range(per_thread):
+            session.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=(2, 5))
+
+    started = time.perf_counter()
+    run_threads(run, threads)
+    return per_thread * threads / (time.perf_counter() - started)
+
+
+def run_threads(target: Callable[[], None], count: int) -> None:
+    threads = [threading.Thread(target=target) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+@dataclass
+class Run:
+    events: int
+    seconds: float
+    sweep: sweeper.SweepSummary
+    lateness_p50: float
+    lateness_p99: float
+    completed: int
+
+
+def pipeline_run(
+    db: Database,
+    url: str,
+    n: int,
+    workers: int,
+    queue: Queue,
+    dlq: Queue,
+    ledger: DeliveryLedger,
+    sweep_batch: int,
+) -> Run:
+    """Seed n due events; the sweeper and the workers run at once, as in AWS."""
+    target = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)  # unique per run
+    seed_due_birthdays(db, n, target, now=target - timedelta(days=30))
+    clock = SystemClock(offset=target - datetime.now(UTC))  # "now" is the due minute
+    policy = worker.DeliveryPolicy(
+        10, Backoff(timedelta(seconds=10), timedelta(minutes=15)), timedelta(minutes=15), timedelta(days=7)
+    )
+    sender = HttpWebhookSender(url, clock, SECRET, 2.0, 5.0)
+    the_worker = worker.Worker(db, clock, Schedule(), queue, dlq, ledger, sender, policy)
+    sweep_policy = sweeper.SweepPolicy(
+        timedelta(minutes=15),
+        timedelta(minutes=1),
+        sweep_batch,
+        timedelta(minutes=5),
+        1 if isinstance(queue, MemoryQueue) else 8,
+    )
+    swept = threading.Event()
+    summary: list[sweeper.SweepSummary] = []
+
+    def handler(records: list[dict[str, Any]]) -> dict[str, Any]:
+        failed = worker.deliver_batch(the_worker, records)
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+
+    def consume() -> None:
+        idle = 0
+        while True:
+            if event_source.poll_once(queue, handler):
+                idle = 0
+                continue
+            if swept.is_set():
+                idle += 1
+                if idle > 3:
+                    return
+            time.sleep(0.005)
+
+    def sweep() -> None:
+        summary.append(sweeper.sweep(db, clock, queue, sweep_policy))
+        swept.set()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=consume) for _ in range(workers)] + [threading.Thread(target=sweep)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - started
+    with db.transaction() as store:
+        row = store.one(SQL["lateness"], {"target": target})
+    assert row is not None
+    return Run(n, seconds, summary[0], float(row["p50"] or 0), float(row["p99"] or 0), int(row["n"]))
+
+
+def sweeper_alone(db: Database, n: int, sweep_batch: int) -> float:
+    """Claim and enqueue only (into the in-memory queue), on its own."""
+    target = (datetime.now(UTC) - timedelta(minutes=1)).replace(second=0, microsecond=0)
+    seed_due_birthdays(db, n, target, now=target - timedelta(days=30))
+    with db.transaction() as store:
+        store.conn.execute(b"ANALYZE events")
+    policy = sweeper.SweepPolicy(
+        timedelta(minutes=15), timedelta(minutes=1), sweep_batch, timedelta(minutes=5), 1
+    )
+    summary = sweeper.sweep(db, SystemClock(), MemoryQueue(), policy)
+    # Out of the way of the end-to-end run: these were only ever claimed.
+    with db.transaction() as store:
+        store.conn.execute(
+            b"UPDATE events SET status = 'CANCELLED', lease_until = NULL WHERE status = 'PROCESSING'"
+        )
+    with psycopg.connect(db_url(db), autocommit=True) as conn:
+        conn.execute(b"VACUUM ANALYZE events")
+    return summary.claimed / summary.duration_seconds
+
+
+def db_url(db: Database) -> str:
+    return str(db._pool.conninfo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=8, help="concurrent worker threads (Lambda instances)")
+    parser.add_argument("--sweep-batch", type=int, default=1000)
+    parser.add_argument("--raw-posts", type=int, default=None, help="default: min(events, 8000)")
+    parser.add_argument("--localstack-events", type=int, default=200, help="0 skips the moto run")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    warnings.filterwarnings("ignore", module="platformdirs")  # pgserver without XDG_RUNTIME_DIR
+    log(f"bench: {args.events} events due at the same minute, {args.workers} worker threads")
+    log("SQS and DynamoDB: in-memory implementations of the same ports (moto only where it says so)")
+    with postgres() as url, receiver() as hook:
+        db = Database(url, max_size=args.workers + 4)
+        try:
+            figures, ok = measure(db, hook, args)
+        finally:
+            db.close()
+    figures["peakRssMb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    figures["queueAndLedger"] = "in-memory (moto only for localStackEventsPerSecond)"
+    log(f"peak RSS of this process:                 {figures['peakRssMb']:8.1f} MB")
+    log(json.dumps(figures))
+    return 0 if ok else 1
+
+
+def measure(db: Database, hook: str, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    n, workers = args.events, args.workers
+    raw = raw_posts(hook, args.raw_posts or min(n, 8000), workers)
+    log(f"raw requests.Session POSTs, {workers} threads: {raw:8.0f} /s")
+    with quietly():
+        sweep_rate = sweeper_alone(db, n, args.sweep_batch)
+    log(f"sweeper alone (claim + enqueue):          {sweep_rate:8.0f} events/s")
+
+    posts_before = receiver_stats(hook)["requests"]
+    postgres_pids = pids_named("postgres")
+    cpu_before = (time.process_time(), cpu_seconds(RECEIVER_PID), cpu_seconds(postgres_pids))
+    with quietly():
+        run = pipeline_run(
+            db, hook, n, workers, MemoryQueue(), MemoryQueue(), MemoryLedger(), args.sweep_batch
+        )
+    cpu_after = (time.process_time(), cpu_seconds(RECEIVER_PID), cpu_seconds(postgres_pids))
+    posts = receiver_stats(hook)["requests"] - posts_before
+    eps = run.completed / run.seconds
+    cpu = [(b - a) * 1000 / max(run.completed, 1) for a, b in zip(cpu_before, cpu_after, strict=True)]
+    log(f"end to end (claim -> POST -> complete):   {eps:8.0f} events/s = {eps / raw:.2f} x raw")
+    log(f"  {run.completed} completed in {run.seconds:.1f}s; the receiver saw {posts} POSTs")
+    log(f"  lateness p50 {run.lateness_p50:.2f}s, p99 {run.lateness_p99:.2f}s")
+    log(
+        f"  CPU per event: this process {cpu[0]:.2f} ms, receiver {cpu[1]:.2f} ms, PostgreSQL {cpu[2]:.2f} ms"
+    )
+    figures: dict[str, Any] = {
+        "events": n,
+        "workers": workers,
+        "eventsPerSecond": round(eps, 1),
+        "rawPostPerSecond": round(raw, 1),
+        "ratioToRaw": round(eps / raw, 3),
+        "sweeperEventsPerSecond": round(sweep_rate, 1),
+        "p50LatenessSeconds": round(run.lateness_p50, 3),
+        "p99LatenessSeconds": round(run.lateness_p99, 3),
+        "completed": run.completed,
+        "webhookPosts": posts,
+    }
+    ok = run.completed == n == posts
+    if args.localstack_events:
+        small = moto_run(db, hook, args.localstack_events, workers)
+        rate = small.completed / small.seconds
+        figures["localStackEventsPerSecond"] = round(rate, 1)
+        log(f"through a moto server over HTTP:          {rate:8.1f} events/s ({small.completed} events)")
+        ok = ok and small.completed == args.localstack_events
+    if not ok:
+        log("MISMATCH: not every event was delivered exactly once")
+    return figures, ok
+
+
+@contextlib.contextmanager
+def quietly() -> Iterator[None]:
+    """EMF metric documents go to stdout, as in Lambda; not onto the benchmark's report."""
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        yield
+
+
+def moto_run(db: Database, hook: str, n: int, workers: int) -> Run:
+    with moto_server() as endpoint:
+        resources = aws.provision(
+            endpoint,
+            queue_name=f"bench-{uuid.uuid4().hex[:8]}",
+            ledger_table=f"bench-{uuid.uuid4().hex[:8]}",
+            visibility_timeout=60,
+        )
+        client = sqs_client("us-east-1", endpoint)
+        queue = SqsQueue(client, resources.queue_url)
+        dlq = SqsQueue(client, resources.dlq_url)
+        ledger = DynamoLedger(resources.ledger_table, "us-east-1", endpoint)
+        with quietly():
+            return pipeline_run(db, hook, n, workers, queue, dlq, ledger, 100)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

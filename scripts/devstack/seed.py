@@ -1,0 +1,35 @@
+"""Bulk load for the benchmark and the volume tests: many users due at once, in one statement."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from chalicelib.adapters.postgres import Database
+from chalicelib.adapters.sql_files import parse_named_queries
+
+SQL = parse_named_queries((Path(__file__).with_name("seed.sql")).read_text())
+
+
+def seed_due_birthdays(
+    db: Database,
+    n: int,
+    first: datetime,
+    spacing: timedelta = timedelta(0),
+    now: datetime | None = None,
+    timezone: str = "UTC",
+) -> None:
+    """`n` users born on `first`'s date in 1990, each with a PENDING birthday at
+    `first + i * spacing` (the occurrence date is `first`'s, whatever the spacing)."""
+    day = first.astimezone(UTC).date()
+    params = {
+        "n": n,
+        "first": first,
+        "spacing": spacing,
+        "now": now or first - timedelta(days=30),
+        "timezone": timezone,
+        "date_of_birth": day.replace(year=1990),
+        "occurrence_date": day,
+    }
+    with db.transaction() as store:
+        store.conn.execute(SQL["seed_due_birthdays"].encode(), params)

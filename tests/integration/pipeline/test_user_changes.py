@@ -1,0 +1,59 @@
+"""The user changes while the message waits in the queue: the old schedule sends nothing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+from chalicelib.domain.events import Status
+from chalicelib.services import users
+from tests.integration.pipeline.support import Pipeline
+
+BIRTHDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def test_a_user_deleted_while_the_message_waits_gets_nothing(pipeline: Pipeline) -> None:
+    user = pipeline.user(date(1990, 3, 2))
+    event = pipeline.only(user.id, Status.PENDING)
+    pipeline.at(BIRTHDAY)
+    assert pipeline.sweep()["enqueued"] == 1
+
+    users.delete_user(pipeline.c.db, pipeline.clock, user.id)
+    assert pipeline.drain() == 1
+    assert pipeline.sink.requests == []
+    assert pipeline.event(event.id).status is Status.CANCELLED
+    assert pipeline.c.ledger.attempts_for_event(event.id) == []
+
+
+def test_a_user_who_moves_timezone_while_the_message_waits_is_delivered_at_the_new_time(
+    pipeline: Pipeline,
+) -> None:
+    user = pipeline.user(date(1990, 3, 2), "Europe/London")
+    event = pipeline.only(user.id, Status.PENDING)
+    pipeline.at(BIRTHDAY)
+    assert pipeline.sweep()["enqueued"] == 1
+
+    moved = users.change_user(
+        pipeline.c.db,
+        pipeline.clock,
+        pipeline.c.schedule,
+        user.id,
+        lambda fields: replace(fields, timezone="America/New_York"),
+    )
+    assert moved.timezone == "America/New_York"
+    assert pipeline.drain() == 1  # the message for 09:00 London is stale
+    assert pipeline.sink.requests == []
+    rescheduled = pipeline.event(event.id)
+    new_time = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # 09:00 in New York
+    assert (rescheduled.status, rescheduled.target_utc) == (Status.PENDING, new_time)
+
+    pipeline.at(datetime(2026, 3, 2, 13, 59, tzinfo=UTC))
+    assert pipeline.sweep()["claimed"] == 0
+    pipeline.at(new_time)
+    assert pipeline.sweep()["enqueued"] == 1
+    assert pipeline.drain() == 1
+    [request] = pipeline.sink.requests
+    assert request.json()["scheduledFor"] == "2026-03-02T14:00:00Z"
+    assert request.headers["idempotency-key"] == event.idempotency_key  # same occurrence, same key
+    done = pipeline.event(event.id)
+    assert (done.status, done.late, done.timezone) == (Status.COMPLETED, False, "America/New_York")

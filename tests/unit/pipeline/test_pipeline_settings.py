@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from chalicelib.settings import Settings, SettingsError
+
+
+def test_pipeline_defaults() -> None:
+    s = Settings.from_env({})
+    assert (s.lease, s.max_attempts, s.backoff_base, s.backoff_cap) == (
+        timedelta(minutes=15),
+        10,
+        timedelta(seconds=10),
+        timedelta(minutes=15),
+    )
+    assert (s.sweep_batch_size, s.sweep_time_budget, s.webhook_connect_timeout, s.webhook_read_timeout) == (
+        500,
+        timedelta(seconds=50),
+        2.0,
+        5.0,
+    )
+
+
+def test_pipeline_settings_come_from_the_environment() -> None:
+    s = Settings.from_env(
+        {
+            "DELIVERY_LEASE": "20m",
+            "MAX_ATTEMPTS": "4",
+            "BACKOFF_BASE": "30s",
+            "BACKOFF_CAP": "1h",
+            "SWEEP_BATCH_SIZE": "1000",
+            "SWEEP_TIME_BUDGET": "240s",
+            "WEBHOOK_READ_TIMEOUT": "2.5",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+        }
+    )
+    assert (s.lease, s.max_attempts, s.backoff_base, s.backoff_cap) == (
+        timedelta(minutes=20),
+        4,
+        timedelta(seconds=30),
+        timedelta(hours=1),
+    )
+    assert (s.sweep_batch_size, s.sweep_time_budget, s.webhook_read_timeout) == (
+        1000,
+        timedelta(minutes=4),
+        2.5,
+    )
+    assert s.aws_endpoint_url == "http://127.0.0.1:4566"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAX_ATTEMPTS", "0"),
+        ("MAX_ATTEMPTS", "ten"),
+        ("SWEEP_BATCH_SIZE", "-1"),
+        ("WEBHOOK_READ_TIMEOUT", "0"),
+    ],
+)
+def test_unusable_values_are_refused(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
