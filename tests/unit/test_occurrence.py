@@ -6,6 +6,7 @@ beside it), never by asking the code under test.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain import event_types
-from chalicelib.domain.occurrence import LeapDayPolicy, date_in_year, next_occurrence
+from chalicelib.domain.occurrence import LeapDayPolicy, Occurrence, date_in_year, next_occurrence
 from chalicelib.domain.schedule import Schedule
 from chalicelib.domain.users import UserFields
 from chalicelib.domain.zones import known_zones
@@ -261,3 +262,20 @@ def test_property_wall_time_and_strictly_after(
         previous_day = date_in_year(anchor, previous_year, policy)
         previous = datetime.combine(previous_day, at, tz).astimezone(UTC)
         assert previous <= after
+
+
+def test_schedule_occurrence_in_a_given_year() -> None:
+    user = UserFields("Leap", "Ling", date(2000, 2, 29), "Asia/Tokyo", anniversary_date=date(2020, 8, 1))
+    schedule = Schedule(leap_day_policy=LeapDayPolicy.FEB28)
+    birthday = event_types.get("birthday")
+    assert schedule.occurrence_in(birthday, user, 2027) == Occurrence(
+        date(2027, 2, 28), utc("2027-02-28T00:00:00Z")
+    )
+    assert schedule.occurrence_in(birthday, user, 2028) == Occurrence(
+        date(2028, 2, 29), utc("2028-02-29T00:00:00Z")
+    )
+    assert schedule.occurrence_in(birthday, user, 2000) is None  # the anchor's own year
+    assert (
+        schedule.occurrence_in(event_types.get("anniversary"), replace(user, anniversary_date=None), 2027)
+        is None
+    )
