@@ -347,6 +347,7 @@ BAD_BODIES = [
     ("{", "body"),
     ('{"firstName": "Ada",}', "body"),
     ("", "body"),
+    ("[" * 100_000, "body"),  # deeper than Python's recursion limit
     ("[]", "body"),
     ('"Ada"', "body"),
     ("42", "body"),
