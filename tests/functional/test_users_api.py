@@ -19,8 +19,11 @@ from chalice.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app import app
 from chalicelib import bootstrap
 from chalicelib.adapters.clock import ManualClock
+from chalicelib.adapters.postgres import Database
+from chalicelib.settings import Settings
 from tests.conftest import PostgresServer
 
 JSON = {"Content-Type": "application/json"}
@@ -520,3 +523,24 @@ def test_a_name_change_does_not_move_the_event(client: Client) -> None:
     before = events(client, user["id"])
     patch(client, user["id"], {"firstName": "Augusta", "lastName": "King"})
     assert events(client, user["id"]) == before
+
+
+# --- without a database ------------------------------------------------------------------------
+
+
+def test_without_the_database_health_says_so_and_requests_get_a_503(clock: ManualClock) -> None:
+    unreachable = "postgresql://nobody@/postgres?host=/nonexistent-socket-dir"
+    container = bootstrap.Container(Settings(database_url=unreachable), clock)
+    container.__dict__["db"] = Database(unreachable, timeout=0.2)
+    bootstrap.install(container)
+    try:
+        with Client(app) as client:
+            health = client.http.get("/health")
+            assert health.status_code == 503
+            assert health.json_body == {"status": "degraded", "database": "unreachable"}
+            error = assert_error(send(client, "POST", "/user", ADA), 503)
+            assert error["code"] == "unavailable"
+            assert_error(client.http.get(f"/user/{NOBODY}"), 503)
+    finally:
+        container.db.close()
+        bootstrap.install(None)

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg import errors as pg_errors
 
-from chalicelib.adapters.postgres import Database, Store
+from chalicelib.adapters.postgres import Database, DatabaseUnavailable, Store
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.events import Event, Status
 from chalicelib.domain.occurrence import Occurrence
@@ -278,3 +278,25 @@ def test_store_runs_named_queries(db: Database) -> None:
     with db.transaction() as store:
         assert isinstance(store, Store)
         assert store.run("delete_user", id=uuid.uuid4(), now=NOW) == 0
+
+
+UNREACHABLE = "postgresql://nobody@/postgres?host=/nonexistent-socket-dir"
+
+
+def test_an_unreachable_database_is_unavailable_not_a_crash() -> None:
+    db = Database(UNREACHABLE, timeout=0.2)
+    try:
+        assert db.ping() is False
+        with pytest.raises(DatabaseUnavailable), db.transaction() as store:
+            store.one("SELECT 1")
+    finally:
+        db.close()
+
+
+def test_callers_wait_for_a_connection_seconds_not_half_a_minute() -> None:
+    # API Gateway gives up after 29 s; the pool's own default wait is 30 s.
+    db = Database(UNREACHABLE)
+    try:
+        assert db._pool.timeout <= 10
+    finally:
+        db.close()
