@@ -128,10 +128,10 @@ class Settings:
         return cls(
             stage=stage,
             database_url=env.get("DATABASE_URL") or None,
-            db_pool_size=int(env.get("DB_POOL_SIZE", "4")),
+            db_pool_size=parse_count("DB_POOL_SIZE", env.get("DB_POOL_SIZE", "4")),
             delivery_times=_delivery_times(env),
             leap_day_policy=_leap_day_policy(env.get("LEAP_DAY_POLICY", "mar1")),
-            max_event_age=parse_duration("MAX_EVENT_AGE", env.get("MAX_EVENT_AGE", "7d")),
+            max_event_age=_max_event_age(env.get("MAX_EVENT_AGE", "7d")),
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             queue_url=env.get("QUEUE_URL") or None,
             dlq_url=env.get("DLQ_URL") or None,
@@ -164,15 +164,20 @@ def parse_duration(name: str, value: str) -> timedelta:
     return timedelta(seconds=int(match["n"]) * _UNIT_SECONDS[match["unit"]])
 
 
+def parse_count(name: str, value: str) -> int:
+    """A whole number of at least 1 (ASCII digits only)."""
+    text = value.strip()
+    if not (text.isascii() and text.isdigit() and int(text) >= 1):
+        raise SettingsError(f"{name} must be a whole number of at least 1, not {value!r}")
+    return int(text)
+
+
 def _duration(env: Mapping[str, str], name: str, default: str) -> timedelta:
     return parse_duration(name, env.get(name) or default)
 
 
 def _positive(env: Mapping[str, str], name: str, default: str) -> int:
-    value = env.get(name) or default
-    if not value.isdigit() or int(value) < 1:
-        raise SettingsError(f"{name} must be a whole number of at least 1, not {value!r}")
-    return int(value)
+    return parse_count(name, env.get(name) or default)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: str) -> float:
@@ -188,9 +193,19 @@ def _seconds(env: Mapping[str, str], name: str, default: str) -> float:
 
 def parse_time(name: str, value: str) -> time:
     try:
-        return time.fromisoformat(value)
+        parsed = time.fromisoformat(value)
     except ValueError:
         raise SettingsError(f"{name} must be a time like 09:00, not {value!r}") from None
+    if parsed.tzinfo is not None:  # the offset would be silently replaced by the user's zone
+        raise SettingsError(f"{name} is a wall time in each user's zone; give no offset, not {value!r}")
+    return parsed
+
+
+def _max_event_age(value: str) -> timedelta:
+    age = parse_duration("MAX_EVENT_AGE", value)
+    if not age:  # zero would skip every event as too old
+        raise SettingsError(f"MAX_EVENT_AGE must be longer than zero, not {value!r}")
+    return age
 
 
 def _delivery_times(env: Mapping[str, str]) -> dict[str, time]:

@@ -35,7 +35,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The project root replaces this folder at the head of sys.path: scripts/token.py would
+# otherwise shadow the standard library's `token` module.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import psycopg
 import requests

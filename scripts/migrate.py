@@ -14,7 +14,9 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The project root replaces this folder at the head of sys.path: scripts/token.py would
+# otherwise shadow the standard library's `token` module.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import psycopg
 

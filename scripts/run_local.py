@@ -15,7 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The project root replaces this folder at the head of sys.path: scripts/token.py would
+# otherwise shadow the standard library's `token` module.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import requests
 
@@ -77,6 +79,10 @@ def main() -> int:
             str(API_PORT),
             "--stage",
             "local",
+            # The reloader polls every file under the project each second, .venv and the
+            # database in .local/pgdata included: each write restarted the API mid-session,
+            # and SIGTERM to its parent left the serving worker behind on the port.
+            "--no-autoreload",
         ],
         cwd=ROOT,
         env=env,
@@ -101,5 +107,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # timely in a log file
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop on SIGTERM as on Ctrl-C
     sys.exit(main())

@@ -4,6 +4,8 @@ per test cloned from a migrated template, a manual clock, and the app wired to b
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -46,18 +48,22 @@ class PostgresServer:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def pg_server() -> Iterator[PostgresServer]:
     external = os.environ.get("DATABASE_URL")
     if external:
         yield PostgresServer(external)
         return
     from scripts.devstack.postgres import EmbeddedPostgres
 
-    embedded = EmbeddedPostgres(Path(tmp_path_factory.mktemp("pg")) / "data")
+    # Not under pytest's tmp_path: run as root, PostgreSQL runs as the `pgserver` user, and any
+    # other pytest starting on this machine resets /tmp/pytest-of-root to 0700, locking it out.
+    root = Path(tempfile.mkdtemp(prefix="event-scheduler-pg-"))
+    embedded = EmbeddedPostgres(root / "data")
     try:
         yield PostgresServer(embedded.url(), embedded)
     finally:
         embedded.close()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -34,12 +34,15 @@ class DatabaseUnavailable(Unavailable):
 class Database:
     """The connection pool. Nothing connects until the first transaction."""
 
-    def __init__(self, url: str, max_size: int = 4) -> None:
+    def __init__(self, url: str, max_size: int = 4, timeout: float = 5.0) -> None:
+        """`timeout`: how long a caller waits for a connection before DatabaseUnavailable (the
+        pool's default, 30 s, outlasts API Gateway's 29 s: /health would never say 503)."""
         self._pool = ConnectionPool(
             url,
             min_size=1,
             max_size=max_size,
             open=False,
+            timeout=timeout,
             kwargs={"row_factory": dict_row},
             check=ConnectionPool.check_connection,
         )

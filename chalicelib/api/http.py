@@ -78,6 +78,8 @@ def json_body(raw: str | bytes | None) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ValidationError.single("body", "is not valid JSON") from None
+    except RecursionError:  # `[[[[...` a few thousand deep: bad input, not a 500
+        raise ValidationError.single("body", "is nested too deeply") from None
 
 
 def parse_id(value: str, field: str = "id") -> UUID:

@@ -35,7 +35,20 @@ def parse_new_user(payload: Any, now: datetime) -> UserFields:
 def parse_user_patch(payload: Any, current: UserFields, now: datetime) -> UserFields:
     """PATCH: only the fields given change; the result is checked as a whole."""
     values = _parse(payload, now, required=(), timezone_fallback=current.timezone)
-    return replace(current, **values)
+    result = replace(current, **values)
+    if "timezone" in values:
+        # A date kept from before may be "tomorrow" in the new zone: what PUT would refuse.
+        today = now.astimezone(zone(result.timezone)).date()
+        errors = [
+            FieldError(name, "must not be in the future in the new time zone")
+            for name in ("dateOfBirth", "anniversaryDate")
+            if _ATTRIBUTES[name] not in values
+            and (kept := getattr(result, _ATTRIBUTES[name]))
+            and kept > today
+        ]
+        if errors:
+            raise ValidationError(errors)
+    return result
 
 
 def _parse(

@@ -8,7 +8,13 @@ from datetime import datetime, time
 
 from chalicelib.domain import event_types
 from chalicelib.domain.event_types import EventType
-from chalicelib.domain.occurrence import LeapDayPolicy, Occurrence, next_occurrence
+from chalicelib.domain.occurrence import (
+    LeapDayPolicy,
+    Occurrence,
+    date_in_year,
+    next_occurrence,
+    wall_time_to_utc,
+)
 from chalicelib.domain.users import UserFields
 
 
@@ -28,6 +34,14 @@ class Schedule:
         return next_occurrence(
             anchor, self.delivery_time(event_type), user.timezone, after, self.leap_day_policy
         )
+
+    def occurrence_in(self, event_type: EventType, user: UserFields, year: int) -> Occurrence | None:
+        """The type's occurrence for this user in the local `year`, if that year has one."""
+        anchor = event_type.anchor(user)
+        if anchor is None or year <= anchor.year:
+            return None
+        day = date_in_year(anchor, year, self.leap_day_policy)
+        return Occurrence(day, wall_time_to_utc(day, self.delivery_time(event_type), user.timezone))
 
     @staticmethod
     def types() -> list[EventType]:

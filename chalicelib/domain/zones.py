@@ -7,12 +7,21 @@ zones re-reads files (~17x slower here), so every zone object is kept once built
 from __future__ import annotations
 
 from functools import cache
+from importlib import resources
 from zoneinfo import ZoneInfo, available_timezones
+
+# Files in the system's zoneinfo folder that are not IANA zones: `localtime` is this machine's
+# own zone, so accepting it would make a user's zone depend on the server they landed on.
+_NOT_ZONES = frozenset({"localtime"})
 
 
 @cache
 def known_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+    """The IANA names: the pinned tzdata package's list, the same here and on Lambda."""
+    try:
+        return frozenset(resources.files("tzdata").joinpath("zones").read_text().split())
+    except ModuleNotFoundError:
+        return frozenset(available_timezones()) - _NOT_ZONES
 
 
 def is_known_zone(name: str) -> bool:

@@ -69,6 +69,8 @@ def sync_user_events(store: Store, schedule: Schedule, user: User, now: datetime
         if current is None:
             schedule_next(store, schedule, event_type, user, now, now)
             continue
+        if _still_right(schedule, event_type, user, current):
+            continue  # nothing it follows changed: keep it, even overdue or in flight
         occurrence = next_free_occurrence(
             store, schedule, event_type, user, now, own_date=current.occurrence_date
         )
@@ -80,3 +82,13 @@ def sync_user_events(store: Store, schedule: Schedule, user: User, now: datetime
             current.timezone,
         ):
             store.save_event(current.reschedule(occurrence, user.timezone, now), current.version)
+
+
+def _still_right(schedule: Schedule, event_type: EventType, user: User, event: Event) -> bool:
+    """The event is still exactly the user's occurrence for its date (e.g. only a name changed).
+
+    Such an event stays as it is: recomputing "the next one after now" would move an overdue or
+    in-flight event to next year, and the occurrence due today would never be delivered.
+    """
+    expected = schedule.occurrence_in(event_type, user.fields, event.occurrence_date.year)
+    return event.timezone == user.timezone and expected == Occurrence(event.occurrence_date, event.target_utc)

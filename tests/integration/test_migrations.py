@@ -1,0 +1,212 @@
+"""Migrating an empty database gives the expected schema; twice is a no-op; down then up works."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from chalicelib.adapters import migrations
+from tests.conftest import PostgresServer
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+EXPECTED_COLUMNS = {
+    "users": {
+        "id": ("uuid", "NO"),
+        "first_name": ("text", "NO"),
+        "last_name": ("text", "NO"),
+        "date_of_birth": ("date", "NO"),
+        "anniversary_date": ("date", "YES"),
+        "timezone": ("text", "NO"),
+        "created_at": ("timestamp with time zone", "NO"),
+        "updated_at": ("timestamp with time zone", "NO"),
+        "deleted_at": ("timestamp with time zone", "YES"),
+    },
+    "events": {
+        "id": ("uuid", "NO"),
+        "user_id": ("uuid", "NO"),
+        "event_type": ("text", "NO"),
+        "occurrence_date": ("date", "NO"),
+        "target_utc": ("timestamp with time zone", "NO"),
+        "due_utc": ("timestamp with time zone", "NO"),
+        "timezone": ("text", "NO"),
+        "idempotency_key": ("text", "NO"),
+        "status": ("text", "NO"),
+        "version": ("integer", "NO"),
+        "attempts": ("integer", "NO"),
+        "lease_until": ("timestamp with time zone", "YES"),
+        "delivered_at": ("timestamp with time zone", "YES"),
+        "late": ("boolean", "NO"),
+        "failure_reason": ("text", "YES"),
+        "created_at": ("timestamp with time zone", "NO"),
+        "updated_at": ("timestamp with time zone", "NO"),
+    },
+    "schema_migrations": {
+        "version": ("integer", "NO"),
+        "name": ("text", "NO"),
+        "applied_at": ("timestamp with time zone", "NO"),
+    },
+}
+
+
+@pytest.fixture
+def empty_url(pg_server: PostgresServer) -> Iterator[str]:
+    """A database with nothing in it, not even the migrations table."""
+    name = f"es_empty_{uuid.uuid4().hex[:12]}"
+    yield pg_server.create(name)
+    pg_server.drop(name)
+
+
+def rows(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(query.encode(), params or None).fetchall()
+
+
+def tables(url: str) -> set[str]:
+    return {r[0] for r in rows(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+
+
+def columns(url: str, table: str) -> dict[str, tuple[str, str]]:
+    found = rows(
+        url,
+        "SELECT column_name, data_type, is_nullable FROM information_schema.columns"
+        " WHERE table_schema = 'public' AND table_name = %s",
+        table,
+    )
+    return {name: (kind, nullable) for name, kind, nullable in found}
+
+
+def constraints(url: str, table: str) -> dict[str, tuple[str, str]]:
+    found = rows(
+        url,
+        "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass",
+        table,
+    )
+    return {name: (kind, definition) for name, kind, definition in found}
+
+
+def indexes(url: str, table: str) -> dict[str, str]:
+    found = rows(url, "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", table)
+    return dict(found)
+
+
+def test_migrating_an_empty_database_gives_the_expected_schema(empty_url: str) -> None:
+    applied = migrations.upgrade(empty_url)
+    assert [(m.version, m.name) for m in applied] == [(m.version, m.name) for m in migrations.available()]
+    assert tables(empty_url) == {"users", "events", "schema_migrations"}
+    for table, expected in EXPECTED_COLUMNS.items():
+        assert columns(empty_url, table) == expected, table
+
+    events = constraints(empty_url, "events")
+    assert events["events_one_per_occurrence"] == ("u", "UNIQUE (user_id, event_type, occurrence_date)")
+    assert events["events_idempotency_key_key"] == ("u", "UNIQUE (idempotency_key)")
+    kind, status_check = events["events_status_check"]
+    assert kind == "c"
+    for status in ("PENDING", "PROCESSING", "COMPLETED", "FAILED", "SKIPPED", "CANCELLED"):
+        assert f"'{status}'" in status_check
+    assert events["events_lease_check"][0] == "c"
+    assert events["events_user_id_fkey"] == ("f", "FOREIGN KEY (user_id) REFERENCES users(id)")
+    assert events["events_pkey"] == ("p", "PRIMARY KEY (id)")
+    assert constraints(empty_url, "users")["users_pkey"] == ("p", "PRIMARY KEY (id)")
+
+    pending_due = indexes(empty_url, "events")["events_pending_due"]
+    assert "(due_utc)" in pending_due
+    assert "WHERE (status = 'PENDING'::text)" in pending_due
+
+
+def test_the_sweepers_query_uses_the_partial_index(empty_url: str) -> None:
+    migrations.upgrade(empty_url)
+    with psycopg.connect(empty_url) as conn:
+        conn.execute(b"SET enable_seqscan = off")
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                b"EXPLAIN SELECT id FROM events WHERE status = 'PENDING' AND due_utc <= now()"
+                b" ORDER BY due_utc LIMIT 100"
+            )
+        )
+    assert "events_pending_due" in plan
+
+
+def test_running_twice_is_a_no_op(empty_url: str) -> None:
+    assert migrations.upgrade(empty_url)
+    before = rows(empty_url, "SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+    assert migrations.upgrade(empty_url) == []
+    after = rows(empty_url, "SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+    assert before == after
+
+
+def test_down_then_up(empty_url: str) -> None:
+    migrations.upgrade(empty_url)
+    newest = migrations.available()[-1]
+    assert migrations.downgrade(empty_url) == [newest]
+    versions = [r[0] for r in rows(empty_url, "SELECT version FROM schema_migrations")]
+    assert newest.version not in versions
+
+    everything = len(migrations.available())
+    migrations.downgrade(empty_url, steps=everything)
+    assert tables(empty_url) == {"schema_migrations"}
+    assert migrations.downgrade(empty_url) == []  # nothing left to revert
+
+    assert len(migrations.upgrade(empty_url)) == everything
+    assert tables(empty_url) == {"users", "events", "schema_migrations"}
+    assert columns(empty_url, "events") == EXPECTED_COLUMNS["events"]
+
+
+def test_every_migration_has_a_down_step() -> None:
+    for migration in migrations.available():
+        assert migration.down.read_text().strip(), migration.up.name
+
+
+def migrate_script(url: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "migrate.py"), *args],
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return result.stdout
+
+
+def test_the_migrate_script_up_status_down(empty_url: str) -> None:
+    first = migrations.available()[0]
+    label = f"{first.version:04d}_{first.name}"
+    assert f"applied {label}" in migrate_script(empty_url, "up")
+    assert migrate_script(empty_url, "up") == ""
+    assert f"{label}: applied" in migrate_script(empty_url, "status")
+    everything = str(len(migrations.available()))
+    assert f"reverted {label}" in migrate_script(empty_url, "down", "--steps", everything)
+    assert f"{label}: pending" in migrate_script(empty_url, "status")
+    assert tables(empty_url) == {"schema_migrations"}
+    assert f"applied {label}" in migrate_script(empty_url, "up")
+    assert "users" in tables(empty_url)
+
+
+def test_two_migrators_at_once_apply_each_migration_once(empty_url: str) -> None:
+    # Two deploys (or test workers) racing: the advisory lock makes one wait for the other.
+    start = threading.Barrier(2)
+    results: list[list[migrations.Migration]] = []
+
+    def migrate() -> None:
+        start.wait()
+        results.append(migrations.upgrade(empty_url))
+
+    workers = [threading.Thread(target=migrate) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert sorted(len(r) for r in results) == [0, len(migrations.available())]
+    assert len(rows(empty_url, "SELECT version FROM schema_migrations")) == len(migrations.available())

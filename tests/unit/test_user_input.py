@@ -1,0 +1,211 @@
+"""Validation of a client's user JSON: every rule, each error naming its field."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from chalicelib.api.user_input import MAX_NAME_LENGTH, parse_new_user, parse_user_patch
+from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.users import UserFields
+
+# 12:00 UTC on 1 March 2026: already 2 March in Kiritimati (+14), still 1 March in Pago Pago (-11).
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+VALID = {"firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1990-12-10", "timezone": "Europe/London"}
+CURRENT = UserFields("Ada", "Lovelace", date(1990, 12, 10), "Europe/London")
+
+
+def errors_of(payload: Any) -> dict[str, str]:
+    with pytest.raises(ValidationError) as caught:
+        parse_new_user(payload, NOW)
+    return {d.field: d.message for d in caught.value.details}
+
+
+def errors_of_patch(payload: Any, current: UserFields = CURRENT) -> dict[str, str]:
+    with pytest.raises(ValidationError) as caught:
+        parse_user_patch(payload, current, NOW)
+    return {d.field: d.message for d in caught.value.details}
+
+
+def test_a_valid_user() -> None:
+    fields = parse_new_user(VALID, NOW)
+    assert fields == UserFields("Ada", "Lovelace", date(1990, 12, 10), "Europe/London", None)
+
+
+def test_anniversary_is_optional_and_may_be_null() -> None:
+    assert parse_new_user({**VALID, "anniversaryDate": "2015-08-01"}, NOW).anniversary_date == date(
+        2015, 8, 1
+    )
+    assert parse_new_user({**VALID, "anniversaryDate": None}, NOW).anniversary_date is None
+
+
+def test_names_are_stripped_of_surrounding_whitespace() -> None:
+    fields = parse_new_user({**VALID, "firstName": "  Ada ", "lastName": "\tKing\u00a0"}, NOW)
+    assert (fields.first_name, fields.last_name) == ("Ada", "King")
+
+
+def test_names_keep_letters_of_every_script() -> None:
+    names = {"firstName": "Zoë-Ngọc", "lastName": "O'Brien 山田 محمد 😀"}
+    fields = parse_new_user({**VALID, **names}, NOW)
+    assert (fields.first_name, fields.last_name) == (names["firstName"], names["lastName"])
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "must not be empty"),
+        ("   ", "must not be empty"),
+        ("x" * (MAX_NAME_LENGTH + 1), f"must be at most {MAX_NAME_LENGTH} characters"),
+        ("Ada\nLovelace", "must not contain control or unassigned characters"),
+        ("Ada\x00", "must not contain control or unassigned characters"),
+        ("Ada\x1b[31m", "must not contain control or unassigned characters"),
+        ("Ada\u0085King", "must not contain control or unassigned characters"),  # C1 control
+        ("Ada\ue000", "must not contain control or unassigned characters"),  # private use
+        ("Ada\U000e0080", "must not contain control or unassigned characters"),  # unassigned
+        (None, "must be a string"),
+        (42, "must be a string"),
+        (["Ada"], "must be a string"),
+        ({"first": "Ada"}, "must be a string"),
+        (True, "must be a string"),
+    ],
+)
+@pytest.mark.parametrize("field", ["firstName", "lastName"])
+def test_bad_names(field: str, value: Any, message: str) -> None:
+    assert errors_of({**VALID, field: value}) == {field: message}
+
+
+def test_a_name_of_exactly_the_maximum_length_is_fine() -> None:
+    name = "é" * MAX_NAME_LENGTH
+    assert parse_new_user({**VALID, "lastName": name}, NOW).last_name == name
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("Mars/Olympus_Mons", "is not a known IANA time zone"),
+        ("../../etc/passwd", "is not a known IANA time zone"),
+        ("/etc/localtime", "is not a known IANA time zone"),
+        ("localtime", "is not a known IANA time zone"),
+        ("america/new_york", "is not a known IANA time zone"),
+        ("", "is not a known IANA time zone"),
+        ("Europe/London ", "is not a known IANA time zone"),
+        ("+02:00", "is not a known IANA time zone"),
+        (None, "must be a string"),
+        (1, "must be a string"),
+    ],
+)
+def test_bad_timezones(value: Any, message: str) -> None:
+    assert errors_of({**VALID, "timezone": value}) == {"timezone": message}
+
+
+BAD_DATES = [
+    ("2023-02-29", "is not a real calendar date"),
+    ("1990-13-01", "is not a real calendar date"),
+    ("1990-04-31", "is not a real calendar date"),
+    ("0000-01-01", "is not a real calendar date"),
+    ("2026-03-02", "must not be in the future"),  # tomorrow in London
+    ("9999-12-31", "must not be in the future"),
+    ("10/12/1990", "must be a date as YYYY-MM-DD"),
+    ("1990-12-10T00:00:00", "must be a date as YYYY-MM-DD"),
+    ("19901210", "must be a date as YYYY-MM-DD"),
+    ("1990-1-5", "must be a date as YYYY-MM-DD"),
+    (" 1990-12-10", "must be a date as YYYY-MM-DD"),
+    ("١٩٩٠-١٢-١٠", "must be a date as YYYY-MM-DD"),  # Arabic-Indic digits
+    ("", "must be a date as YYYY-MM-DD"),
+    (None, "must be a date as YYYY-MM-DD"),
+    (19901210, "must be a date as YYYY-MM-DD"),
+    (["1990-12-10"], "must be a date as YYYY-MM-DD"),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("dateOfBirth", v, m) for v, m in BAD_DATES]
+    + [("anniversaryDate", v, m) for v, m in BAD_DATES if v is not None],  # null clears it
+)
+def test_bad_dates(field: str, value: Any, message: str) -> None:
+    assert errors_of({**VALID, field: value}) == {field: message}
+
+
+def test_the_future_is_judged_in_the_users_own_zone() -> None:
+    # At NOW it is already 2 March in Kiritimati but still 1 March in Pago Pago.
+    kiritimati = parse_new_user({**VALID, "timezone": "Pacific/Kiritimati", "dateOfBirth": "2026-03-02"}, NOW)
+    assert kiritimati.date_of_birth == date(2026, 3, 2)
+    assert errors_of({**VALID, "timezone": "Pacific/Pago_Pago", "dateOfBirth": "2026-03-02"}) == {
+        "dateOfBirth": "must not be in the future"
+    }
+    born_today = parse_new_user({**VALID, "timezone": "Pacific/Pago_Pago", "dateOfBirth": "2026-03-01"}, NOW)
+    assert born_today.date_of_birth == date(2026, 3, 1)
+
+
+def test_required_fields() -> None:
+    assert errors_of({}) == {
+        "firstName": "is required",
+        "lastName": "is required",
+        "dateOfBirth": "is required",
+        "timezone": "is required",
+    }
+
+
+@pytest.mark.parametrize("name", ["id", "createdAt", "first_name", "email", "FirstName"])
+def test_unknown_fields_are_refused(name: str) -> None:
+    assert errors_of({**VALID, name: "x"}) == {name: "is not a known field"}
+
+
+@pytest.mark.parametrize("payload", [[], [VALID], "Ada", 42, None, True])
+def test_the_body_must_be_an_object(payload: Any) -> None:
+    assert errors_of(payload) == {"body": "must be a JSON object"}
+    assert errors_of_patch(payload) == {"body": "must be a JSON object"}
+
+
+def test_every_bad_field_is_named_at_once() -> None:
+    errors = errors_of({"firstName": "", "dateOfBirth": "2023-02-29", "timezone": "Nowhere", "extra": 1})
+    assert set(errors) == {"firstName", "lastName", "dateOfBirth", "timezone", "extra"}
+
+
+def test_a_patch_changes_only_what_it_names() -> None:
+    assert parse_user_patch({}, CURRENT, NOW) == CURRENT
+    assert parse_user_patch({"lastName": " King "}, CURRENT, NOW).last_name == "King"
+    changed = parse_user_patch({"timezone": "Asia/Tokyo", "anniversaryDate": "2015-08-01"}, CURRENT, NOW)
+    assert changed == UserFields("Ada", "Lovelace", date(1990, 12, 10), "Asia/Tokyo", date(2015, 8, 1))
+
+
+def test_a_patch_can_clear_the_anniversary() -> None:
+    current = UserFields("Ada", "Lovelace", date(1990, 12, 10), "Europe/London", date(2015, 8, 1))
+    assert parse_user_patch({"anniversaryDate": None}, current, NOW).anniversary_date is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"firstName": None}, "firstName"),
+        ({"dateOfBirth": None}, "dateOfBirth"),
+        ({"timezone": None}, "timezone"),
+        ({"lastName": ""}, "lastName"),
+        ({"id": "x"}, "id"),
+    ],
+)
+def test_a_patch_cannot_clear_a_required_field(payload: dict[str, Any], field: str) -> None:
+    assert set(errors_of_patch(payload)) == {field}
+
+
+def test_a_patch_judges_the_future_in_the_zone_it_ends_up_in() -> None:
+    current = UserFields("Ada", "Lovelace", date(1990, 12, 10), "Pacific/Pago_Pago")
+    # Given together with a new zone, the new zone decides ...
+    moved = parse_user_patch({"timezone": "Pacific/Kiritimati", "dateOfBirth": "2026-03-02"}, current, NOW)
+    assert moved.date_of_birth == date(2026, 3, 2)
+    # ... and without one, the user's current zone does.
+    with pytest.raises(ValidationError):
+        parse_user_patch({"dateOfBirth": "2026-03-02"}, current, NOW)
+
+
+def test_a_patch_of_the_zone_alone_cannot_leave_a_date_in_the_future() -> None:
+    # Born "today" in Kiritimati, where it is already 2 March; in Pago Pago it is 1 March.
+    current = UserFields("Ada", "Lovelace", date(2026, 3, 2), "Pacific/Kiritimati")
+    assert errors_of_patch({"timezone": "Pacific/Pago_Pago"}, current) == {
+        "dateOfBirth": "must not be in the future in the new time zone"
+    }
+    # In Tongatapu (+13) it is 2 March too: fine.
+    assert parse_user_patch({"timezone": "Pacific/Tongatapu"}, current, NOW).timezone == "Pacific/Tongatapu"
