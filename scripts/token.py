@@ -16,14 +16,14 @@ import sys
 # library's `token` module (imported by inspect, dataclasses...): the repository root goes there.
 sys.path[0:1] = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Mapping  # noqa: E402
+import argparse
+import time
+from collections.abc import Mapping
 
-import jwt  # noqa: E402
+import jwt
 
-from chalicelib.domain.access import Role  # noqa: E402
-from chalicelib.settings import AuthSettings, SettingsError  # noqa: E402
+from chalicelib.domain.access import Role
+from chalicelib.settings import AuthSettings, SettingsError
 
 DEFAULT_TTL_SECONDS = 3600
 
