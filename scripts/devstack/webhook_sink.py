@@ -20,8 +20,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from scripts.devstack.signatures import verify_signature
+
+LATE_AFTER_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -41,16 +46,37 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     received_at: float
+    status: int = 200
+    signature_valid: bool | None = None
+    """None when the sink has no secret to check with."""
 
     def json(self) -> Any:
         return json.loads(self.body)
 
+    @property
+    def accepted(self) -> bool:
+        return 200 <= self.status < 300
+
 
 class WebhookSink:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, echo: bool = False) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        echo: bool = False,
+        secret: str | None = None,
+        clock: Callable[[], float] = time.time,
+        decide: Callable[[dict[str, str], bytes], Reply] | None = None,
+    ) -> None:
+        """`secret` checks each signature; `clock` stamps arrivals (the simulator's is virtual);
+        `decide` picks each reply (after any scripted ones)."""
         self.host = host
         self._port = port
         self.echo = echo
+        self.secret = secret
+        self.clock = clock
+        self.decide = decide
         self.requests: list[Recorded] = []
         self.count = 0
         self.keys: set[str] = set()
@@ -75,9 +101,15 @@ class WebhookSink:
         with self._lock:
             self._script.extend(replies)
 
-    def _next_reply(self) -> Reply:
+    def _next_reply(self, headers: dict[str, str], body: bytes) -> Reply:
         with self._lock:
-            return self._script.pop(0) if self._script else self.default
+            if self._script:
+                return self._script.pop(0)
+        return self.decide(headers, body) if self.decide else self.default
+
+    def accepted(self) -> list[Recorded]:
+        with self._lock:
+            return [r for r in self.requests if r.accepted]
 
     def _note(self, recorded: Recorded) -> None:
         with self._lock:
@@ -86,9 +118,7 @@ class WebhookSink:
             if self.record:
                 self.requests.append(recorded)
         if self.echo:
-            print(
-                f"webhook <- {recorded.headers.get('idempotency-key')} {recorded.body.decode()}", flush=True
-            )
+            print(describe(recorded), flush=True)
 
     def start(self) -> WebhookSink:
         """Starts listening (again, on the same port after `stop()`)."""
@@ -148,8 +178,10 @@ def _handler(sink: WebhookSink) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
             headers = {k.lower(): v for k, v in self.headers.items()}
-            sink._note(Recorded("POST", self.path, headers, body, time.time()))
-            reply = sink._next_reply()
+            reply = sink._next_reply(headers, body)
+            now = sink.clock()
+            valid = verify_signature(sink.secret, headers, body, now) if sink.secret else None
+            sink._note(Recorded("POST", self.path, headers, body, now, reply.status, valid))
             if reply.before:
                 reply.before()
             if reply.delay:
@@ -177,6 +209,25 @@ def _handler(sink: WebhookSink) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+def describe(recorded: Recorded) -> str:
+    """One line for `make run`'s console: what arrived, its key, its signature, how late."""
+    try:
+        body = recorded.json()
+    except ValueError:
+        body = {}
+    signature = {True: "valid", False: "INVALID", None: "not checked"}[recorded.signature_valid]
+    late = ""
+    if isinstance(body, dict) and isinstance(body.get("scheduledFor"), str):
+        scheduled = datetime.fromisoformat(body["scheduledFor"].replace("Z", "+00:00")).timestamp()
+        lateness = recorded.received_at - scheduled
+        late = f"  LATE by {lateness:.0f}s" if lateness > LATE_AFTER_SECONDS else ""
+    message = body.get("message") if isinstance(body, dict) else None
+    return (
+        f"webhook <- {recorded.status} {message!r} key={recorded.headers.get('idempotency-key')} "
+        f"signature={signature}{late}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
