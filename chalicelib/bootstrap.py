@@ -131,7 +131,8 @@ def container() -> Container:
     global _container
     if _container is None:
         # In the cloud, secrets arrive as Secrets Manager references, resolved here, once.
-        _container = Container(Settings.from_env(secrets.resolve(os.environ)))
+        settings = Settings.from_env(secrets.resolve(os.environ))
+        _container = Container(settings, SystemClock(settings.clock_offset))
     return _container
 
 
