@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION ?= 1
 
-.PHONY: run test lint typecheck pytest unit format migrate clean package synth cfn-lint coverage deploy typecheck-infra
+.PHONY: run demo test lint typecheck pytest unit format migrate clean package synth cfn-lint coverage deploy typecheck-infra
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 
 run: $(INSTALLED)
 	$(PY) scripts/run_local.py
+
+# make run with the clock at 08:59:30 UTC and a user born today: a birthday webhook in ~1 minute.
+demo: $(INSTALLED)
+	DEMO=1 $(PY) scripts/run_local.py
 
 test: lint typecheck pytest
 

@@ -13,7 +13,9 @@ from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Rat
 from chalicelib import bootstrap, deploy, handlers
 from chalicelib.api import auth, cors, events, openapi, users
 
-app = Chalice(app_name="event-scheduler")
+# Powertools owns the logger named after the service; Chalice adding its own handler to it
+# printed every line twice.
+app = Chalice(app_name="event-scheduler", configure_logs=False)
 app.api.cors = cors.from_env()  # before the routes: each route takes the default when declared
 
 

@@ -1,19 +1,32 @@
 """`make run`: the whole system on this machine, on embedded defaults.
 
-Starts (unless told otherwise by the environment) the embedded PostgreSQL, applies the
-migrations and serves the API on http://127.0.0.1:8000 with `chalice local`. Ctrl-C stops
-everything it started; a second copy refuses to start while one runs.
+    PostgreSQL   embedded (pgserver, data kept in .local/pgdata)   unless DATABASE_URL is set
+    AWS          moto server on 127.0.0.1:4566, or whatever already answers at AWS_ENDPOINT_URL
+                 (a real LocalStack, say); queue, DLQ with its redrive policy, ledger table
+    API          `chalice local` on http://127.0.0.1:8000 (API_PORT)
+    Lambda       the app's own schedule handler every SWEEP_EVERY seconds (default 60) and its
+                 SQS handler fed batches the way the event source mapping does
+    webhook      a receiver on http://127.0.0.1:8001 (SINK_PORT) that prints each delivery and
+                 checks its signature                              unless WEBHOOK_URL is set
+
+`DEMO=1` (`make demo`) sets the clock to 08:59:30 UTC today and creates a user whose birthday
+is today in UTC: the message arrives within about a minute. Ctrl-C stops everything this
+started; a second copy in the same folder refuses to start.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import fcntl
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import IO, Any
 
 # The project root replaces this folder at the head of sys.path: scripts/token.py would
 # otherwise shadow the standard library's `token` module.
@@ -22,88 +35,195 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 import requests
 
 from chalicelib.adapters import migrations
-from scripts.devstack.paths import LOCAL, PGDATA, ROOT
+from scripts.devstack import aws
+from scripts.devstack.paths import ROOT
 
-API_HOST = "127.0.0.1"
-API_PORT = int(os.environ.get("API_PORT", "8000"))
+HOST = "127.0.0.1"
+LOCAL_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"event-scheduler local signing key").decode()
+DEMO_USER = {"firstName": "Ada", "lastName": "Lovelace", "timezone": "UTC"}
 
 
-def hold_lock() -> object:
-    LOCAL.mkdir(exist_ok=True)
-    handle = (LOCAL / "run.lock").open("w")
+def hold_lock(local: Path) -> IO[str]:
+    local.mkdir(parents=True, exist_ok=True)
+    handle = (local / "run.lock").open("w")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        sys.exit("make run is already running in this folder (see .local/run.lock); stop it first.")
+        sys.exit(f"make run is already running here ({local / 'run.lock'} is held); stop it first (Ctrl-C).")
     return handle
 
 
-def database_url() -> tuple[str, object | None]:
+def demo_offset(now: datetime) -> timedelta:
+    """The shift that makes "now" 08:59:30 UTC today: today's birthdays fall due in 30 s."""
+    return (
+        datetime.combine(now.date(), datetime.min.time(), UTC)
+        + timedelta(hours=8, minutes=59, seconds=30)
+        - now
+    )
+
+
+def start_database(stack: contextlib.ExitStack, local: Path) -> str:
     url = os.environ.get("DATABASE_URL")
     if url:
-        return url, None
+        return url
     from scripts.devstack.postgres import EmbeddedPostgres
 
-    server = EmbeddedPostgres(PGDATA)
-    return server.url(), server
+    server = EmbeddedPostgres(local / "pgdata")
+    stack.callback(server.close)
+    return server.url()
 
 
-def wait_for_health(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
+def start_emulator(stack: contextlib.ExitStack, local: Path) -> str:
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566").rstrip("/")
+    found = aws.kind_of_emulator(endpoint)
+    if found:
+        print(f"AWS       {endpoint}  (using the {found} emulator already running there)")
+        aws.use_fake_credentials()
+        return endpoint
+    host, _, port = endpoint.removeprefix("http://").partition(":")
+    server = aws.MotoServerProcess(host, int(port or 80), log=local / "moto.log")
+    stack.callback(server.stop)
+    print(f"AWS       {endpoint}  (moto server, pid {server.process.pid})")
+    return endpoint
+
+
+def start_api(
+    stack: contextlib.ExitStack, env: dict[str, str], port: int, local: Path
+) -> subprocess.Popen[bytes]:
+    command = [str(Path(sys.executable).parent / "chalice"), "local", "--host", HOST, "--port", str(port)]
+    # --no-autoreload: the reloader polls every file under the project each second, .venv and
+    # the database included, and restarted the API on each write.
+    command += ["--stage", "local", "--no-autoreload"]
+    log = (local / "api.log").open("ab")
+    api = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    stack.callback(stop_process, api)
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"the API exited early with code {process.returncode}")
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    sys.exit(f"the API did not answer {url} within {timeout:.0f}s")
+        if api.poll() is not None:
+            raise RuntimeError(f"the API exited with code {api.returncode}; see {local / 'api.log'}")
+        with contextlib.suppress(requests.ConnectionError):
+            if requests.get(f"http://{HOST}:{port}/health", timeout=1).status_code == 200:
+                return api
+        time.sleep(0.1)
+    raise RuntimeError(f"the API did not answer within 60 s; see {local / 'api.log'}")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def start_sink(stack: contextlib.ExitStack, port: int, secret: str, offset: timedelta) -> str:
+    from scripts.devstack.webhook_sink import WebhookSink
+
+    sink = WebhookSink(
+        HOST, port, echo=True, secret=secret, clock=lambda: time.time() + offset.total_seconds()
+    )
+    sink.record = False
+    sink.start()
+    stack.callback(sink.stop)
+    return sink.url
+
+
+def start_runner(stack: contextlib.ExitStack, sweep_every: float) -> None:
+    """The Lambda side, in this process: the app's handlers, built from the same environment."""
+    import app
+    from chalicelib import bootstrap
+    from scripts.devstack.lambda_runner import LambdaRunner
+
+    container = bootstrap.container()
+    runner = LambdaRunner(
+        app.sweep, app.deliver, container.queue, now=container.clock.now, sweep_every=sweep_every
+    )
+    runner.start()
+    stack.callback(runner.stop)
+
+
+def create_demo_user(api_url: str, token: str, today: datetime) -> None:
+    body = {
+        **DEMO_USER,
+        "dateOfBirth": f"1990-{today:%m-%d}" if f"{today:%m-%d}" != "02-29" else "1992-02-29",
+    }
+    response = requests.post(
+        f"{api_url}/user", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    response.raise_for_status()
+    print(f"demo      created {body['firstName']} {body['lastName']}, born {body['dateOfBirth']} in UTC;")
+    print("          the birthday message arrives at 09:00 UTC on the shifted clock, about 30-60 s from now")
 
 
 def main() -> int:
     started = time.monotonic()
-    _lock = hold_lock()
-    db_url, server = database_url()
-    for m in migrations.upgrade(db_url):
-        print(f"migrated: {m.version:04d}_{m.name}")
-    env = {**os.environ, "DATABASE_URL": db_url, "STAGE": "local"}
-    api = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "chalice"),
-            "local",
-            "--host",
-            API_HOST,
-            "--port",
-            str(API_PORT),
-            "--stage",
-            "local",
-            # The reloader polls every file under the project each second, .venv and the
-            # database in .local/pgdata included: each write restarted the API mid-session,
-            # and SIGTERM to its parent left the serving worker behind on the port.
-            "--no-autoreload",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        wait_for_health(f"http://{API_HOST}:{API_PORT}/health", api)
-        print(f"API       http://{API_HOST}:{API_PORT}  (healthy after {time.monotonic() - started:.1f}s)")
-        print(f"database  {db_url}")
-        print("Ctrl-C stops everything.")
-        api.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        api.terminate()
-        try:
-            api.wait(10)
-        except subprocess.TimeoutExpired:
-            api.kill()
-        if server is not None:
-            server.close()  # type: ignore[attr-defined]
+    local = Path(os.environ.get("LOCAL_DIR", ROOT / ".local")).resolve()
+    lock = hold_lock(local)
+    demo = os.environ.get("DEMO") == "1"
+    env = dict(os.environ)
+    env.setdefault("STAGE", "local")
+    if demo:
+        env["CLOCK_OFFSET"] = f"{int(demo_offset(datetime.now(UTC)).total_seconds())}s"
+        env.setdefault("SWEEP_EVERY", "10")
+    # Claimed events whose messages died with the emulator come back when their lease ends.
+    env.setdefault("DELIVERY_LEASE", "2m")
+    # The console shows deliveries and problems; LOG_LEVEL=INFO brings back every JSON log
+    # line, POWERTOOLS_METRICS_DISABLED=false the EMF metric documents.
+    env.setdefault("LOG_LEVEL", "WARNING")
+    env.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    api_port, sink_port = int(env.get("API_PORT", "8000")), int(env.get("SINK_PORT", "8001"))
+    with contextlib.ExitStack() as stack:
+        env["DATABASE_URL"] = start_database(stack, local)
+        for m in migrations.upgrade(env["DATABASE_URL"]):
+            print(f"migrated  {m.version:04d}_{m.name}")
+        env["AWS_ENDPOINT_URL"] = start_emulator(stack, local)
+        env.update({k: os.environ[k] for k in aws.FAKE_CREDENTIALS})
+        env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        resources = aws.provision(env["AWS_ENDPOINT_URL"], env["AWS_DEFAULT_REGION"], visibility_timeout=60)
+        env.update(
+            QUEUE_URL=resources.queue_url, DLQ_URL=resources.dlq_url, LEDGER_TABLE=resources.ledger_table
+        )
+        from chalicelib.settings import Settings
+
+        offset = Settings.from_env(env).clock_offset
+        if not env.get("WEBHOOK_URL"):
+            env.setdefault("WEBHOOK_SECRET", LOCAL_WEBHOOK_SECRET)
+            env["WEBHOOK_URL"] = start_sink(stack, sink_port, env["WEBHOOK_SECRET"], offset)
+            print(f"webhook   {env['WEBHOOK_URL']}  (this console prints each delivery)")
+        else:
+            print(f"webhook   {env['WEBHOOK_URL']}")
+        os.environ.update(env)  # the in-process Lambda runner reads the same settings
+        api_url = f"http://{HOST}:{api_port}"
+        start_api(stack, env, api_port, local)
+        start_runner(stack, float(env.get("SWEEP_EVERY", "60")))
+        token = admin_token(env)
+        print(f"API       {api_url}  (healthy after {time.monotonic() - started:.1f}s)")
+        print(f"database  {env['DATABASE_URL']}")
+        if offset:
+            shifted = datetime.now(UTC) + offset
+            print(f"clock     shifted by {offset} (CLOCK_OFFSET): now is {shifted:%Y-%m-%d %H:%M:%S} UTC")
+        print(f"token     {token}")
+        print(f'          export TOKEN={token}; curl -H "Authorization: Bearer $TOKEN" {api_url}/user')
+        if demo:
+            create_demo_user(api_url, token, datetime.now(UTC) + offset)
+        print("ready     Ctrl-C stops everything", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+        # A terminal's Ctrl-C reaches the children too, and a second one must not cut the
+        # clean-up short and leave servers behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("stopping", flush=True)
+    lock.close()
     return 0
+
+
+def admin_token(env: dict[str, Any]) -> str:
+    from scripts.token import local_secret, mint
+
+    secret = local_secret(env).secret_for(env.get("STAGE", "local"))
+    assert secret is not None
+    return mint("admin", "local-admin", secret, ttl=12 * 3600)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,14 @@ the same resources.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
+from pathlib import Path
+
+import requests
 
 from chalicelib.adapters import sqs
 from chalicelib.adapters.ledger import DynamoLedger
@@ -59,3 +66,40 @@ def provision(
     )
     DynamoLedger(ledger_table, region, endpoint_url).create_table()
     return Resources(queue_url, dlq_url, ledger_table)
+
+
+def kind_of_emulator(endpoint: str) -> str | None:
+    """What answers at `endpoint`: 'localstack', 'moto', 'unknown', or None for nothing."""
+    try:
+        health = requests.get(f"{endpoint}/_localstack/health", timeout=1)
+        if health.ok and "services" in health.text:
+            return "localstack"
+        return "moto" if requests.get(f"{endpoint}/moto-api/data.json", timeout=1).ok else "unknown"
+    except requests.ConnectionError:
+        return None
+
+
+class MotoServerProcess:
+    """moto's server as a child process (its own GIL, as a real emulator would be), for
+    `make run`; stopped by its pid. Its state lives in memory and ends with it."""
+
+    def __init__(self, host: str, port: int, log: Path | None = None) -> None:
+        use_fake_credentials()
+        self.endpoint = f"http://{host}:{port}"
+        executable = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
+        out = log.open("ab") if log else subprocess.DEVNULL
+        self.process = subprocess.Popen([executable, "-H", host, "-p", str(port)], stdout=out, stderr=out)
+        deadline = time.monotonic() + 30
+        while kind_of_emulator(self.endpoint) is None:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the moto server did not start on {self.endpoint}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()

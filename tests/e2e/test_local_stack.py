@@ -1,0 +1,177 @@
+"""`make run`'s stack, started for real in a subprocess on ephemeral ports: a user created over
+HTTP gets its signed birthday webhook; the stack is stopped, an event falls due while it is
+down, and after a restart it arrives, flagged late, and nothing is sent twice.
+
+The clock offset (CLOCK_OFFSET) stands in for waiting: the first start sets "now" to 08:59:50
+UTC today; the restart moves it 70 minutes on, as if the stack had been down that long.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from scripts.devstack.paths import ROOT
+from scripts.devstack.webhook_sink import Recorded, WebhookSink
+from tests.tokens import admin_token, bearer
+
+pytestmark = pytest.mark.e2e
+
+NINE_AM = timedelta(hours=9)
+SECRET = "whsec_" + base64.b64encode(b"an e2e signing key of 32 bytes!!").decode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Stack:
+    """One `scripts/run_local.py` process; its console goes to a file the test reads."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._output = log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "run_local.py")],
+            cwd=ROOT,
+            env=env,
+            stdout=self._output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a Ctrl-C of the test run must not reach it twice
+        )
+        self.wait_for(lambda: "ready" in self.log.read_text(), 90, "the stack to start")
+
+    def wait_for(self, condition: Callable[[], bool], seconds: float, what: str) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if self.process.poll() is not None:
+                raise AssertionError(f"the stack exited ({self.process.returncode}):\n{self.log.read_text()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}:\n{self.log.read_text()}")
+            time.sleep(0.2)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                raise
+            finally:
+                self._output.close()
+        return self.process.returncode
+
+
+@pytest.fixture
+def sink_offset() -> list[float]:
+    return [0.0]
+
+
+@pytest.fixture
+def sink(sink_offset: list[float]) -> Iterator[WebhookSink]:
+    # The stack signs with its shifted clock, so the receiver checks at the same shifted time.
+    with WebhookSink(secret=SECRET, clock=lambda: time.time() + sink_offset[0]) as receiver:
+        yield receiver
+
+
+def stack_env(tmp_path: Path, sink: WebhookSink, api_port: int, offset: timedelta) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "AWS_", "WEBHOOK_"))}
+    env.update(
+        LOCAL_DIR=str(tmp_path / "local"),
+        API_PORT=str(api_port),
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}",
+        WEBHOOK_URL=sink.url,
+        WEBHOOK_SECRET=SECRET,
+        SWEEP_EVERY="1",
+        CLOCK_OFFSET=f"{int(offset.total_seconds())}s",
+    )
+    return env
+
+
+def deliveries_for(sink: WebhookSink, user_id: str) -> list[Recorded]:
+    return [r for r in sink.accepted() if r.json()["userId"] == user_id]
+
+
+def test_a_webhook_arrives_and_one_missed_while_down_arrives_late(
+    tmp_path: Path, sink: WebhookSink, sink_offset: list[float]
+) -> None:
+    now = datetime.now(UTC)
+    virtual_start = datetime.combine(now.date(), datetime.min.time(), UTC) + timedelta(
+        hours=8, minutes=59, seconds=50
+    )
+    offset = virtual_start - now
+    sink_offset[0] = offset.total_seconds()
+    api_port = free_port()
+    api = f"http://127.0.0.1:{api_port}"
+    auth = bearer(admin_token())
+    birthday = "1992-02-29" if f"{virtual_start:%m-%d}" == "02-29" else f"1990-{virtual_start:%m-%d}"
+
+    stack = Stack(stack_env(tmp_path, sink, api_port, offset), tmp_path / "first.log")
+    try:
+        second = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "run_local.py")],
+            env=stack_env(tmp_path, sink, free_port(), offset),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode != 0
+        assert "already running" in second.stderr
+
+        def create(first: str, timezone: str) -> dict[str, Any]:
+            body = {"firstName": first, "lastName": "Lovelace", "dateOfBirth": birthday, "timezone": timezone}
+            response = requests.post(f"{api}/user", json=body, headers=auth, timeout=10)
+            assert response.status_code == 201, response.text
+            return dict(response.json())
+
+        on_time = create("Ada", "UTC")  # due at 09:00 UTC: ten seconds after the start
+        missed = create("Byron", "Etc/GMT+1")  # 09:00 at UTC-1 is 10:00 UTC, while the stack is down
+
+        stack.wait_for(lambda: bool(deliveries_for(sink, on_time["id"])), 60, "the first webhook")
+        [delivered] = deliveries_for(sink, on_time["id"])
+        assert delivered.signature_valid is True
+        assert delivered.json()["message"] == "Hey, Ada Lovelace it's your birthday"
+        events = requests.get(f"{api}/user/{on_time['id']}/events", headers=auth, timeout=10).json()["items"]
+        [done] = [e for e in events if e["status"] == "COMPLETED"]
+        assert done["idempotencyKey"] == delivered.headers["idempotency-key"]
+        assert done["late"] is False
+    finally:
+        assert stack.stop() == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{api}/health", timeout=2)
+
+    later = offset + timedelta(minutes=70)
+    sink_offset[0] = later.total_seconds()
+    stack = Stack(stack_env(tmp_path, sink, api_port, later), tmp_path / "second.log")
+    try:
+        stack.wait_for(lambda: bool(deliveries_for(sink, missed["id"])), 60, "the missed webhook")
+        [late] = deliveries_for(sink, missed["id"])
+        assert late.signature_valid is True
+        assert late.json()["scheduledFor"] == f"{virtual_start:%Y-%m-%d}T10:00:00Z"
+        assert (
+            late.received_at - datetime.fromisoformat(f"{virtual_start:%Y-%m-%d}T10:00:00+00:00").timestamp()
+            > 300
+        )
+        events = requests.get(f"{api}/user/{missed['id']}/events", headers=auth, timeout=10).json()["items"]
+        [done] = [e for e in events if e["status"] == "COMPLETED"]
+        assert done["late"] is True
+        time.sleep(2)  # a few more sweeps: nothing is sent again
+        assert len(deliveries_for(sink, on_time["id"])) == 1
+        assert len(deliveries_for(sink, missed["id"])) == 1
+    finally:
+        assert stack.stop() == 0
