@@ -19,6 +19,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 SERVICE = "event-scheduler"
 NAMESPACE = "EventScheduler"
+# Every metric the app emits; the CDK dashboards and alarms may name only these (a test holds it).
+METRIC_NAMES = frozenset(
+    {
+        "Claimed", "Requeued", "EnqueueFailed", "OldestLatenessSeconds",
+        "Delivered", "DeliveredLate", "LatenessSeconds", "Failed", "Skipped", "Retried", "Dropped",
+        "DeliveryLatencyMs",
+    }
+)  # fmt: skip
 _lock = threading.Lock()
 
 Count = MetricUnit.Count
@@ -55,6 +63,9 @@ def emit(values: Iterable[tuple[str, MetricUnit, float]]) -> None:
     values = list(values)
     if not values:
         return
+    unknown = {name for name, _, _ in values} - METRIC_NAMES
+    if unknown:
+        raise ValueError(f"metrics {sorted(unknown)} are not in METRIC_NAMES")
     metrics = _metrics()
     with _lock:
         for name, unit, value in values:

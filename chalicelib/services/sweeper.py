@@ -162,7 +162,7 @@ def _report(summary: SweepSummary) -> None:
             ("Claimed", obs.Count, summary.claimed + summary.requeued),
             ("Requeued", obs.Count, summary.requeued),
             ("EnqueueFailed", obs.Count, summary.send_failed),
-            ("OldestLateness", obs.Seconds, summary.oldest_lateness_seconds),
+            ("OldestLatenessSeconds", obs.Seconds, summary.oldest_lateness_seconds),
         ]
     )
 

@@ -222,7 +222,7 @@ def _report(worker: Worker, jobs: list[Job]) -> None:
             lateness = (job.delivered_at - job.event.target_utc).total_seconds()
             late = is_late(job.event.target_utc, job.delivered_at)
             fields |= {"late": late, "latenessSeconds": round(lateness, 3)}
-            values += [("Delivered", obs.Count, 1), ("Lateness", obs.Seconds, lateness)]
+            values += [("Delivered", obs.Count, 1), ("LatenessSeconds", obs.Seconds, lateness)]
             if late:
                 values.append(("DeliveredLate", obs.Count, 1))
         elif job.action is Action.FAIL:
@@ -234,7 +234,7 @@ def _report(worker: Worker, jobs: list[Job]) -> None:
         elif job.action is Action.DROP:
             values.append(("Dropped", obs.Count, 1))
         if job.outcome is not None:
-            values.append(("DeliveryLatency", obs.Milliseconds, job.outcome.latency_ms))
+            values.append(("DeliveryLatencyMs", obs.Milliseconds, job.outcome.latency_ms))
         level = "error" if job.action is Action.ERROR else "warning" if job.action is Action.FAIL else "info"
         getattr(obs.log(), level)(f"event {job.action.value}", extra=fields)
     obs.emit(values)

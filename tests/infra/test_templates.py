@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -302,3 +303,20 @@ def test_two_dashboards_one_for_deliveries(template: Template) -> None:
 def test_the_smoke_test_can_find_the_endpoint(template: Template) -> None:
     assert "EndpointURL" in template.raw["Outputs"]
     assert "WebhookUrl" in template.raw["Parameters"]
+
+
+def test_dashboards_and_alarms_name_only_metrics_the_app_emits(template: Template) -> None:
+    from chalicelib.observability import METRIC_NAMES, NAMESPACE
+
+    text = json.dumps(template.raw)
+    named = set(re.findall(rf'\\"{NAMESPACE}\\",\s*\\"(\w+)\\"', text))
+    for alarm in template.of_type("AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        if props.get("Namespace") == NAMESPACE:
+            named.add(props["MetricName"])
+        for query in props.get("Metrics", []):
+            stat = query.get("MetricStat", {}).get("Metric", {})
+            if stat.get("Namespace") == NAMESPACE:
+                named.add(stat["MetricName"])
+    assert named, "no app metric found in the template"
+    assert named <= METRIC_NAMES
