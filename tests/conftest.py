@@ -47,6 +47,14 @@ class PostgresServer:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+@pytest.fixture
+def postgres_safe_dir() -> Iterator[Path]:
+    """A folder for an embedded PostgreSQL's data, outside pytest's tmp_path (see pg_server)."""
+    root = Path(tempfile.mkdtemp(prefix="event-scheduler-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PostgresServer]:
     external = os.environ.get("DATABASE_URL")

@@ -53,7 +53,11 @@ class Stack:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a Ctrl-C of the test run must not reach it twice
         )
-        self.wait_for(lambda: "ready" in self.log.read_text(), 90, "the stack to start")
+        try:
+            self.wait_for(lambda: "ready" in self.log.read_text(), 90, "the stack to start")
+        except AssertionError:
+            self.stop()
+            raise
 
     def wait_for(self, condition: Callable[[], bool], seconds: float, what: str) -> None:
         deadline = time.monotonic() + seconds
@@ -89,10 +93,10 @@ def sink(sink_offset: list[float]) -> Iterator[WebhookSink]:
         yield receiver
 
 
-def stack_env(tmp_path: Path, sink: WebhookSink, api_port: int, offset: timedelta) -> dict[str, str]:
+def stack_env(local: Path, sink: WebhookSink, api_port: int, offset: timedelta) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "AWS_", "WEBHOOK_"))}
     env.update(
-        LOCAL_DIR=str(tmp_path / "local"),
+        LOCAL_DIR=str(local),
         API_PORT=str(api_port),
         AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}",
         WEBHOOK_URL=sink.url,
@@ -108,7 +112,7 @@ def deliveries_for(sink: WebhookSink, user_id: str) -> list[Recorded]:
 
 
 def test_a_webhook_arrives_and_one_missed_while_down_arrives_late(
-    tmp_path: Path, sink: WebhookSink, sink_offset: list[float]
+    tmp_path: Path, postgres_safe_dir: Path, sink: WebhookSink, sink_offset: list[float]
 ) -> None:
     now = datetime.now(UTC)
     virtual_start = datetime.combine(now.date(), datetime.min.time(), UTC) + timedelta(
@@ -121,11 +125,11 @@ def test_a_webhook_arrives_and_one_missed_while_down_arrives_late(
     auth = bearer(admin_token())
     birthday = "1992-02-29" if f"{virtual_start:%m-%d}" == "02-29" else f"1990-{virtual_start:%m-%d}"
 
-    stack = Stack(stack_env(tmp_path, sink, api_port, offset), tmp_path / "first.log")
+    stack = Stack(stack_env(postgres_safe_dir, sink, api_port, offset), tmp_path / "first.log")
     try:
         second = subprocess.run(
             [sys.executable, str(ROOT / "scripts" / "run_local.py")],
-            env=stack_env(tmp_path, sink, free_port(), offset),
+            env=stack_env(postgres_safe_dir, sink, free_port(), offset),
             capture_output=True,
             text=True,
             timeout=60,
@@ -157,7 +161,7 @@ def test_a_webhook_arrives_and_one_missed_while_down_arrives_late(
 
     later = offset + timedelta(minutes=70)
     sink_offset[0] = later.total_seconds()
-    stack = Stack(stack_env(tmp_path, sink, api_port, later), tmp_path / "second.log")
+    stack = Stack(stack_env(postgres_safe_dir, sink, api_port, later), tmp_path / "second.log")
     try:
         stack.wait_for(lambda: bool(deliveries_for(sink, missed["id"])), 60, "the missed webhook")
         [late] = deliveries_for(sink, missed["id"])
