@@ -16,13 +16,18 @@ The last line is one JSON object with the figures.
 
 from __future__ import annotations
 
+import os
+import sys
+
+# The project root replaces this folder at the head of sys.path, before anything imports the
+# standard library's `token` module (dataclasses, inspect...), which scripts/token.py would shadow.
+sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 import argparse
 import contextlib
 import json
-import os
 import resource
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -32,10 +37,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-# The project root replaces this folder at the head of sys.path: scripts/token.py would
-# otherwise shadow the standard library's `token` module.
-sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import psycopg
 import requests

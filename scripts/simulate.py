@@ -17,18 +17,20 @@ delivery or a signature the receiver could not verify, 2 for bad arguments or in
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
+
+# The project root replaces this folder at the head of sys.path, before anything imports the
+# standard library's `token` module (dataclasses, inspect...), which scripts/token.py would shadow.
+sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+import argparse
+import json
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-# The project root replaces this folder at the head of sys.path: scripts/token.py would
-# otherwise shadow the standard library's `token` module.
-sys.path[0] = str(Path(__file__).resolve().parent.parent)
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")  # pgserver, on a machine without one
 
 from chalicelib.domain.occurrence import LeapDayPolicy
