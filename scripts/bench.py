@@ -16,15 +16,18 @@ The last line is one JSON object with the figures.
 
 from __future__ import annotations
 
+import os
+import sys
+
+# The project root replaces this folder at the head of sys.path, before anything imports the
+# standard library's `token` module (dataclasses, inspect...), which scripts/token.py would shadow.
+sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 import argparse
 import contextlib
 import json
-import os
 import resource
-import socket
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -35,16 +38,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-# The project root replaces this folder at the head of sys.path: scripts/token.py would
-# otherwise shadow the standard library's `token` module.
-sys.path[0] = str(Path(__file__).resolve().parent.parent)
-
 import psycopg
 import requests
-from psycopg import conninfo, sql
 from requests.adapters import HTTPAdapter
 
-from chalicelib.adapters import migrations
 from chalicelib.adapters.clock import SystemClock
 from chalicelib.adapters.ledger import DynamoLedger
 from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
@@ -57,6 +54,8 @@ from chalicelib.domain.schedule import Schedule
 from chalicelib.services import sweeper, worker
 from chalicelib.services.ports import DeliveryLedger, Queue
 from scripts.devstack import aws, event_source
+from scripts.devstack.postgres import fresh_database
+from scripts.devstack.quiet import quietly
 from scripts.devstack.seed import SQL, seed_due_birthdays
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 (the spec's example, for signing cost)
@@ -68,35 +67,7 @@ def log(text: str) -> None:
     print(text, file=sys.__stdout__, flush=True)
 
 
-# --- the pieces: database, receiver, moto ---------------------------------------------------
-
-
-@contextlib.contextmanager
-def postgres() -> Iterator[str]:
-    """A fresh, migrated database; dropped afterwards."""
-    admin = os.environ.get("DATABASE_URL")
-    embedded = None
-    tmp = None
-    if not admin:
-        from scripts.devstack.postgres import EmbeddedPostgres
-
-        tmp = tempfile.TemporaryDirectory(prefix="bench-pg-")
-        embedded = EmbeddedPostgres(Path(tmp.name) / "data")
-        admin = embedded.url()
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = conninfo.make_conninfo(admin, dbname=name)
-    migrations.upgrade(url)
-    try:
-        yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        if embedded is not None:
-            embedded.close()
-        if tmp is not None:
-            tmp.cleanup()
+# --- the pieces: a receiver in its own process ----------------------------------------------
 
 
 @contextlib.contextmanager
@@ -145,39 +116,6 @@ def pids_named(name: str) -> list[int]:
 
 def receiver_stats(url: str) -> dict[str, int]:
     return dict(requests.get(url.rsplit("/", 1)[0] + "/__stats", timeout=5).json())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def moto_server() -> Iterator[str]:
-    """A moto server in its own process, over HTTP, like the local stack's."""
-    aws.use_fake_credentials()
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(url + "/moto-api/", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the moto server did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 # --- measurements ---------------------------------------------------------------------------
@@ -325,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", module="platformdirs")  # pgserver without XDG_RUNTIME_DIR
     log(f"bench: {args.events} events due at the same minute, {args.workers} worker threads")
     log("SQS and DynamoDB: in-memory implementations of the same ports (moto only where it says so)")
-    with postgres() as url, receiver() as hook:
+    with fresh_database("bench") as url, receiver() as hook:
         db = Database(url, max_size=args.workers + 4)
         try:
             figures, ok = measure(db, hook, args)
@@ -387,15 +325,8 @@ def measure(db: Database, hook: str, args: argparse.Namespace) -> tuple[dict[str
     return figures, ok
 
 
-@contextlib.contextmanager
-def quietly() -> Iterator[None]:
-    """EMF metric documents go to stdout, as in Lambda; not onto the benchmark's report."""
-    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-        yield
-
-
 def moto_run(db: Database, hook: str, n: int, workers: int) -> Run:
-    with moto_server() as endpoint:
+    with aws.moto_server() as endpoint:
         resources = aws.provision(
             endpoint,
             queue_name=f"bench-{uuid.uuid4().hex[:8]}",

@@ -6,11 +6,13 @@ the same resources.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +52,23 @@ def start_moto(host: str = "127.0.0.1", port: int = 0) -> tuple[object, str]:
     return server, f"http://{bound_host}:{bound_port}"
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server in its own process (so its CPU is not the caller's GIL), over HTTP like
+    the local stack's; yields its endpoint URL and stops it afterwards."""
+    server = MotoServerProcess("127.0.0.1", free_port())
+    try:
+        yield server.endpoint
+    finally:
+        server.stop()
+
+
 def provision(
     endpoint_url: str | None,
     region: str = "us-east-1",
@@ -86,9 +105,10 @@ class MotoServerProcess:
     def __init__(self, host: str, port: int, log: Path | None = None) -> None:
         use_fake_credentials()
         self.endpoint = f"http://{host}:{port}"
-        executable = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
-        out = log.open("ab") if log else subprocess.DEVNULL
-        self.process = subprocess.Popen([executable, "-H", host, "-p", str(port)], stdout=out, stderr=out)
+        self._log = log.open("ab") if log else None
+        out = self._log or subprocess.DEVNULL
+        command = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
+        self.process = subprocess.Popen(command, stdout=out, stderr=out)
         deadline = time.monotonic() + 30
         while kind_of_emulator(self.endpoint) is None:
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -103,3 +123,5 @@ class MotoServerProcess:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+        if self._log:
+            self._log.close()

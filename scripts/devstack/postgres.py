@@ -7,13 +7,19 @@ tests can take the database away and bring it back.
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pgserver
 import psycopg
 from pgserver.utils import PostmasterInfo
-from psycopg import sql
+from psycopg import conninfo, sql
+
+from chalicelib.adapters import migrations
 
 
 class EmbeddedPostgres:
@@ -55,3 +61,28 @@ class EmbeddedPostgres:
     def close(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self._server.cleanup()
+
+
+@contextlib.contextmanager
+def fresh_database(prefix: str) -> Iterator[str]:
+    """A new, migrated database, dropped afterwards: on DATABASE_URL's server when that is set,
+    else on an embedded server in a temporary folder (the benchmark's and the simulator's)."""
+    admin = os.environ.get("DATABASE_URL")
+    with contextlib.ExitStack() as stack:
+        if not admin:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"{prefix}-pg-"))
+            embedded = EmbeddedPostgres(Path(tmp) / "data")
+            stack.callback(embedded.close)
+            admin = embedded.url()
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        stack.callback(_drop, admin, name)
+        url = conninfo.make_conninfo(admin, dbname=name)
+        migrations.upgrade(url)
+        yield url
+
+
+def _drop(admin: str, name: str) -> None:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

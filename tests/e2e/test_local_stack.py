@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 import requests
 
+from scripts.devstack.aws import free_port
 from scripts.devstack.paths import ROOT
 from scripts.devstack.webhook_sink import Recorded, WebhookSink
 from tests.tokens import admin_token, bearer
@@ -31,12 +31,6 @@ pytestmark = pytest.mark.e2e
 
 NINE_AM = timedelta(hours=9)
 SECRET = "whsec_" + base64.b64encode(b"an e2e signing key of 32 bytes!!").decode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Stack:

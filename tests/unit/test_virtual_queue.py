@@ -1,0 +1,41 @@
+"""The simulator's queue wrapper: a deferred message waits for the virtual clock, not the queue's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from chalicelib.adapters.clock import ManualClock
+from chalicelib.adapters.memory import MemoryQueue
+from scripts.devstack.virtual_queue import VirtualVisibilityQueue
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def test_a_deferred_message_returns_only_once_released_at_its_virtual_time() -> None:
+    clock = ManualClock(T0)
+    queue = VirtualVisibilityQueue(MemoryQueue(clock), clock)
+    queue.send("hello")
+    [first] = queue.receive()
+    queue.change_visibility(first.receipt_handle, 20)
+    assert queue.next_release() == T0 + timedelta(seconds=20)
+
+    clock.set(T0 + timedelta(seconds=19))
+    assert queue.release_due() == 0
+    assert queue.receive() == []
+    clock.set(T0 + timedelta(hours=1))  # long past the delay: still parked until released
+    assert queue.receive() == []
+    assert queue.release_due() == 1
+    [again] = queue.receive()
+    assert (again.body, again.attributes["ApproximateReceiveCount"]) == ("hello", "2")
+    assert queue.next_release() is None
+    assert queue.parked() == 0
+
+
+def test_a_zero_delay_is_visible_at_once_and_not_parked() -> None:
+    clock = ManualClock(T0)
+    queue = VirtualVisibilityQueue(MemoryQueue(clock), clock)
+    queue.send("now")
+    [first] = queue.receive()
+    queue.change_visibility(first.receipt_handle, 0)
+    assert queue.next_release() is None
+    assert [m.body for m in queue.receive()] == ["now"]
