@@ -101,6 +101,11 @@ def stack_env(local: Path, sink: WebhookSink, api_port: int, offset: timedelta) 
     return env
 
 
+def completed(api: str, auth: dict[str, str], user_id: str) -> list[dict[str, Any]]:
+    events = requests.get(f"{api}/user/{user_id}/events", headers=auth, timeout=10).json()["items"]
+    return [e for e in events if e["status"] == "COMPLETED"]
+
+
 def deliveries_for(sink: WebhookSink, user_id: str) -> list[Recorded]:
     return [r for r in sink.accepted() if r.json()["userId"] == user_id]
 
@@ -144,8 +149,9 @@ def test_a_webhook_arrives_and_one_missed_while_down_arrives_late(
         [delivered] = deliveries_for(sink, on_time["id"])
         assert delivered.signature_valid is True
         assert delivered.json()["message"] == "Hey, Ada Lovelace it's your birthday"
-        events = requests.get(f"{api}/user/{on_time['id']}/events", headers=auth, timeout=10).json()["items"]
-        [done] = [e for e in events if e["status"] == "COMPLETED"]
+        # The receiver answers before the worker commits: wait for PostgreSQL to say COMPLETED.
+        stack.wait_for(lambda: bool(completed(api, auth, on_time["id"])), 30, "the event to complete")
+        [done] = completed(api, auth, on_time["id"])
         assert done["idempotencyKey"] == delivered.headers["idempotency-key"]
         assert done["late"] is False
     finally:
@@ -165,8 +171,8 @@ def test_a_webhook_arrives_and_one_missed_while_down_arrives_late(
             late.received_at - datetime.fromisoformat(f"{virtual_start:%Y-%m-%d}T10:00:00+00:00").timestamp()
             > 300
         )
-        events = requests.get(f"{api}/user/{missed['id']}/events", headers=auth, timeout=10).json()["items"]
-        [done] = [e for e in events if e["status"] == "COMPLETED"]
+        stack.wait_for(lambda: bool(completed(api, auth, missed["id"])), 30, "the late event to complete")
+        [done] = completed(api, auth, missed["id"])
         assert done["late"] is True
         time.sleep(2)  # a few more sweeps: nothing is sent again
         assert len(deliveries_for(sink, on_time["id"])) == 1
