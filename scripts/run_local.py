@@ -74,12 +74,14 @@ def start_database(stack: contextlib.ExitStack, local: Path) -> str:
 
 
 def start_emulator(stack: contextlib.ExitStack, local: Path) -> str:
-    endpoint = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566").rstrip("/")
+    endpoint = aws.emulator_endpoint()
     found = aws.kind_of_emulator(endpoint)
     if found:
         print(f"AWS       {endpoint}  (using the {found} emulator already running there)")
         aws.use_fake_credentials()
         return endpoint
+    if not endpoint.startswith("http://"):
+        raise RuntimeError(f"nothing answers at {endpoint}; a moto server is started only on http://")
     host, _, port = endpoint.removeprefix("http://").partition(":")
     server = aws.MotoServerProcess(host, int(port or 80), log=local / "moto.log")
     stack.callback(server.stop)

@@ -87,6 +87,15 @@ def provision(
     return Resources(queue_url, dlq_url, ledger_table)
 
 
+def emulator_endpoint() -> str:
+    """Where the local stack's AWS emulator is: AWS_ENDPOINT_URL, else LocalStack's edge as
+    localstack-client resolves it (LOCALSTACK_HOST, USE_SSL), on 127.0.0.1:4566 by default."""
+    from localstack_client.config import get_service_endpoint
+
+    host = os.environ.get("LOCALSTACK_HOST", "127.0.0.1:4566")
+    return str(get_service_endpoint("sqs", localstack_host=host)).rstrip("/")
+
+
 def kind_of_emulator(endpoint: str) -> str | None:
     """What answers at `endpoint`: 'localstack', 'moto', 'unknown', or None for nothing."""
     try:
