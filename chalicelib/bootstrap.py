@@ -39,9 +39,9 @@ class Container:
 
     @cached_property
     def db(self) -> Database:
-        if not self.settings.database_url:
-            raise SettingsError("DATABASE_URL is not set")
-        return Database(self.settings.database_url, max_size=self.settings.db_pool_size)
+        s = self.settings
+        url = _required(s.database_url, "DATABASE_URL")
+        return Database(url, max_size=s.db_pool_size, prepare_threshold=s.db_prepare_threshold)
 
     @cached_property
     def schedule(self) -> Schedule:

@@ -88,6 +88,9 @@ class Settings:
     stage: str = "local"
     database_url: str | None = None
     db_pool_size: int = 4
+    db_prepare_threshold: int | None = 5
+    """psycopg prepares a statement after this many runs; None (`DB_PREPARE_THRESHOLD=off`,
+    the cloud stages) never does, as RDS Proxy pins a session that prepares."""
     delivery_times: Mapping[str, time] = field(default_factory=dict)
     leap_day_policy: LeapDayPolicy = LeapDayPolicy.MAR1
     max_event_age: timedelta = timedelta(days=7)
@@ -133,6 +136,7 @@ class Settings:
             stage=stage,
             database_url=env.get("DATABASE_URL") or None,
             db_pool_size=parse_count("DB_POOL_SIZE", env.get("DB_POOL_SIZE", "4")),
+            db_prepare_threshold=_prepare_threshold(env.get("DB_PREPARE_THRESHOLD", "5")),
             delivery_times=_delivery_times(env),
             leap_day_policy=_leap_day_policy(env.get("LEAP_DAY_POLICY", "mar1")),
             max_event_age=_max_event_age(env.get("MAX_EVENT_AGE", "7d")),
@@ -194,6 +198,10 @@ def _seconds(env: Mapping[str, str], name: str, default: str) -> float:
     if not seconds > 0:
         raise SettingsError(f"{name} must be a number of seconds above 0, not {value!r}")
     return seconds
+
+
+def _prepare_threshold(value: str) -> int | None:
+    return None if value.strip().lower() == "off" else parse_count("DB_PREPARE_THRESHOLD", value)
 
 
 def _clock_offset(value: str) -> timedelta:

@@ -34,7 +34,11 @@ class DatabaseUnavailable(Unavailable):
 class Database:
     """The connection pool. Nothing connects until the first transaction."""
 
-    def __init__(self, url: str, max_size: int = 4, timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str, max_size: int = 4, timeout: float = 5.0, prepare_threshold: int | None = 5
+    ) -> None:
+        """`prepare_threshold=None` never prepares statements server-side: behind RDS Proxy a
+        prepared statement pins the client to one database connection, defeating the proxy."""
         """`timeout`: how long a caller waits for a connection before DatabaseUnavailable (the
         pool's default, 30 s, outlasts API Gateway's 29 s: /health would never say 503)."""
         self._pool = ConnectionPool(
@@ -43,7 +47,7 @@ class Database:
             max_size=max_size,
             open=False,
             timeout=timeout,
-            kwargs={"row_factory": dict_row},
+            kwargs={"row_factory": dict_row, "prepare_threshold": prepare_threshold},
             check=ConnectionPool.check_connection,
         )
         self._opened = False

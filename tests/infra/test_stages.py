@@ -42,3 +42,9 @@ def test_every_cloud_stage_is_configured_for_both_chalice_and_the_cdk() -> None:
 def test_local_stage_sets_nothing_that_would_override_make_run() -> None:
     local = json.loads(CHALICE_CONFIG.read_text())["stages"]["local"]["environment_variables"]
     assert set(local) == {"STAGE", "CORS_ALLOW_ORIGIN"}  # chalice local overrides the shell's values
+
+
+def test_cloud_stages_never_prepare_statements_behind_rds_proxy() -> None:
+    stages = json.loads(CHALICE_CONFIG.read_text())["stages"]
+    for stage in CLOUD_STAGES:
+        assert stages[stage]["environment_variables"]["DB_PREPARE_THRESHOLD"] == "off", stage

@@ -300,3 +300,15 @@ def test_callers_wait_for_a_connection_seconds_not_half_a_minute() -> None:
         assert db._pool.timeout <= 10
     finally:
         db.close()
+
+
+def test_a_database_that_never_prepares_statements_still_answers(database_url: str) -> None:
+    db = Database(database_url, max_size=1, prepare_threshold=None)
+    try:
+        for _ in range(8):  # past psycopg's default threshold of 5
+            with db.transaction() as store:
+                assert store.list_users(10, None) == []
+            with db.transaction() as store:
+                assert store.one("SELECT count(*) AS n FROM pg_prepared_statements")["n"] == 0  # type: ignore[index]
+    finally:
+        db.close()

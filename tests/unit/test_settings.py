@@ -130,3 +130,11 @@ def test_without_a_database_url_the_database_is_a_settings_error() -> None:
     container = bootstrap.Container(Settings.from_env({}))
     with pytest.raises(SettingsError, match="DATABASE_URL is not set"):
         _ = container.db
+
+
+def test_prepared_statements_can_be_switched_off_for_rds_proxy() -> None:
+    assert Settings.from_env({}).db_prepare_threshold == 5
+    assert Settings.from_env({"DB_PREPARE_THRESHOLD": "off"}).db_prepare_threshold is None
+    assert Settings.from_env({"DB_PREPARE_THRESHOLD": "2"}).db_prepare_threshold == 2
+    with pytest.raises(SettingsError, match="DB_PREPARE_THRESHOLD"):
+        Settings.from_env({"DB_PREPARE_THRESHOLD": "never"})
