@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.events import Event
+from chalicelib.domain.instants import iso_utc
 from chalicelib.domain.users import User
 from chalicelib.domain.zones import zone
-
-
-def iso_utc(instant: datetime) -> str:
-    spec = "seconds" if instant.microsecond == 0 else "milliseconds"
-    return instant.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def iso_local(instant: datetime, timezone: str) -> str:

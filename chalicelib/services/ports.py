@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from chalicelib.domain.delivery import Outcome
+from chalicelib.domain.instants import iso_utc
 
 
 class Clock(Protocol):
@@ -63,7 +64,7 @@ class Attempt:
             "eventId": str(self.event_id),
             "idempotencyKey": self.idempotency_key,
             "attempt": self.attempt,
-            "attemptedAt": self.attempted_at.isoformat().replace("+00:00", "Z"),
+            "attemptedAt": iso_utc(self.attempted_at),
             "outcome": self.outcome,
             "statusCode": self.status_code,
             "error": self.error,

@@ -24,6 +24,7 @@ from chalicelib.adapters import delivery_store
 from chalicelib.domain import event_types
 from chalicelib.domain.delivery import MalformedMessage, Message, Outcome, Verdict
 from chalicelib.domain.events import Event, Status, is_late
+from chalicelib.domain.instants import iso_utc
 from chalicelib.domain.users import User
 from chalicelib.services.delivery_jobs import Action, DeliveryPolicy, Job, Worker
 from chalicelib.services.finalise import finalise
@@ -48,10 +49,6 @@ def deliver_batch(worker: Worker, records: Sequence[dict[str, Any]]) -> list[str
     failed = _requeue_failures(worker, jobs)
     _report(worker, jobs)
     return failed
-
-
-def iso_utc(instant: datetime) -> str:
-    return instant.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _duration(delta: timedelta) -> str:

@@ -36,6 +36,7 @@ from chalicelib import bootstrap
 from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from chalicelib.domain.events import LATE_AFTER
+from chalicelib.domain.instants import iso_utc as iso
 from chalicelib.domain.occurrence import LeapDayPolicy
 from chalicelib.services.ports import DeliveryLedger, Queue
 from chalicelib.settings import LOCAL_JWT_SECRET, Settings
@@ -198,10 +199,6 @@ def create_users(users: Sequence[dict[str, Any]]) -> list[str]:
                 )
             ids.append(json.loads(response.body)["id"])
     return ids
-
-
-def iso(instant: datetime) -> str:
-    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _at(timestamp: float) -> datetime:
