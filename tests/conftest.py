@@ -11,15 +11,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import conninfo, sql
+from psycopg import conninfo
 
 from chalicelib import bootstrap
 from chalicelib.adapters import migrations
 from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.postgres import Database
 from chalicelib.settings import Settings
+from scripts.devstack.postgres import create_database, drop_database
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -35,16 +35,10 @@ class PostgresServer:
         return conninfo.make_conninfo(self.admin_url, dbname=database)
 
     def create(self, name: str, template: str | None = None) -> str:
-        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template:
-            statement += sql.SQL(" TEMPLATE {} STRATEGY FILE_COPY").format(sql.Identifier(template))
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(statement)
-        return self.url(name)
+        return create_database(self.admin_url, name, template)
 
     def drop(self, name: str) -> None:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        drop_database(self.admin_url, name)
 
 
 @pytest.fixture

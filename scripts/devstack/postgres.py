@@ -32,18 +32,6 @@ class EmbeddedPostgres:
     def url(self, database: str = "postgres") -> str:
         return str(self._server.get_uri(database))
 
-    def create_database(self, name: str, template: str | None = None) -> str:
-        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template:
-            statement += sql.SQL(" TEMPLATE {} STRATEGY FILE_COPY").format(sql.Identifier(template))
-        with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(statement)
-        return self.url(name)
-
-    def drop_database(self, name: str) -> None:
-        with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
     def _pg_ctl(self, *args: str) -> None:
         pgserver._commands.pg_ctl(list(args), pgdata=self.data_dir, user=self._server.system_user)
 
@@ -63,6 +51,21 @@ class EmbeddedPostgres:
             self._server.cleanup()
 
 
+def create_database(admin_url: str, name: str, template: str | None = None) -> str:
+    """Creates `name` on admin_url's server (a copy of `template` when given); returns its URL."""
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        statement += sql.SQL(" TEMPLATE {} STRATEGY FILE_COPY").format(sql.Identifier(template))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(statement)
+    return conninfo.make_conninfo(admin_url, dbname=name)
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 @contextlib.contextmanager
 def fresh_database(prefix: str) -> Iterator[str]:
     """A new, migrated database, dropped afterwards: on DATABASE_URL's server when that is set,
@@ -75,14 +78,7 @@ def fresh_database(prefix: str) -> Iterator[str]:
             stack.callback(embedded.close)
             admin = embedded.url()
         name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        stack.callback(_drop, admin, name)
-        url = conninfo.make_conninfo(admin, dbname=name)
+        url = create_database(admin, name)
+        stack.callback(drop_database, admin, name)
         migrations.upgrade(url)
         yield url
-
-
-def _drop(admin: str, name: str) -> None:
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
