@@ -41,17 +41,6 @@ def use_fake_credentials() -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 
-def start_moto(host: str = "127.0.0.1", port: int = 0) -> tuple[object, str]:
-    """A moto server in a thread; returns (server, endpoint URL). Stop it with `.stop()`."""
-    from moto.server import ThreadedMotoServer
-
-    use_fake_credentials()
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    bound_host, bound_port = server.get_host_and_port()
-    return server, f"http://{bound_host}:{bound_port}"
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

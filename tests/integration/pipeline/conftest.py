@@ -27,9 +27,8 @@ SECRET = "whsec_" + base64.b64encode(b"a test signing key of 32 bytes!!").decode
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    server, url = aws.start_moto()
-    yield url
-    server.stop()  # type: ignore[attr-defined]
+    with aws.moto_server() as url:
+        yield url
 
 
 @pytest.fixture
