@@ -34,9 +34,8 @@ def read(context: Context, event_id: str) -> dict[str, Any] | Response:
 
 @http.translate_errors
 def deliveries(context: Context, event_id: str) -> dict[str, Any] | Response:
-    event = _owned_event(context, event_id, Action.READ_DELIVERIES)
-    c = bootstrap.container()
-    attempts = events.deliveries(c.db, c.ledger, event.id)
+    event = _owned_event(context, event_id, Action.READ_DELIVERIES)  # 404/403 before the ledger
+    attempts = bootstrap.container().ledger.attempts_for_event(event.id)
     return {"items": [attempt.as_json() for attempt in attempts]}
 
 

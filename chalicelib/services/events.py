@@ -1,4 +1,4 @@
-"""Event use cases for operators: read one, its delivery attempts, retry a FAILED one."""
+"""Event use cases for operators: read one, retry a FAILED one (attempts come from the ledger)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from uuid import UUID
 from chalicelib.adapters.postgres import Database
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.events import Event
-from chalicelib.services.ports import Attempt, Clock, DeliveryLedger
+from chalicelib.services.ports import Clock
 
 
 def get_event(db: Database, event_id: UUID) -> Event:
@@ -16,11 +16,6 @@ def get_event(db: Database, event_id: UUID) -> Event:
     if event is None:
         raise NotFound("no event with that id")
     return event
-
-
-def deliveries(db: Database, ledger: DeliveryLedger, event_id: UUID) -> list[Attempt]:
-    get_event(db, event_id)
-    return ledger.attempts_for_event(event_id)
 
 
 def retry_event(db: Database, clock: Clock, event_id: UUID) -> Event:
