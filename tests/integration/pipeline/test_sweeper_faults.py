@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -18,6 +17,7 @@ from chalicelib.adapters.sqs import SqsQueue
 from chalicelib.domain.events import Status
 from chalicelib.services.ports import Queue
 from chalicelib.services.sweeper import SweepPolicy, SweepSummary, sweep
+from scripts.devstack.aws import free_port
 from scripts.devstack.seed import seed_due_birthdays
 from tests.conftest import START
 from tests.integration.pipeline.support import Pipeline
@@ -55,12 +55,6 @@ class LostReplyQueue:
     def send_batch(self, bodies: Sequence[str]) -> list[int]:
         self.inner.send_batch(bodies)
         raise ConnectionError("connection reset while reading the response")
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_three_concurrent_sweepers_enqueue_each_of_10000_due_events_exactly_once(
@@ -110,7 +104,7 @@ def test_a_failed_send_is_sent_again_by_a_later_sweep_and_delivered_once(
     unreachable = boto3.session.Session().client(
         "sqs",
         region_name="us-east-1",
-        endpoint_url=f"http://127.0.0.1:{closed_port()}",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",  # nothing listens there: refused
         config=Config(retries={"max_attempts": 1}, connect_timeout=0.5),
     )
     pipeline.c.use(queue=SqsQueue(unreachable, real_queue.url))  # type: ignore[attr-defined]
