@@ -131,3 +131,9 @@ def test_importing_the_app_loads_no_database_aws_or_metrics_library_and_no_pipel
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert loaded.stdout.split() == []
+
+
+def test_no_script_shadows_a_standard_library_module() -> None:
+    """Run as a file, a script's folder heads sys.path (scripts/token.py once hid `token`)."""
+    names = {p.stem for p in (ROOT / "scripts").rglob("*.py")}
+    assert names & sys.stdlib_module_names == set()
