@@ -1,6 +1,7 @@
 """The worker: one SQS batch in, the webhook called once per due event, PostgreSQL finalised.
 
-Per batch, in this order (each step a method below; the decisions are in domain/fate.py):
+Per batch, in this order (each step a method below; the decisions are in domain/fate.py;
+docs/architecture.md, "The worker, top to bottom"):
 1. decode each message and read its event and user (one transaction); `classify` drops what
    is stale, cancels what belongs to a deleted user, skips what is older than MAX_EVENT_AGE;
 2. ask the ledger which keys already have a success (a 2xx whose PostgreSQL update failed):
