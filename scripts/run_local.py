@@ -220,7 +220,7 @@ def main() -> int:
 
 
 def admin_token(env: dict[str, Any]) -> str:
-    from scripts.token import local_secret, mint
+    from scripts.mint_token import local_secret, mint
 
     secret = local_secret(env).secret_for(env.get("STAGE", "local"))
     assert secret is not None

@@ -355,7 +355,7 @@ def _report(jobs: list[Job]) -> None:
             values += [("Delivered", obs.Count, 1), ("LatenessSeconds", obs.Seconds, lateness)]
             if late:
                 values.append(("DeliveredLate", obs.Count, 1))
-        elif fate is Fate.FAIL:
+        elif fate is Fate.FAIL or fate is Fate.DEAD_LETTER:  # one count per message into the DLQ
             values.append(("Failed", obs.Count, 1))
         elif fate is Fate.SKIP:
             values.append(("Skipped", obs.Count, 1))
