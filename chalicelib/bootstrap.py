@@ -3,6 +3,9 @@
 Importing app.py builds nothing: `chalice package`, `cdk synth` and the test client all import
 it. Tests, the benchmark and the simulator `install()` a container of their own instead, and
 `use()` swaps in any adapter (an in-memory queue, a ledger, a sender).
+
+Each factory imports its adapter when first called: app.py is every function's module, so an
+import here is paid by all of them (the authorizer would load psycopg, the API the worker).
 """
 
 from __future__ import annotations
@@ -10,18 +13,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters import secrets
 from chalicelib.adapters.clock import SystemClock
-from chalicelib.adapters.jwt_verifier import JwksKeys, JwtVerifier, KeySource, SharedSecret
-from chalicelib.adapters.postgres import Database
-from chalicelib.domain.delivery import Backoff
 from chalicelib.domain.schedule import Schedule
 from chalicelib.services.ports import Clock, DeliveryLedger, Queue, WebhookSender
-from chalicelib.services.sweeper import SweepPolicy
-from chalicelib.services.worker import DeliveryPolicy, Worker
 from chalicelib.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.jwt_verifier import JwtVerifier
+    from chalicelib.adapters.postgres import Database
+    from chalicelib.services.sweeper import SweepPolicy
+    from chalicelib.services.worker import Worker
 
 
 @dataclass
@@ -39,6 +43,8 @@ class Container:
 
     @cached_property
     def db(self) -> Database:
+        from chalicelib.adapters.postgres import Database
+
         s = self.settings
         url = _required(s.database_url, "DATABASE_URL")
         return Database(url, max_size=s.db_pool_size, prepare_threshold=s.db_prepare_threshold)
@@ -49,6 +55,8 @@ class Container:
 
     @cached_property
     def verifier(self) -> JwtVerifier:
+        from chalicelib.adapters.jwt_verifier import JwksKeys, JwtVerifier, KeySource, SharedSecret
+
         auth = self.settings.auth
         keys: KeySource
         if auth.jwks_url:
@@ -102,6 +110,8 @@ class Container:
 
     @cached_property
     def sweep_policy(self) -> SweepPolicy:
+        from chalicelib.services.sweeper import SweepPolicy
+
         s = self.settings
         return SweepPolicy(
             s.lease, s.send_retry, s.sweep_batch_size, s.sweep_time_budget, s.sweep_send_concurrency
@@ -109,6 +119,9 @@ class Container:
 
     @cached_property
     def worker(self) -> Worker:
+        from chalicelib.domain.delivery import Backoff
+        from chalicelib.services.worker import DeliveryPolicy, Worker
+
         s = self.settings
         policy = DeliveryPolicy(
             s.max_attempts, Backoff(s.backoff_base, s.backoff_cap), s.lease, s.max_event_age

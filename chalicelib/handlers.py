@@ -12,16 +12,21 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import bootstrap
-from chalicelib.services import sweeper, worker
 
 QUEUE_NAME = "event-scheduler-deliveries"
 
 
+# The services are imported by the function that runs them: app.py is every function's module,
+# and the API and the authorizer never load the pipeline.
 def sweep() -> dict[str, Any]:
+    from chalicelib.services import sweeper
+
     c = bootstrap.container()
     return sweeper.sweep(c.db, c.clock, c.queue, c.sweep_policy).as_json()
 
 
 def deliver(records: list[dict[str, Any]]) -> dict[str, Any]:
+    from chalicelib.services import worker
+
     failed = worker.deliver_batch(bootstrap.container().worker, records)
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}

@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-import jwt
-import requests
-
 JWKS_TIMEOUT_SECONDS = 3.0
 MAX_SUBJECT_LENGTH = 256
 
@@ -54,6 +51,8 @@ class SharedSecret:
 
 
 def fetch_json(url: str) -> Mapping[str, Any]:
+    import requests  # RS256 only: HS256 containers never load it
+
     response = requests.get(url, timeout=JWKS_TIMEOUT_SECONDS)
     response.raise_for_status()
     body = response.json()
@@ -98,6 +97,8 @@ class JwksKeys:
         if self._fetched_at is not None and now - self._fetched_at < self._min_refresh:
             raise TokenRejected(f"unknown key id {kid!r}")
         self._fetched_at = now
+        import requests  # the default fetch's errors; loaded already by then
+
         try:
             document = self._fetch(self._url)
         except (requests.RequestException, ValueError) as exc:
@@ -110,6 +111,8 @@ class JwksKeys:
 
 def _rsa_keys(document: Mapping[str, Any], algorithms: tuple[str, ...]) -> dict[str, Any]:
     """Signing RSA keys with a `kid`; anything else in the set is skipped, not fatal."""
+    import jwt
+
     keys = {}
     for entry in document.get("keys") or []:
         if not isinstance(entry, dict) or entry.get("kty") != "RSA" or entry.get("use", "sig") != "sig":
@@ -139,6 +142,8 @@ class JwtVerifier:
         self._roles_claim = roles_claim
 
     def verify(self, token: str) -> Claims:
+        import jwt  # with cryptography, ~0.1 s: loaded by the authorizer only, on its first token
+
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") not in self._keys.algorithms:

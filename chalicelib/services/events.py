@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from uuid import UUID
 
-from chalicelib.adapters.postgres import Database
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.events import Event
 from chalicelib.services.ports import Clock
+
+if TYPE_CHECKING:  # a type only: the adapter (psycopg) is loaded by bootstrap, when first used
+    from chalicelib.adapters.postgres import Database
 
 
 def get_event(db: Database, event_id: UUID) -> Event:

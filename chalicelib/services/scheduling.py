@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
-from chalicelib.adapters.postgres import Store
 from chalicelib.domain.event_types import EventType
 from chalicelib.domain.events import Event
 from chalicelib.domain.occurrence import Occurrence
 from chalicelib.domain.schedule import Schedule
 from chalicelib.domain.users import User
+
+if TYPE_CHECKING:  # a type only: the adapter (psycopg) is loaded by bootstrap, when first used
+    from chalicelib.adapters.postgres import Store
 
 
 class EventWriter(Protocol):

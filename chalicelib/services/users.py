@@ -5,14 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from uuid import UUID
 
-from chalicelib.adapters.postgres import Database
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.events import Event
 from chalicelib.domain.schedule import Schedule
 from chalicelib.domain.users import User, UserFields
 from chalicelib.services.ports import Clock
+
+if TYPE_CHECKING:  # a type only: the adapter (psycopg) is loaded by bootstrap, when first used
+    from chalicelib.adapters.postgres import Database
 from chalicelib.services.scheduling import schedule_next, sync_user_events
 
 
