@@ -12,8 +12,10 @@ out; precompiled, as the runtime's are). Each time is from process start to the 
 - authorizer: the first answer of `jwt_auth` to an HS256 token (JWT_SECRET in the
   environment); authorizer_secret_arn: the same with JWT_SECRET_ARN (Secrets Manager);
 - api_get_user: the first `GET /user/{id}` through the API handler, with the database URL
-  from DB_SECRET_ARN (Secrets Manager on a moto server this script starts) and a real embedded
-  PostgreSQL;
+  from DB_SECRET_ARN (Secrets Manager on a moto server this script starts: boto3, a client,
+  GetSecretValue) and a real embedded PostgreSQL; api_get_user_extension: the same with
+  PARAMETERS_SECRETS_EXTENSION_HTTP_PORT set, the secret read from a stand-in for the
+  extension (below);
 - worker: import, then the first (empty) batch: the worker and every adapter it uses built;
   sweeper: import, then the first sweep of an empty database (connects, claims nothing);
 - hello_import, hello_answer: a Chalice hello-world, packaged by the same build, the baseline.
@@ -53,16 +55,19 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import boto3
 import jwt
 
+from chalicelib.adapters.secrets import EXTENSION_PORT
 from scripts import build_package
 from scripts.devstack import aws
 from scripts.devstack.postgres import fresh_database
 
 ROOT = Path(__file__).resolve().parents[1]
 JWT_SECRET = "cold-bench-" + "s" * 40
+SESSION_TOKEN = "testing"  # noqa: S105 (a fake: AWS_SESSION_TOKEN in the functions' environment)
 TARGETS = {"authorizer": 5.0, "api_get_user": 10.0, "worker": 8.0, "sweeper": 8.0}
 ZIP_TARGET_MB = 15.0
 ANSWER = "cold-bench-answer "
@@ -227,14 +232,18 @@ class Probe:
 
 
 @contextlib.contextmanager
-def extension_stand_in(secrets: dict[str, str]) -> Iterator[int]:
-    """The extension's cache hit: a local HTTP server answering GetSecretValue's JSON."""
+def extension_stand_in(secrets: dict[str, str], token: str) -> Iterator[int]:
+    """The extension's cache hit: a local HTTP server answering GetSecretValue's JSON to a
+    caller holding the session token, as the extension does from memory."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
-            arn = self.path.partition("secretId=")[2]
+            arn = unquote(self.path.partition("secretId=")[2])
+            if self.headers.get("X-Aws-Parameters-Secrets-Token") != token:
+                self.send_error(401)
+                return
             body = json.dumps({"ARN": arn, "SecretString": secrets[arn]}).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
@@ -298,7 +307,7 @@ def main() -> None:
         base = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_SESSION_TOKEN": SESSION_TOKEN, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ENDPOINT_URL": endpoint, "STAGE": args.stage, "DB_PREPARE_THRESHOLD": "off",
             "LEDGER_TABLE": resources.ledger_table,
             "POWERTOOLS_METRICS_NAMESPACE": "EventScheduler",
@@ -324,7 +333,7 @@ def main() -> None:
 
         samples: dict[str, list[float]] = {}
         modules: dict[str, list[str]] = {}
-        with extension_stand_in({db_arn: db_secret}) as port:
+        with extension_stand_in({db_arn: db_secret}, SESSION_TOKEN) as port:
             scenarios: list[tuple[str, Path, str, dict[str, str], dict[str, Any]]] = [
                 ("hello_import", hello_task, "import", base, {}),
                 ("hello_answer", hello_task, "hello", base, {}),
@@ -332,6 +341,13 @@ def main() -> None:
                 ("authorizer", task, "authorizer", authorizer_env, {"token": token}),
                 ("authorizer_secret_arn", task, "authorizer", authorizer_arn_env, {"token": token}),
                 ("api_get_user", task, "get_user", api_env, {"user_id": user_id}),
+                (
+                    "api_get_user_extension",
+                    task,
+                    "get_user",
+                    api_env | {EXTENSION_PORT: str(port)},
+                    {"user_id": user_id},
+                ),
                 ("worker", task, "worker", pipeline_env, {}),
                 ("sweeper", task, "sweeper", pipeline_env, {"now": now.strftime("%Y-%m-%dT%H:%M:%SZ")}),
                 ("cached_get_secret_value", task, "cached_get_secret_value", base, {"arn": db_arn}),
@@ -348,7 +364,9 @@ def main() -> None:
         assert files_before == files_after, "something wrote into the code folder"
         figures = {name: median(values) for name, values in samples.items()}
         hello_answer, hello_import = figures["hello_answer"], figures["hello_import"]
-        ratios = {name: round(figures[name] / hello_answer, 2) for name in TARGETS}
+        ratios = {
+            name: round(figures[name] / hello_answer, 2) for name in [*TARGETS, "api_get_user_extension"]
+        }
         ratios["app_import"] = round(figures["app_import"] / hello_import, 2)
         zip_mb = round(package.stat().st_size / 1e6, 2)
         with zipfile.ZipFile(package) as z:
@@ -356,7 +374,14 @@ def main() -> None:
         heavy = ("psycopg", "boto3", "botocore", "pynamodb", "requests", "aws_lambda_powertools")
         loaded = {
             name: sorted({m.split(".")[0] for m in modules[name]} & set(heavy))
-            for name in ("app_import", "authorizer", "api_get_user", "worker", "sweeper")
+            for name in (
+                "app_import",
+                "authorizer",
+                "api_get_user",
+                "api_get_user_extension",
+                "worker",
+                "sweeper",
+            )
         }
         for name, value in figures.items():
             log(f"{name:26} {value * 1000:8.1f} ms")
