@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
+from chalicelib.adapters import pyjwt_loader
+
 JWKS_TIMEOUT_SECONDS = 3.0
 MAX_SUBJECT_LENGTH = 256
 
@@ -111,8 +113,7 @@ class JwksKeys:
 
 def _rsa_keys(document: Mapping[str, Any], algorithms: tuple[str, ...]) -> dict[str, Any]:
     """Signing RSA keys with a `kid`; anything else in the set is skipped, not fatal."""
-    import jwt
-
+    jwt = pyjwt_loader.load(asymmetric=True)
     keys = {}
     for entry in document.get("keys") or []:
         if not isinstance(entry, dict) or entry.get("kty") != "RSA" or entry.get("use", "sig") != "sig":
@@ -142,8 +143,7 @@ class JwtVerifier:
         self._roles_claim = roles_claim
 
     def verify(self, token: str) -> Claims:
-        import jwt  # with cryptography, ~0.1 s: loaded by the authorizer only, on its first token
-
+        jwt = pyjwt_loader.load(asymmetric=not self._keys.algorithms[0].startswith("HS"))
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") not in self._keys.algorithms:

@@ -97,7 +97,7 @@ def test_an_hs256_authorizer_loads_pyjwt_and_not_requests_the_database_aws_or_th
     )
     answer, modules = run("authorizer", token, JWT_SECRET=JWT_SECRET)
     assert answer == "someone"
-    assert heavy(modules) == {"jwt", "cryptography"}
+    assert heavy(modules) == {"jwt"}  # not even cryptography: HMAC is the standard library's
 
 
 def test_the_api_reads_a_user_with_psycopg_only(database_url: str) -> None:
@@ -126,3 +126,33 @@ def test_the_sweeper_loads_neither_the_worker_nor_the_ledger_nor_pyjwt(database_
     assert answer == "swept"
     assert "chalicelib.services.sweeper" in modules
     assert {"chalicelib.services.worker", "pynamodb", "requests", "jwt", "cryptography"}.isdisjoint(modules)
+
+
+LOADER = """
+import sys
+from chalicelib.adapters import pyjwt_loader
+first, then = sys.argv[1] == "rsa", sys.argv[2] == "rsa"
+jwt = pyjwt_loader.load(asymmetric=first)
+print(jwt.algorithms.has_crypto, "cryptography" in sys.modules)
+try:
+    pyjwt_loader.load(asymmetric=then)
+    print("ok")
+except RuntimeError as exc:
+    print(exc)
+"""
+
+
+def loader(first: str, then: str) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", LOADER, first, then], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return result.stdout.splitlines()
+
+
+def test_pyjwt_for_hs256_only_leaves_cryptography_out_and_refuses_rsa_later() -> None:
+    assert loader("hmac", "hmac") == ["False False", "ok"]
+    assert loader("hmac", "rsa")[1].startswith("pyjwt was imported for HS256 only")
+
+
+def test_pyjwt_for_a_jwks_has_cryptography() -> None:
+    assert loader("rsa", "hmac") == ["True True", "ok"]
