@@ -16,8 +16,11 @@ out; precompiled, as the runtime's are). Each time is from process start to the 
   GetSecretValue) and a real embedded PostgreSQL; api_get_user_extension: the same with
   PARAMETERS_SECRETS_EXTENSION_HTTP_PORT set, the secret read from a stand-in for the
   extension (below);
-- worker: import, then the first (empty) batch: the worker and every adapter it uses built;
-  sweeper: import, then the first sweep of an empty database (connects, claims nothing);
+- worker_imports, sweeper_imports: `import app`, then every module of ours that the function's
+  first call loads (each importing its libraries: psycopg, boto3, pynamodb...), no I/O;
+- worker: the first (empty) batch: the worker and every adapter it uses built (an SQS client,
+  the ledger, the webhook session); sweeper: the first sweep of an empty database (connects,
+  claims nothing). Both with DATABASE_URL set, as the bench gives them no secret;
 - hello_import, hello_answer: a Chalice hello-world, packaged by the same build, the baseline.
 
 Secrets: `cached_get_secret_value` is what the app does (boto3 imported, a client made, one
@@ -26,7 +29,8 @@ Secrets Lambda Extension (stdlib HTTP GET to a local port answering from memory,
 extension does on a cache hit). The extension's own start and its first fetch from Secrets
 Manager (the same network call boto3 makes) cannot run here and are not measured.
 
-Medians of --samples runs; the last line is one JSON object.
+Ratios are to hello_answer (process start to the hello-world's first answer). Medians of
+--samples runs, interleaved; the last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ from scripts.devstack.postgres import fresh_database
 ROOT = Path(__file__).resolve().parents[1]
 JWT_SECRET = "cold-bench-" + "s" * 40
 SESSION_TOKEN = "testing"  # noqa: S105 (a fake: AWS_SESSION_TOKEN in the functions' environment)
-TARGETS = {"authorizer": 5.0, "api_get_user": 10.0, "worker": 8.0, "sweeper": 8.0}
+TARGETS = {"authorizer": 5.0, "api_get_user": 10.0, "worker_imports": 8.0, "sweeper_imports": 8.0}
 ZIP_TARGET_MB = 15.0
 ANSWER = "cold-bench-answer "
 
@@ -117,6 +121,12 @@ def api_event(method, resource, path, params=None, body=None):
 if scenario == "import":
     import app
     answer = "imported"
+elif scenario == "imports":
+    import importlib
+    import app
+    for name in payload["modules"]:
+        importlib.import_module(name)
+    answer = len(payload["modules"])
 elif scenario == "hello":
     import app
     answer = app.app(api_event("GET", "/", "/"), Context())["statusCode"]
@@ -331,6 +341,14 @@ def main() -> None:
         user_id = created["answer"]
         uuid.UUID(user_id)
 
+        # What each pipeline function's first call imports of ours (each pulls its libraries):
+        # their "imports" figures import exactly these after app, with no I/O and no client.
+        _, imported = probe.run(task, "import", base)
+        loaded = {
+            name: sorted(m for m in probe.run(task, name, pipeline_env, **payload)[1]["modules"]
+                         if m.startswith("chalicelib.") and m not in imported["modules"])
+            for name, payload in (("worker", {}), ("sweeper", {"now": now.strftime("%Y-%m-%dT%H:%M:%SZ")}))
+        }  # fmt: skip
         samples: dict[str, list[float]] = {}
         modules: dict[str, list[str]] = {}
         with extension_stand_in({db_arn: db_secret}, SESSION_TOKEN) as port:
@@ -348,6 +366,8 @@ def main() -> None:
                     api_env | {EXTENSION_PORT: str(port)},
                     {"user_id": user_id},
                 ),
+                ("worker_imports", task, "imports", pipeline_env, {"modules": loaded["worker"]}),
+                ("sweeper_imports", task, "imports", pipeline_env, {"modules": loaded["sweeper"]}),
                 ("worker", task, "worker", pipeline_env, {}),
                 ("sweeper", task, "sweeper", pipeline_env, {"now": now.strftime("%Y-%m-%dT%H:%M:%SZ")}),
                 ("cached_get_secret_value", task, "cached_get_secret_value", base, {"arn": db_arn}),
@@ -364,15 +384,23 @@ def main() -> None:
         assert files_before == files_after, "something wrote into the code folder"
         figures = {name: median(values) for name, values in samples.items()}
         hello_answer, hello_import = figures["hello_answer"], figures["hello_import"]
-        ratios = {
-            name: round(figures[name] / hello_answer, 2) for name in [*TARGETS, "api_get_user_extension"]
-        }
+        extra = ["api_get_user_extension", "worker", "sweeper"]
+        ratios = {name: round(figures[name] / hello_answer, 2) for name in [*TARGETS, *extra]}
         ratios["app_import"] = round(figures["app_import"] / hello_import, 2)
         zip_mb = round(package.stat().st_size / 1e6, 2)
         with zipfile.ZipFile(package) as z:
             unzipped_mb = round(sum(i.file_size for i in z.infolist()) / 1e6, 2)
-        heavy = ("psycopg", "boto3", "botocore", "pynamodb", "requests", "aws_lambda_powertools")
-        loaded = {
+        heavy = (
+            "psycopg",
+            "boto3",
+            "botocore",
+            "pynamodb",
+            "requests",
+            "aws_lambda_powertools",
+            "jwt",
+            "cryptography",
+        )
+        heavy_loaded = {
             name: sorted({m.split(".")[0] for m in modules[name]} & set(heavy))
             for name in (
                 "app_import",
@@ -399,7 +427,7 @@ def main() -> None:
             "secretsExtensionSavesSeconds": round(
                 figures["cached_get_secret_value"] - figures["extension_get"], 4
             ),
-            "heavyModulesLoaded": loaded,
+            "heavyModulesLoaded": heavy_loaded,
         }
         print(json.dumps(result))
 
