@@ -36,6 +36,8 @@ def resolve(env: Mapping[str, str], client: SecretsClient | None = None) -> dict
     """A copy of `env` with every referenced secret that has no value of its own filled in."""
     resolved = dict(env)
     wanted = {name: env[ref] for name, ref in PLAIN_SECRETS.items() if env.get(ref) and not env.get(name)}
+    if env.get("JWKS_URL"):  # RS256: the HS256 secret is neither needed nor allowed alongside
+        wanted.pop("JWT_SECRET", None)
     wants_database = bool(env.get("DB_SECRET_ARN")) and not env.get("DATABASE_URL")
     if not wanted and not wants_database:
         return resolved
