@@ -21,6 +21,7 @@ import requests
 from chalicelib.adapters import sqs
 from chalicelib.adapters.ledger import DynamoLedger
 from chalicelib.handlers import QUEUE_NAME
+from scripts.devstack.paths import ROOT
 
 # The emulator accepts any credentials; real ones must never be needed (or sent) locally.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -97,17 +98,22 @@ def kind_of_emulator(endpoint: str) -> str | None:
 
 
 class MotoServerProcess:
-    """moto's server as a child process (its own GIL, as a real emulator would be), for
-    `make run`; stopped by its pid. Its state lives in memory and ends with it."""
+    """moto's server as a child process (its own GIL, as a real emulator would be); stopped by
+    its pid. Without `journal` its state lives in memory and ends with it; with one (`make
+    run`'s), every acknowledged write is journaled and replayed at the next start
+    (scripts/devstack/durable_moto.py)."""
 
-    def __init__(self, host: str, port: int, log: Path | None = None) -> None:
+    def __init__(self, host: str, port: int, log: Path | None = None, journal: Path | None = None) -> None:
         use_fake_credentials()
         self.endpoint = f"http://{host}:{port}"
         self._log = log.open("ab") if log else None
         out = self._log or subprocess.DEVNULL
         command = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
-        self.process = subprocess.Popen(command, stdout=out, stderr=out)
-        deadline = time.monotonic() + 30
+        if journal:
+            command = [sys.executable, "-m", "scripts.devstack.durable_moto", "-H", host, "-p", str(port)]
+            command += ["--journal", str(journal)]
+        self.process = subprocess.Popen(command, stdout=out, stderr=out, cwd=ROOT)
+        deadline = time.monotonic() + 120  # a long journal takes a while to replay
         while kind_of_emulator(self.endpoint) is None:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
