@@ -31,6 +31,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -312,8 +313,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MOTO_PORT", str(args.port))
     moto = DomainDispatcherApplication(create_backend_app)
     app = JournaledApp(moto, Journal(args.journal))
+    started = time.monotonic()
     replayed = app.replay()
-    print(f"replayed {replayed} journal entries from {args.journal}", flush=True)
+    took = time.monotonic() - started
+    print(f"replayed {replayed} journal entries from {args.journal} in {took:.1f}s", flush=True)
     server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
