@@ -114,11 +114,17 @@ class MotoServerProcess:
             command += ["--journal", str(journal)]
         self.process = subprocess.Popen(command, stdout=out, stderr=out, cwd=ROOT)
         deadline = time.monotonic() + 120  # a long journal takes a while to replay
-        while kind_of_emulator(self.endpoint) is None:
+        while not self._answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"the moto server did not start on {self.endpoint}")
             time.sleep(0.1)
+
+    def _answers(self) -> bool:
+        try:
+            return kind_of_emulator(self.endpoint) is not None
+        except requests.Timeout:  # listening, but slow to answer its first request on a busy machine
+            return False
 
     def stop(self) -> None:
         if self.process.poll() is None:
