@@ -103,7 +103,15 @@ class MotoServerProcess:
     run`'s), every acknowledged write is journaled and replayed at the next start
     (scripts/devstack/durable_moto.py)."""
 
-    def __init__(self, host: str, port: int, log: Path | None = None, journal: Path | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        log: Path | None = None,
+        journal: Path | None = None,
+        *,
+        checkpoint_every: int | None = None,
+    ) -> None:
         use_fake_credentials()
         self.endpoint = f"http://{host}:{port}"
         self._log = log.open("ab") if log else None
@@ -112,6 +120,8 @@ class MotoServerProcess:
         if journal:
             command = [sys.executable, "-m", "scripts.devstack.durable_moto", "-H", host, "-p", str(port)]
             command += ["--journal", str(journal)]
+            if checkpoint_every:
+                command += ["--checkpoint-every", str(checkpoint_every)]
         self.process = subprocess.Popen(command, stdout=out, stderr=out, cwd=ROOT)
         deadline = time.monotonic() + 120  # a long journal takes a while to replay
         while not self._answers():
@@ -130,7 +140,7 @@ class MotoServerProcess:
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(10)
+                self.process.wait(60)  # a journaled server writes its checkpoint first
             except subprocess.TimeoutExpired:
                 self.process.kill()
         if self._log:
