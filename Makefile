@@ -42,7 +42,7 @@ typecheck: $(INSTALLED)
 
 # The CDK app, strictly typed too; separate because aws-cdk-lib's stubs take ~45 s to load cold.
 typecheck-infra: $(INSTALLED)
-	$(PY) -m mypy infra/cdk_app.py infra/stacks
+	$(PY) -m mypy infra/cdk_app.py infra/stacks infra/hooks
 
 pytest: $(INSTALLED)
 	$(PY) -m pytest $(PYTEST_ARGS)

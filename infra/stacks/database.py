@@ -17,7 +17,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from stacks.stages import StageConfig
 
@@ -110,6 +110,6 @@ class Database(Construct):
         )
 
     @property
-    def proxy_target_group(self) -> Construct:
+    def proxy_target_group(self) -> IConstruct:
         """What makes the proxy usable: the migrations must wait for it, not just the proxy."""
         return self.proxy.node.find_child("ProxyTargetGroup")
