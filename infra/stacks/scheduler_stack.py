@@ -163,6 +163,8 @@ class SchedulerStack(Stack):
             )
         else:
             names = self._roles_for_chalice_deploy(stage, network, wiring)
+            for logical_id, name in names.items():
+                monitoring.watch_function(logical_id, name)
         monitoring.watch_api(api_name, chalice_config.api_stage_name, "APIHandler")
         monitoring.watch_queues(queues.queue, queues.dead_letters)
         monitoring.watch_database(database.instance)
@@ -303,7 +305,12 @@ class SchedulerStack(Stack):
             CfnOutput(self, f"{logical_id}Environment", value=self.to_json_string(wiring.environment[name]))
         prefix = f"event-scheduler-{stage}"
         # The names `chalice deploy` gives the functions: the alarms and dashboards watch them.
-        return {"APIHandler": prefix, "Sweep": f"{prefix}-sweep", "Deliver": f"{prefix}-deliver"}
+        return {
+            "APIHandler": prefix,
+            "Sweep": f"{prefix}-sweep",
+            "Deliver": f"{prefix}-deliver",
+            "JwtAuth": f"{prefix}-jwt_auth",
+        }
 
     def _outputs(
         self,

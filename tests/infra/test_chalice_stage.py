@@ -4,6 +4,7 @@ scripts/chalice_stage.py reads, and the config it writes is one Chalice reads ba
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,22 @@ def fake_outputs(template: Template) -> dict[str, str]:
         else:
             values[key] = {"FunctionSubnetIds": "subnet-a,subnet-b"}.get(key, f"{key}-value")
     return values
+
+
+def test_the_data_plane_lints_clean_and_watches_the_functions_chalice_deploys(data_plane: Template) -> None:
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "cfn-lint"), str(data_plane.path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    throttles = {
+        json.dumps(a["Properties"].get("Dimensions"))
+        for n, a in data_plane.of_type("AWS::CloudWatch::Alarm").items()
+        if "Throttles" in n
+    }
+    assert '[{"Name": "FunctionName", "Value": "event-scheduler-dev-deliver"}]' in throttles
 
 
 def test_the_data_plane_has_no_app_and_every_output_the_script_reads(data_plane: Template) -> None:
