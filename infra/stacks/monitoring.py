@@ -114,24 +114,36 @@ class Monitoring(Construct):
                 period=MINUTE,
             )
 
-        errors = self._alarm(
-            f"{logical_id}NewVersionErrorRate",
-            f"{logical_id}, the version being deployed: more than {ERROR_RATE_PERCENT} % of its"
-            " invocations failed, 5 minutes running (rolls the canary back)",
-            metric=cw.MathExpression(
-                expression="100 * errors / MAX([errors, invocations])",
-                using_metrics={
-                    "errors": metric("Errors", "Sum"),
-                    "invocations": metric("Invocations", "Sum"),
-                },
-                period=MINUTE,
-                label=f"{logical_id} new version error rate (%)",
-            ),
-            threshold=ERROR_RATE_PERCENT,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=5,
-            datapoints_to_alarm=5,
-        )
+        if logical_id == "Sweep":
+            # Once a minute, 10 % of it: about one run of the new version in the window, too few
+            # for a rate over 5 minutes. Any failed run of the new version rolls it back.
+            errors = self._alarm(
+                f"{logical_id}NewVersionErrors",
+                f"{logical_id}, the version being deployed: a run failed (rolls the canary back)",
+                metric=metric("Errors", "Sum"),
+                threshold=0,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+            )
+        else:
+            errors = self._alarm(
+                f"{logical_id}NewVersionErrorRate",
+                f"{logical_id}, the version being deployed: more than {ERROR_RATE_PERCENT} % of its"
+                " invocations failed, 5 minutes running (rolls the canary back)",
+                metric=cw.MathExpression(
+                    expression="100 * errors / MAX([errors, invocations])",
+                    using_metrics={
+                        "errors": metric("Errors", "Sum"),
+                        "invocations": metric("Invocations", "Sum"),
+                    },
+                    period=MINUTE,
+                    label=f"{logical_id} new version error rate (%)",
+                ),
+                threshold=ERROR_RATE_PERCENT,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=5,
+                datapoints_to_alarm=5,
+            )
         self.rollback.setdefault(logical_id, []).append(errors.alarm_name)
         new_version = [errors]
         if logical_id == "APIHandler":

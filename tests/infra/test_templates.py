@@ -114,12 +114,12 @@ def test_every_invoked_function_has_an_error_rate_and_a_throttle_alarm(template:
         assert (throttles["Threshold"], throttles["EvaluationPeriods"]) == (0, 1)
         if template.path.stem.startswith("dev"):
             continue  # dev deploys all at once: no canary to judge
-        new_version = alarm(template, f"{function}NewVersionErrorRate")
+        new_version = alarm(
+            template, f"{function}NewVersion{'Errors' if function == 'Sweep' else 'ErrorRate'}"
+        )
+        found = [m["MetricStat"]["Metric"] for m in new_version.get("Metrics", []) if "MetricStat" in m]
         dimensions = {
-            d["Name"]: d["Value"]
-            for m in new_version["Metrics"]
-            if "MetricStat" in m
-            for d in m["MetricStat"]["Metric"]["Dimensions"]
+            d["Name"]: d["Value"] for metric in found or [new_version] for d in metric["Dimensions"]
         }
         assert set(dimensions) == {"FunctionName", "Resource", "ExecutedVersion"}
         assert dimensions["ExecutedVersion"] == {
@@ -238,7 +238,7 @@ def test_canary_deployments_roll_back_on_the_new_versions_alarms(templates: dict
         preference = props["DeploymentPreference"]
         assert preference["Type"] == CANARY
         alarms = {a["Ref"] for a in preference["Alarms"]}
-        assert any(f"{function}NewVersionErrorRate" in a for a in alarms)
+        assert any(f"{function}NewVersionError" in a for a in alarms)
         assert any("Throttles" in a for a in alarms)
         assert not any(f"{function}ErrorRate" in a for a in alarms), "all versions dilute the canary"
     api_alarms = {a["Ref"] for a in template.props("APIHandler")["DeploymentPreference"]["Alarms"]}
