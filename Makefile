@@ -15,7 +15,8 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION ?= 1
 
-.PHONY: run demo test lint typecheck pytest unit format migrate clean package synth cfn-lint coverage deploy typecheck-infra
+.PHONY: run demo test lint typecheck pytest unit format migrate clean package synth cfn-lint coverage deploy typecheck-infra scan node
+SCAN_VENV := .venv-checkov
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,7 +42,7 @@ typecheck: $(INSTALLED)
 
 # The CDK app, strictly typed too; separate because aws-cdk-lib's stubs take ~45 s to load cold.
 typecheck-infra: $(INSTALLED)
-	$(PY) -m mypy infra/cdk_app.py infra/stacks
+	$(PY) -m mypy infra/cdk_app.py infra/stacks infra/hooks
 
 pytest: $(INSTALLED)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -60,25 +61,42 @@ package: $(INSTALLED)
 	$(PY) scripts/build_package.py --stage $(STAGE) --out $(PACKAGE_OUT)
 	@ls -l $(PACKAGE_OUT)
 
-# The CDK cloud assembly for one stage (STAGE=dev|staging|prod), offline.
-synth: $(INSTALLED)
+# The CDK (jsii) runs on Node.js: synth and deploy need `node` (22 or 24) on the PATH.
+node:
+	@command -v node >/dev/null || { echo "Node.js is needed for make synth/deploy/cfn-lint (the CDK runs on it): install Node.js 22 or 24"; exit 1; }
+
+# The CDK cloud assembly for one stage (STAGE=dev|staging|prod), offline. DATA_PLANE=1: the data
+# plane alone (event-scheduler-STAGE-data), for `chalice deploy --stage` (scripts/chalice_stage.py).
+synth: $(INSTALLED) node
 	rm -rf $(CDK_OUT)
-	$(PY) infra/cdk_app.py --stage $(STAGE) --out $(CDK_OUT)
+	$(PY) infra/cdk_app.py --stage $(STAGE) --out $(CDK_OUT) $(if $(DATA_PLANE),--data-plane)
 
 # Deploys one stage with the pinned CDK CLI (credentials from the environment: CI assumes a
 # role by OIDC). WEBHOOK_URL is required; JWKS_URL, JWT_ISSUER, JWT_AUDIENCE are optional.
 DEPLOY_ID ?= $(shell git rev-parse --short HEAD 2>/dev/null)
-deploy: $(INSTALLED)
+deploy: $(INSTALLED) node
 	@test -n "$(WEBHOOK_URL)" || { echo "WEBHOOK_URL must be set"; exit 1; }
 	mkdir -p build && cd infra && npm ci --no-audit --no-fund && npx --no-install cdk deploy \
 	  --app "../$(PY) cdk_app.py" -c stage=$(STAGE) -c deploy_id=$(DEPLOY_ID) \
+	  $(if $(DATA_PLANE),-c app=false) $(if $(ORG_TRAIL),-c cloudtrail=organization) \
 	  $(if $(ALARM_EMAIL),-c alarm_email=$(ALARM_EMAIL)) \
 	  --parameters WebhookUrl=$(WEBHOOK_URL) --parameters JwksUrl=$(JWKS_URL) \
 	  --parameters JwtIssuer=$(JWT_ISSUER) --parameters JwtAudience=$(JWT_AUDIENCE) \
-	  --require-approval never --outputs-file ../build/outputs-$(STAGE).json
+	  --require-approval never --outputs-file ../build/outputs-$(STAGE)$(if $(DATA_PLANE),-data).json
 
 cfn-lint: synth
-	$(VENV)/bin/cfn-lint $(CDK_OUT)/$(STAGE).template.json
+	$(VENV)/bin/cfn-lint $(CDK_OUT)/$(STAGE)$(if $(DATA_PLANE),-data).template.json
+
+# checkov on the synthesized template and zizmor on the workflows, each with its baseline of
+# accepted findings (.checkov.yaml, .github/zizmor.yml). Own virtualenv: checkov's pins clash.
+$(SCAN_VENV)/.installed: requirements-scan.txt
+	@test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
+	@touch $@
+
+scan: $(SCAN_VENV)/.installed synth
+	$(SCAN_VENV)/bin/checkov --config-file .checkov.yaml -f $(CDK_OUT)/$(STAGE).template.json
+	$(SCAN_VENV)/bin/zizmor --config .github/zizmor.yml .github/workflows
 
 # What CI runs: every test, with branch coverage of chalicelib and app.py at 80 % or more.
 coverage: $(INSTALLED)
@@ -88,4 +106,4 @@ migrate: $(INSTALLED)
 	$(PY) scripts/migrate.py up
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build infra/cdk.out
+	rm -rf $(VENV) $(SCAN_VENV) .pytest_cache .mypy_cache .ruff_cache build infra/cdk.out

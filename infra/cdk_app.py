@@ -4,7 +4,9 @@
     cdk synth -c stage=prod                                   (the CDK CLI, from infra/)
 
 Context (or flags): `stage` (dev, staging, prod), `deploy_id` (the commit being deployed:
-makes every deploy run the migrations), `alarm_email` (subscribed to the alarm topic).
+makes every deploy run the migrations), `alarm_email` (subscribed to the alarm topic),
+`app=false` (the data plane alone, for `chalice deploy --stage`: see scripts/chalice_stage.py),
+`cloudtrail=organization` (the account is covered by an organisation trail: make none).
 """
 
 from __future__ import annotations
@@ -24,8 +26,25 @@ from stacks.scheduler_stack import SchedulerStack
 from stacks.stages import STAGES
 
 
-def build(stage: str, outdir: str | None, deploy_id: str | None, alarm_email: str | None) -> cdk.App:
+def _flag(value: object) -> bool:
+    return str(value).lower() not in ("false", "0", "no", "off")
+
+
+def build(
+    stage: str,
+    outdir: str | None,
+    deploy_id: str | None,
+    alarm_email: str | None,
+    with_app: bool = True,
+    cloudtrail: str = "stack",
+) -> cdk.App:
     app = cdk.App(outdir=outdir)
+    with_app = _flag(
+        app.node.try_get_context("app") if app.node.try_get_context("app") is not None else with_app
+    )
+    cloudtrail = app.node.try_get_context("cloudtrail") or cloudtrail
+    if cloudtrail not in ("stack", "organization"):
+        raise SystemExit(f"cloudtrail must be stack or organization, not {cloudtrail!r}")
     stage = app.node.try_get_context("stage") or stage
     if stage not in STAGES:
         raise SystemExit(f"unknown stage {stage!r}: one of {', '.join(STAGES)}")
@@ -35,7 +54,10 @@ def build(stage: str, outdir: str | None, deploy_id: str | None, alarm_email: st
         config=STAGES[stage],
         deploy_id=app.node.try_get_context("deploy_id") or deploy_id,
         alarm_email=app.node.try_get_context("alarm_email") or alarm_email,
-        description=f"event-scheduler ({stage}): API, sweeper, worker, database, queues, alarms",
+        with_app=with_app,
+        organization_trail=cloudtrail == "organization",
+        description=f"event-scheduler ({stage}): "
+        + ("API, sweeper, worker, database, queues, alarms" if with_app else "data plane for chalice deploy"),
     )
     return app
 
@@ -50,6 +72,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--deploy-id", default=None)
     parser.add_argument("--alarm-email", default=None)
+    parser.add_argument("--data-plane", action="store_true", help="the data plane alone (chalice deploy)")
+    parser.add_argument("--cloudtrail", choices=("stack", "organization"), default="stack")
     args = parser.parse_args(argv)
     out = str(Path(args.out).resolve()) if args.out else None
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # chalice package wants a region
@@ -59,7 +83,9 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="chalice-") as scratch:
         os.chdir(scratch)
         try:
-            build(args.stage, out, args.deploy_id, args.alarm_email).synth()
+            build(
+                args.stage, out, args.deploy_id, args.alarm_email, not args.data_plane, args.cloudtrail
+            ).synth()
         finally:
             os.chdir(home)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, Fn, Validations
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -85,12 +85,19 @@ class _PatchedChalice(Chalice):
         path.write_text(json.dumps(template))
 
 
+# What scripts/chalice_stage.py writes into a stage for `chalice deploy` (its own roles and
+# subnets) must not leak into the CDK's package: these override every layer of the config.
+CDK_OVERRIDES: dict[str, Any] = {"manage_iam_role": True, "subnet_ids": [], "security_group_ids": []}
+
+
 class ChaliceApp(Construct):
     """Wraps chalice.cdk.Chalice; its scope must be the stack named after the Chalice stage."""
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.chalice = _PatchedChalice(scope, "Chalice", source_dir=str(ROOT))
+        self.chalice = _PatchedChalice(
+            scope, "Chalice", source_dir=str(ROOT), stage_config=dict(CDK_OVERRIDES)
+        )
         self.api = self._function("APIHandler", "ApiHandlerRole")
         self.sweep = self._function("Sweep", "SweepRole")
         self.deliver = self._function("Deliver", "DeliverRole")
@@ -143,15 +150,21 @@ class ChaliceApp(Construct):
             f"{event}.ScalingConfig", {"MaximumConcurrency": max_concurrency}
         )
 
-    def enable_canary(self, deployment_type: str, alarms: dict[str, list[str]]) -> None:
-        """AutoPublishAlias + DeploymentPreference on every invoked function, and every caller
-        (the API's integrations, the authorizer, their invoke permissions) moved to the alias."""
+    def enable_canary(
+        self, deployment_type: str, alarms: dict[str, list[str]], pre_traffic: str | None, probed: list[str]
+    ) -> None:
+        """AutoPublishAlias + DeploymentPreference on every invoked function (the PreTraffic hook
+        on those in `probed`), and every caller (the API's integrations, the authorizer, their
+        invoke permissions) moved to the alias."""
         for function in self.canaried:
             function.resource.add_property_override("AutoPublishAlias", ALIAS)
-            function.resource.add_property_override(
-                "DeploymentPreference",
-                {"Type": deployment_type, "Alarms": alarms.get(function.logical_id, [])},
-            )
+            preference: dict[str, Any] = {
+                "Type": deployment_type,
+                "Alarms": alarms.get(function.logical_id, []),
+            }
+            if pre_traffic is not None and function.logical_id in probed:
+                preference["Hooks"] = {"PreTraffic": pre_traffic}
+            function.resource.add_property_override("DeploymentPreference", preference)
         names = [f.logical_id for f in [self.api, *self.authorizers]]
         self.rest_api.add_property_override("DefinitionBody", _to_aliases(self._definition_body(), names))
         for name in names:
@@ -164,9 +177,10 @@ class ChaliceApp(Construct):
                 )
             )
 
-    def configure_stage(self, stage: str, access_logs: logs.ILogGroup) -> None:
+    def configure_stage(self, stage: str, api_stage: str, access_logs: logs.ILogGroup) -> None:
         self.rest_api.add_property_override("Name", f"event-scheduler-{stage}")
         self.rest_api.add_property_override("TracingEnabled", True)
+        self.rest_api.add_property_override("SecurityPolicy", "TLS_1_2")  # TLS 1.0/1.1 refused
         self.rest_api.add_property_override(
             "MethodSettings",
             [
@@ -183,6 +197,14 @@ class ChaliceApp(Construct):
         )
         self.rest_api.add_property_override(
             "AccessLogSetting", {"DestinationArn": access_logs.log_group_arn, "Format": ACCESS_LOG_FORMAT}
+        )
+        # API Gateway creates its execution log group when it first logs, never expiring; made
+        # here with the stack (before any request), it keeps 7 days like every other.
+        logs.CfnLogGroup(
+            self,
+            "ApiExecutionLogs",
+            log_group_name=Fn.sub(f"API-Gateway-Execution-Logs_${{RestAPI}}/{api_stage}"),
+            retention_in_days=7,
         )
 
     def _definition_body(self) -> dict[str, Any]:

@@ -3,19 +3,30 @@
 Encrypted, in isolated subnets, never public, TLS required, 7-day automated backups,
 Multi-AZ where the stage says so. The functions connect to the proxy only: hundreds of Lambda
 containers share a small pool of server connections instead of exhausting max_connections.
+
+Two logins, each in its own generated secret, both served by the proxy: the master user, for
+the migrations alone, and the application role (`scheduler_app`), which the API, sweeper and
+worker use. The migrate step creates that role and its grants (chalicelib/adapters/db_roles.py).
 """
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_rds as rds
-from constructs import Construct
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct, IConstruct
 
 from stacks.stages import StageConfig
 
 DATABASE_NAME = "event_scheduler"
 PORT = 5432
+APP_USER = "scheduler_app"
+# A minor version RDS creates today (cfn-lint's RDS data lists it as current, not deprecated);
+# auto minor upgrades move it on, and CloudFormation ignores a version below the running one.
+ENGINE_VERSION = rds.PostgresEngineVersion.of("16.15", "16")
 
 
 class Database(Construct):
@@ -30,7 +41,7 @@ class Database(Construct):
         clients: ec2.ISecurityGroup,
     ) -> None:
         super().__init__(scope, construct_id)
-        engine = rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_16)
+        engine = rds.DatabaseInstanceEngine.postgres(version=ENGINE_VERSION)
         instance_sg = ec2.SecurityGroup(self, "InstanceSg", vpc=vpc, allow_all_outbound=False)
         proxy_sg = ec2.SecurityGroup(self, "ProxySg", vpc=vpc, allow_all_outbound=False)
         proxy_sg.add_ingress_rule(clients, ec2.Port.tcp(PORT), "functions to the proxy")
@@ -70,9 +81,26 @@ class Database(Construct):
         secret = self.instance.secret
         assert secret is not None  # from_generated_secret always makes one
         self.secret = secret
+        """The master user's: the migrate function alone reads it."""
+        self.app_secret = secretsmanager.Secret(
+            self,
+            "AppUser",
+            secret_name=f"event-scheduler/{config.name}/database-app",
+            description="The application role the API, sweeper and worker log in as",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps(
+                    {"username": APP_USER, "dbname": DATABASE_NAME, "port": PORT, "engine": "postgres"}
+                ),
+                generate_string_key="password",
+                password_length=40,
+                exclude_punctuation=True,
+            ),
+            removal_policy=RemovalPolicy.RETAIN if config.keep_data else RemovalPolicy.DESTROY,
+        )
         self.proxy = self.instance.add_proxy(
             "Proxy",
-            secrets=[secret],
+            db_proxy_name=f"event-scheduler-{config.name}",  # unique per stage within an account
+            secrets=[secret, self.app_secret],
             vpc=vpc,
             vpc_subnets=subnets,
             security_groups=[proxy_sg],
@@ -80,3 +108,8 @@ class Database(Construct):
             idle_client_timeout=Duration.minutes(30),
             max_connections_percent=90,
         )
+
+    @property
+    def proxy_target_group(self) -> IConstruct:
+        """What makes the proxy usable: the migrations must wait for it, not just the proxy."""
+        return self.proxy.node.find_child("ProxyTargetGroup")

@@ -17,7 +17,13 @@ VISIBILITY_FACTOR = 6
 
 class DeliveryQueue(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, worker_timeout_seconds: int, max_attempts: int
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        worker_timeout_seconds: int,
+        max_attempts: int,
+        queue_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letters = sqs.Queue(
@@ -30,6 +36,7 @@ class DeliveryQueue(Construct):
         self.queue = sqs.Queue(
             self,
             "Deliveries",
+            queue_name=queue_name,
             visibility_timeout=Duration.seconds(VISIBILITY_FACTOR * worker_timeout_seconds),
             retention_period=Duration.days(4),
             encryption=sqs.QueueEncryption.SQS_MANAGED,

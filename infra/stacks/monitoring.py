@@ -2,13 +2,20 @@
 
 Thresholds are the seed's: error rate > 5 % for 5 minutes, p99 latency > 2 s for 5 minutes,
 queue depth > 1,000 for 10 minutes, any message in the DLQ, RDS CPU > 80 % for 15 minutes,
-any Lambda throttle. The per-function error-rate and throttle alarms (and the API's rate and
-latency for the API handler) also roll back a canary deployment of that function.
+any Lambda throttle.
+
+What rolls a canary back watches the *new* version: Lambda publishes each invocation through
+an alias under the dimensions FunctionName, Resource (`name:alias`) and ExecutedVersion, so
+the new version's error rate (and the API handler's p99 duration) is measured apart from the
+90 % still on the old one. Each such alarm can go off inside the canary's window:
+evaluation periods × period + CLOUDWATCH_DELAY_SECONDS < the window (tests/infra proves it).
+The function-wide alarms page the topic; the throttle alarms and the API's 5xx rate and p99
+latency roll back too (they fit the window as well).
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_rds as rds
@@ -24,6 +31,9 @@ ERROR_RATE_PERCENT = 5
 LATENCY_P99_MS = 2000
 QUEUE_DEPTH = 1000
 RDS_CPU_PERCENT = 80
+CLOUDWATCH_DELAY_SECONDS = 180
+"""A datapoint's lag behind its minute: Lambda and API Gateway metrics land in ~1-2 minutes and
+an alarm is evaluated once a minute; 3 minutes is the budget the canary window must allow."""
 
 
 class Monitoring(Construct):
@@ -67,7 +77,7 @@ class Monitoring(Construct):
             period=MINUTE,
             label=f"{logical_id} error rate (%)",
         )
-        errors = self._alarm(
+        self._alarm(
             f"{logical_id}ErrorRate",
             f"{logical_id}: more than {ERROR_RATE_PERCENT} % of invocations failed, 5 minutes running",
             metric=error_rate,
@@ -84,7 +94,78 @@ class Monitoring(Construct):
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=1,
         )
-        self.rollback.setdefault(logical_id, []).extend([errors.alarm_name, throttles.alarm_name])
+        # The function-wide error rate pages; a canary is judged by its own version's.
+        self.rollback.setdefault(logical_id, []).append(throttles.alarm_name)
+
+    def watch_new_version(self, logical_id: str, function_name: str, version: str, alias: str) -> None:
+        """Alarms on what the version being deployed does, wired to roll its canary back."""
+        dimensions = {
+            "FunctionName": function_name,
+            "Resource": f"{function_name}:{alias}",
+            "ExecutedVersion": version,
+        }
+
+        def metric(name: str, statistic: str) -> cw.Metric:
+            return cw.Metric(
+                namespace="AWS/Lambda",
+                metric_name=name,
+                dimensions_map=dimensions,
+                statistic=statistic,
+                period=MINUTE,
+            )
+
+        if logical_id == "Sweep":
+            # Once a minute, 10 % of it: about one run of the new version in the window, too few
+            # for a rate over 5 minutes. Any failed run of the new version rolls it back.
+            errors = self._alarm(
+                f"{logical_id}NewVersionErrors",
+                f"{logical_id}, the version being deployed: a run failed (rolls the canary back)",
+                metric=metric("Errors", "Sum"),
+                threshold=0,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+            )
+        else:
+            errors = self._alarm(
+                f"{logical_id}NewVersionErrorRate",
+                f"{logical_id}, the version being deployed: more than {ERROR_RATE_PERCENT} % of its"
+                " invocations failed, 5 minutes running (rolls the canary back)",
+                metric=cw.MathExpression(
+                    expression="100 * errors / MAX([errors, invocations])",
+                    using_metrics={
+                        "errors": metric("Errors", "Sum"),
+                        "invocations": metric("Invocations", "Sum"),
+                    },
+                    period=MINUTE,
+                    label=f"{logical_id} new version error rate (%)",
+                ),
+                threshold=ERROR_RATE_PERCENT,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=5,
+                datapoints_to_alarm=5,
+            )
+        self.rollback.setdefault(logical_id, []).append(errors.alarm_name)
+        new_version = [errors]
+        if logical_id == "APIHandler":
+            duration = self._alarm(
+                f"{logical_id}NewVersionDurationP99",
+                f"{logical_id}, the version being deployed: p99 duration above {LATENCY_P99_MS} ms,"
+                " 5 minutes running (rolls the canary back)",
+                metric=metric("Duration", "p99"),
+                threshold=LATENCY_P99_MS,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=5,
+                datapoints_to_alarm=5,
+            )
+            self.rollback[logical_id].append(duration.alarm_name)
+            new_version.append(duration)
+        for alarm in new_version:
+            Validations.of(alarm).acknowledge(
+                Acknowledgment(
+                    id="CloudFormation-Validate::F1020",
+                    reason="`Ref: X.Version` is SAM's (AutoPublishAlias), resolved by its transform",
+                )
+            )
 
     def watch_api(self, api_name: str, api_stage: str, handler_logical_id: str) -> None:
         dimensions = {"ApiName": api_name, "Stage": api_stage}

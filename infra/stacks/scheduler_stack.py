@@ -4,25 +4,36 @@ The seed's separate concerns (database, API, scheduler, queue, monitoring) are s
 constructs here rather than separate stacks: Chalice emits the API, the schedule and the
 worker as one template, and one stack per stage keeps every reference inside CloudFormation
 (no exports to untangle). Stateful resources are retained in prod.
+
+With `app=False` (`-c app=false`) the stack is the data plane alone, `event-scheduler-<stage>-data`:
+network, database and proxy, queues, ledger, secrets, alarms, and one IAM role per function with
+the same grants; scripts/chalice_stage.py writes its outputs into the stage's Chalice config, and
+`chalice deploy --stage <stage>` deploys the app on it.
 """
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, CfnParameter, Stack
+import json
+from dataclasses import dataclass
+
+from aws_cdk import CfnOutput, CfnParameter, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks import dashboards
 from stacks.app_secrets import AppSecrets
-from stacks.chalice_app import ChaliceApp, Function, api_gateway_logging_role
+from stacks.audit import AuditTrail
+from stacks.chalice_app import ALIAS, ChaliceApp, Function, api_gateway_logging_role
+from stacks.costs import Costs
 from stacks.database import Database
 from stacks.delivery_queue import DeliveryQueue
 from stacks.ledger import Ledger
 from stacks.monitoring import Monitoring
 from stacks.network import Network
+from stacks.pre_traffic import PreTrafficHook
 from stacks.schema_migrations import SchemaMigrations, migrations_digest
-from stacks.stages import ChaliceConfig, StageConfig
+from stacks.stages import CHALICE_CONFIG, ROOT, ChaliceConfig, StageConfig
 
 READ_SECRET = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
 CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
@@ -35,6 +46,27 @@ def allow(actions: list[str], *resources: str) -> iam.PolicyStatement:
     return iam.PolicyStatement(actions=actions, resources=list(resources))
 
 
+# Chalice's function names (config.json) and the logical IDs `chalice package` gives them.
+LOGICAL_IDS = {
+    "api_handler": "APIHandler",
+    "sweep": "Sweep",
+    "deliver": "Deliver",
+    "migrate": "Migrate",
+    "jwt_auth": "JwtAuth",
+}
+IN_VPC = ("api_handler", "sweep", "deliver", "migrate")
+PROBED = ("APIHandler", "Deliver", "JwtAuth")
+"""What the PreTraffic hook checks (the sweeper's probe would be a sweep: real work)."""
+
+
+@dataclass
+class Wiring:
+    """Per Chalice function: its environment and its grants, the same on both deploy paths."""
+
+    environment: dict[str, dict[str, str]]
+    grants: dict[str, list[iam.PolicyStatement]]
+
+
 class SchedulerStack(Stack):
     def __init__(
         self,
@@ -44,10 +76,13 @@ class SchedulerStack(Stack):
         config: StageConfig,
         deploy_id: str | None = None,
         alarm_email: str | None = None,
+        with_app: bool = True,
+        organization_trail: bool = False,
         **kwargs: object,
     ) -> None:
         # Chalice packages the stage named by this construct's id: the stack's id is the stage.
-        super().__init__(scope, stage, stack_name=f"event-scheduler-{stage}", **kwargs)  # type: ignore[arg-type]
+        construct_id = stage if with_app else f"{stage}-data"
+        super().__init__(scope, construct_id, stack_name=f"event-scheduler-{construct_id}", **kwargs)  # type: ignore[arg-type]
         chalice_config = ChaliceConfig(stage)
         worker = chalice_config.function("deliver")
         webhook_url = CfnParameter(
@@ -72,72 +107,70 @@ class SchedulerStack(Stack):
             "Delivery",
             worker_timeout_seconds=worker.timeout_seconds,
             max_attempts=chalice_config.max_attempts,
+            # chalice deploy names the worker's queue from app.py; the CDK points it at any ARN
+            queue_name=None if with_app else handlers_queue_name(),
         )
         ledger = Ledger(self, "Ledger", keep=config.keep_data)
+        if not organization_trail:
+            AuditTrail(self, "Audit", stage=stage)
 
-        app = ChaliceApp(self, "App")
-        app.place_in_vpc(network.function_subnets.subnets, network.functions)
-        database_env = {"DB_SECRET_ARN": database.secret.secret_arn, "DB_HOST": database.proxy.endpoint}
-        read_db_secret = allow(READ_SECRET, database.secret.secret_arn)
-        app.set_environment(app.api, {**database_env, "LEDGER_TABLE": ledger.table.table_name})
-        app.grant(app.api, read_db_secret, allow(LEDGER_READ, ledger.table.table_arn))
-        app.set_environment(app.sweep, {**database_env, "QUEUE_URL": queues.queue.queue_url})
-        app.grant(app.sweep, read_db_secret, allow(SEND, queues.queue.queue_arn))
-        app.set_environment(
-            app.deliver,
-            {
-                **database_env,
-                "QUEUE_URL": queues.queue.queue_url,
-                "DLQ_URL": queues.dead_letters.queue_url,
-                "LEDGER_TABLE": ledger.table.table_name,
-                "WEBHOOK_URL": webhook_url.value_as_string,
-                "WEBHOOK_SECRET_ARN": secrets.webhook_signing.secret_arn,
+        app_db = {"DB_SECRET_ARN": database.app_secret.secret_arn, "DB_HOST": database.proxy.endpoint}
+        read_app_db = allow(READ_SECRET, database.app_secret.secret_arn)
+        authorizer_env = {
+            "JWT_SECRET_ARN": secrets.jwt_signing.secret_arn,
+            "JWKS_URL": jwks_url.value_as_string,
+            "JWT_ISSUER": jwt_issuer.value_as_string,
+            "JWT_AUDIENCE": jwt_audience.value_as_string,
+        }
+        wiring = Wiring(
+            environment={
+                "api_handler": {**app_db, "LEDGER_TABLE": ledger.table.table_name},
+                "sweep": {**app_db, "QUEUE_URL": queues.queue.queue_url},
+                "deliver": {
+                    **app_db,
+                    "QUEUE_URL": queues.queue.queue_url,
+                    "DLQ_URL": queues.dead_letters.queue_url,
+                    "LEDGER_TABLE": ledger.table.table_name,
+                    "WEBHOOK_URL": webhook_url.value_as_string,
+                    "WEBHOOK_SECRET_ARN": secrets.webhook_signing.secret_arn,
+                },
+                # Only the migrations log in as the master user; they create the app's role.
+                "migrate": {
+                    "DB_SECRET_ARN": database.secret.secret_arn,
+                    "DB_HOST": database.proxy.endpoint,
+                    "APP_DB_SECRET_ARN": database.app_secret.secret_arn,
+                },
+                "jwt_auth": authorizer_env,
+            },
+            grants={
+                "api_handler": [read_app_db, allow(LEDGER_READ, ledger.table.table_arn)],
+                "sweep": [read_app_db, allow(SEND, queues.queue.queue_arn)],
+                "deliver": [
+                    allow(READ_SECRET, database.app_secret.secret_arn, secrets.webhook_signing.secret_arn),
+                    allow(CONSUME, queues.queue.queue_arn),
+                    allow(SEND, queues.dead_letters.queue_arn),
+                    allow(LEDGER_WRITE, ledger.table.table_arn),
+                ],
+                "migrate": [allow(READ_SECRET, database.secret.secret_arn, database.app_secret.secret_arn)],
+                "jwt_auth": [allow(READ_SECRET, secrets.jwt_signing.secret_arn)],
             },
         )
-        app.grant(
-            app.deliver,
-            allow(READ_SECRET, database.secret.secret_arn, secrets.webhook_signing.secret_arn),
-            allow(CONSUME, queues.queue.queue_arn),
-            allow(SEND, queues.dead_letters.queue_arn),
-            allow(LEDGER_WRITE, ledger.table.table_arn),
-        )
-        app.consume_queue(queues.queue.queue_arn, max_concurrency=max(2, worker.reserved_concurrency or 2))
-        app.set_environment(app.migrate, database_env)
-        app.grant(app.migrate, read_db_secret)
-        for authorizer in app.authorizers:
-            app.set_environment(
-                authorizer,
-                {
-                    "JWT_SECRET_ARN": secrets.jwt_signing.secret_arn,
-                    "JWKS_URL": jwks_url.value_as_string,
-                    "JWT_ISSUER": jwt_issuer.value_as_string,
-                    "JWT_AUDIENCE": jwt_audience.value_as_string,
-                },
-            )
-            app.grant(authorizer, allow(READ_SECRET, secrets.jwt_signing.secret_arn))
-
-        access_logs = logs.LogGroup(self, "ApiAccessLogs", retention=logs.RetentionDays.ONE_WEEK)
-        api_gateway_logging_role(self)
-        api_name = f"event-scheduler-{stage}"
-        app.configure_stage(stage, access_logs)
-
-        migrations = SchemaMigrations(
-            self,
-            "Migrations",
-            migrator=app.chalice.get_function(app.migrate.logical_id),
-            deploy_id=deploy_id or migrations_digest(),
-        )
-        for function in app.canaried:
-            function.resource.node.add_dependency(migrations.resource)
-
         monitoring = Monitoring(self, "Monitoring", stage=stage, alarm_email=alarm_email)
-        names = {f.logical_id: f.resource.ref for f in app.canaried}
-        for logical_id, name in names.items():
-            monitoring.watch_function(logical_id, name)
-        monitoring.watch_api(api_name, chalice_config.api_stage_name, app.api.logical_id)
+        api_name = f"event-scheduler-{stage}"
+        if with_app:
+            names = self._app(
+                stage, config, chalice_config, network, database, queues, wiring, monitoring, deploy_id
+            )
+        else:
+            names = self._roles_for_chalice_deploy(stage, network, wiring)
+            for logical_id, name in names.items():
+                monitoring.watch_function(logical_id, name)
+        monitoring.watch_api(api_name, chalice_config.api_stage_name, "APIHandler")
         monitoring.watch_queues(queues.queue, queues.dead_letters)
         monitoring.watch_database(database.instance)
-        app.enable_canary(config.deployment_type, monitoring.rollback)
+        if with_app:
+            self._canary(stage, config, chalice_config, secrets, authorizer_env, monitoring)
+        Costs(self, "Costs", stage=stage, monthly_usd=config.monthly_budget_usd, topic=monitoring.topic)
 
         dashboards.operations(
             self,
@@ -157,6 +190,128 @@ class SchedulerStack(Stack):
         )
         self._outputs(queues, ledger, database, monitoring, secrets)
 
+    def _app(
+        self,
+        stage: str,
+        config: StageConfig,
+        chalice_config: ChaliceConfig,
+        network: Network,
+        database: Database,
+        queues: DeliveryQueue,
+        wiring: Wiring,
+        monitoring: Monitoring,
+        deploy_id: str | None,
+    ) -> dict[str, str]:
+        worker = chalice_config.function("deliver")
+        app = ChaliceApp(self, "App")
+        self.app = app
+        app.place_in_vpc(network.function_subnets.subnets, network.functions)
+        functions = {
+            "api_handler": app.api,
+            "sweep": app.sweep,
+            "deliver": app.deliver,
+            "migrate": app.migrate,
+        }
+        for authorizer in app.authorizers:
+            functions["jwt_auth"] = authorizer
+        for name, function in functions.items():
+            app.set_environment(function, wiring.environment[name])
+            app.grant(function, *wiring.grants[name])
+        app.consume_queue(queues.queue.queue_arn, max_concurrency=max(2, worker.reserved_concurrency or 2))
+
+        access_logs = logs.LogGroup(self, "ApiAccessLogs", retention=logs.RetentionDays.ONE_WEEK)
+        api_gateway_logging_role(self)
+        app.configure_stage(stage, chalice_config.api_stage_name, access_logs)
+
+        migrations = SchemaMigrations(
+            self,
+            "Migrations",
+            migrator=app.chalice.get_function(app.migrate.logical_id),
+            deploy_id=deploy_id or migrations_digest(),
+        )
+        # The proxy answers only once its target group is registered: migrate after that.
+        migrations.resource.node.add_dependency(database.proxy_target_group)
+        for function in app.canaried:
+            function.resource.node.add_dependency(migrations.resource)
+
+        names = {f.logical_id: f.resource.ref for f in app.canaried}
+        for logical_id, name in names.items():
+            monitoring.watch_function(logical_id, name)
+        return names
+
+    def _canary(
+        self,
+        stage: str,
+        config: StageConfig,
+        chalice_config: ChaliceConfig,
+        secrets: AppSecrets,
+        authorizer_env: dict[str, str],
+        monitoring: Monitoring,
+    ) -> None:
+        app = self.app
+        canary = config.deployment_type != "AllAtOnce"
+        hook: PreTrafficHook | None = None
+        if canary:
+            by_id = {f.logical_id: f.resource.ref for f in app.canaried}
+            for function in app.canaried:
+                version = Fn.select(7, Fn.split(":", Fn.ref(f"{function.logical_id}.Version")))
+                monitoring.watch_new_version(function.logical_id, function.resource.ref, version, ALIAS)
+            hook = PreTrafficHook(
+                self,
+                "PreTraffic",
+                stage=stage,
+                environment={
+                    "API_FUNCTION": by_id["APIHandler"],
+                    "WORKER_FUNCTION": by_id["Deliver"],
+                    "AUTHORIZER_FUNCTION": by_id["JwtAuth"],
+                    "API_STAGE": chalice_config.api_stage_name,
+                    "JWT_SECRET_ARN": authorizer_env["JWT_SECRET_ARN"],
+                    "JWKS_URL": authorizer_env["JWKS_URL"],
+                    "JWT_ISSUER": authorizer_env["JWT_ISSUER"],
+                    "JWT_AUDIENCE": authorizer_env["JWT_AUDIENCE"],
+                },
+            )
+            hook.may_invoke([by_id[name] for name in PROBED])
+            hook.may_read(secrets.jwt_signing.secret_arn)
+        app.enable_canary(
+            config.deployment_type,
+            monitoring.rollback,
+            hook.function.function_name if hook else None,
+            list(PROBED),
+        )
+
+    def _roles_for_chalice_deploy(self, stage: str, network: Network, wiring: Wiring) -> dict[str, str]:
+        """One role per function, with Chalice's policy files plus the grants, for `chalice deploy`."""
+        config = json.loads(CHALICE_CONFIG.read_text())
+        CfnOutput(
+            self,
+            "FunctionSubnetIds",
+            value=",".join(subnet.subnet_id for subnet in network.function_subnets.subnets),
+        )
+        CfnOutput(self, "FunctionSecurityGroupId", value=network.functions.security_group_id)
+        for name, logical_id in LOGICAL_IDS.items():
+            policy_file = config["lambda_functions"][name]["iam_policy_file"]
+            base = iam.PolicyDocument.from_json(json.loads((ROOT / ".chalice" / policy_file).read_text()))
+            role = iam.Role(
+                self,
+                f"{logical_id}Role",
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                inline_policies={
+                    "chalice": base,
+                    "grants": iam.PolicyDocument(statements=wiring.grants[name]),
+                },
+            )
+            CfnOutput(self, f"{logical_id}RoleArn", value=role.role_arn)
+            CfnOutput(self, f"{logical_id}Environment", value=self.to_json_string(wiring.environment[name]))
+        prefix = f"event-scheduler-{stage}"
+        # The names `chalice deploy` gives the functions: the alarms and dashboards watch them.
+        return {
+            "APIHandler": prefix,
+            "Sweep": f"{prefix}-sweep",
+            "Deliver": f"{prefix}-deliver",
+            "JwtAuth": f"{prefix}-jwt_auth",
+        }
+
     def _outputs(
         self,
         queues: DeliveryQueue,
@@ -169,9 +324,20 @@ class SchedulerStack(Stack):
         CfnOutput(self, "DeadLetterQueueUrl", value=queues.dead_letters.queue_url)
         CfnOutput(self, "LedgerTable", value=ledger.table.table_name)
         CfnOutput(self, "DatabaseSecretArn", value=database.secret.secret_arn)
+        CfnOutput(self, "DatabaseAppSecretArn", value=database.app_secret.secret_arn)
         CfnOutput(self, "DatabaseProxyEndpoint", value=database.proxy.endpoint)
         CfnOutput(self, "JwtSigningSecretArn", value=secrets.jwt_signing.secret_arn)
         CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn)
+
+
+def handlers_queue_name() -> str:
+    """The queue name app.py gives Chalice (read from the source: importing it is not needed)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from chalicelib.handlers import QUEUE_NAME
+
+    return QUEUE_NAME
 
 
 __all__ = ["Function", "SchedulerStack"]

@@ -30,9 +30,14 @@ class StageConfig:
     """Prod keeps its database (snapshot), ledger and secrets when the stack is deleted."""
     deployment_type: str
     """How CodeDeploy shifts traffic to new function versions; dev goes all at once."""
+    monthly_budget_usd: int
+    """The budget that alerts the alarm topic (the seed's estimate of the stage's upper bound)."""
 
 
-CANARY = "Canary10Percent5Minutes"
+# 10 % for 10 minutes, then all: long enough for a 5-minute alarm (the seed's "sustained 5
+# minutes") plus CloudWatch's delay to go off before the shift completes (monitoring.py).
+CANARY = "Canary10Percent10Minutes"
+CANARY_WINDOW_SECONDS = 600
 STAGES = {
     "dev": StageConfig(
         name="dev",
@@ -43,6 +48,7 @@ STAGES = {
         nat_gateways=1,
         keep_data=False,
         deployment_type="AllAtOnce",
+        monthly_budget_usd=100,
     ),
     "staging": StageConfig(
         name="staging",
@@ -53,6 +59,7 @@ STAGES = {
         nat_gateways=1,
         keep_data=False,
         deployment_type=CANARY,
+        monthly_budget_usd=200,
     ),
     "prod": StageConfig(
         name="prod",
@@ -63,6 +70,7 @@ STAGES = {
         nat_gateways=2,
         keep_data=True,
         deployment_type=CANARY,
+        monthly_budget_usd=500,
     ),
 }
 

@@ -93,7 +93,7 @@ def kind_of_emulator(endpoint: str) -> str | None:
         if health.ok and "services" in health.text:
             return "localstack"
         return "moto" if requests.get(f"{endpoint}/moto-api/data.json", timeout=1).ok else "unknown"
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # not up yet, or a loaded machine
         return None
 
 
@@ -143,5 +143,6 @@ class MotoServerProcess:
                 self.process.wait(60)  # a journaled server writes its checkpoint first
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait()
         if self._log:
             self._log.close()

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from stacks import chalice_app, monitoring
+from stacks.database import APP_USER, ENGINE_VERSION
 from stacks.ledger import TTL_ATTRIBUTE
-from stacks.stages import CANARY, STAGES, ChaliceConfig
+from stacks.stages import CANARY, CANARY_WINDOW_SECONDS, STAGES, ChaliceConfig
 
 from tests.infra.conftest import Template
 
@@ -111,6 +112,19 @@ def test_every_invoked_function_has_an_error_rate_and_a_throttle_alarm(template:
         assert throttles["MetricName"] == "Throttles"
         assert throttles["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
         assert (throttles["Threshold"], throttles["EvaluationPeriods"]) == (0, 1)
+        if template.path.stem.startswith("dev"):
+            continue  # dev deploys all at once: no canary to judge
+        new_version = alarm(
+            template, f"{function}NewVersion{'Errors' if function == 'Sweep' else 'ErrorRate'}"
+        )
+        found = [m["MetricStat"]["Metric"] for m in new_version.get("Metrics", []) if "MetricStat" in m]
+        dimensions = {
+            d["Name"]: d["Value"] for metric in found or [new_version] for d in metric["Dimensions"]
+        }
+        assert set(dimensions) == {"FunctionName", "Resource", "ExecutedVersion"}
+        assert dimensions["ExecutedVersion"] == {
+            "Fn::Select": [7, {"Fn::Split": [":", {"Ref": f"{function}.Version"}]}]
+        }
 
 
 def test_data_is_encrypted_at_rest_and_the_database_demands_tls(template: Template) -> None:
@@ -131,7 +145,8 @@ def test_the_database_is_private_postgres_16_with_7_day_backups(template: Templa
     db_id, instance = template.one("AWS::RDS::DBInstance")
     db = instance["Properties"]
     assert db["PubliclyAccessible"] is False
-    assert (db["Engine"], db["EngineVersion"]) == ("postgres", "16")
+    assert (db["Engine"], db["EngineVersion"]) == ("postgres", ENGINE_VERSION.postgres_full_version)
+    assert db["EngineVersion"].startswith("16.")  # a pinned minor (cfn-lint W3691 checks it)
     assert db["BackupRetentionPeriod"] == 7
     subnet_group = template.one("AWS::RDS::DBSubnetGroup")[1]["Properties"]
     for subnet in subnet_group["SubnetIds"]:
@@ -215,19 +230,140 @@ def test_the_worker_gets_the_pipelines_settings(template: Template) -> None:
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == monitoring.METRICS_NAMESPACE
 
 
-def test_canary_deployments_with_alarm_rollback(templates: dict[str, Template]) -> None:
-    for stage, template in templates.items():
-        for function in INVOKED:
-            props = template.props(function)
-            assert props["AutoPublishAlias"] == chalice_app.ALIAS
-            preference = props["DeploymentPreference"]
-            assert preference["Type"] == STAGES[stage].deployment_type
-            alarms = {a["Ref"] for a in preference["Alarms"]}
-            assert any("ErrorRate" in a for a in alarms)
-            assert any("Throttles" in a for a in alarms)
-        api_alarms = {a["Ref"] for a in template.props("APIHandler")["DeploymentPreference"]["Alarms"]}
-        assert any("ApiLatencyP99" in a for a in api_alarms)
-    assert STAGES["prod"].deployment_type == CANARY == "Canary10Percent5Minutes"
+def test_canary_deployments_roll_back_on_the_new_versions_alarms(templates: dict[str, Template]) -> None:
+    template = templates["prod"]
+    for function in INVOKED:
+        props = template.props(function)
+        assert props["AutoPublishAlias"] == chalice_app.ALIAS
+        preference = props["DeploymentPreference"]
+        assert preference["Type"] == CANARY
+        alarms = {a["Ref"] for a in preference["Alarms"]}
+        assert any(f"{function}NewVersionError" in a for a in alarms)
+        assert any("Throttles" in a for a in alarms)
+        assert not any(f"{function}ErrorRate" in a for a in alarms), "all versions dilute the canary"
+    api_alarms = {a["Ref"] for a in template.props("APIHandler")["DeploymentPreference"]["Alarms"]}
+    assert any("NewVersionDurationP99" in a for a in api_alarms)
+    assert STAGES["prod"].deployment_type == CANARY == "Canary10Percent10Minutes"
+    assert templates["dev"].props("APIHandler")["DeploymentPreference"]["Type"] == "AllAtOnce"
+
+
+def canary_seconds(deployment_type: str) -> int:
+    """How long CodeDeploy's predefined canary keeps the first share (the window alarms act in)."""
+    match = re.fullmatch(r"Canary\d+Percent(\d+)Minutes?", deployment_type)
+    assert match, f"not a canary: {deployment_type}"
+    return int(match[1]) * 60
+
+
+def test_every_alarm_wired_to_a_canary_can_go_off_before_the_deployment_ends(
+    templates: dict[str, Template],
+) -> None:
+    template = templates["prod"]
+    checked = 0
+    for name, function in template.of_type("AWS::Serverless::Function").items():
+        preference = function["Properties"].get("DeploymentPreference")
+        if not preference:
+            continue
+        window = canary_seconds(preference["Type"])
+        assert window == CANARY_WINDOW_SECONDS
+        for ref in preference["Alarms"]:
+            props = template.props(ref["Ref"])
+            periods = props.get("DatapointsToAlarm", props["EvaluationPeriods"])
+            period = props.get("Period") or next(
+                m["MetricStat"]["Period"] for m in props["Metrics"] if "MetricStat" in m
+            )
+            worst = props["EvaluationPeriods"] * period + monitoring.CLOUDWATCH_DELAY_SECONDS
+            assert periods <= props["EvaluationPeriods"]
+            assert worst < window, f"{ref['Ref']} on {name}: {worst} s to go off, the canary lasts {window} s"
+            assert props["TreatMissingData"] == "notBreaching"
+            checked += 1
+    assert checked >= 9
+
+
+def test_a_pre_traffic_hook_probes_the_api_the_worker_and_the_authorizer(template: Template) -> None:
+    stage = template.path.stem.split(".")[0]
+    if stage == "dev":  # all at once: nothing to hold back
+        assert "Hooks" not in template.props("APIHandler")["DeploymentPreference"]
+        assert not [n for n in template.of_type("AWS::Lambda::Function") if n.startswith("PreTraffic")]
+        return
+    hook_id, hook = template.one("AWS::Lambda::Function", "PreTraffic")
+    props = hook["Properties"]
+    assert props["FunctionName"].startswith("CodeDeployHook_")  # what CodeDeploy's role may invoke
+    for function in ("APIHandler", "Deliver", "JwtAuth"):
+        assert template.props(function)["DeploymentPreference"]["Hooks"] == {"PreTraffic": {"Ref": hook_id}}
+    assert "Hooks" not in template.props("Sweep")["DeploymentPreference"]
+    env = props["Environment"]["Variables"]
+    assert env["API_FUNCTION"] == {"Ref": "APIHandler"}
+    assert env["WORKER_FUNCTION"] == {"Ref": "Deliver"}
+    assert env["AUTHORIZER_FUNCTION"] == {"Ref": "JwtAuth"}
+    actions = {a for n, st in statements(template) if n.startswith("PreTraffic") for a in _list(st["Action"])}
+    assert {"codedeploy:PutLifecycleEventHookExecutionStatus", "lambda:InvokeFunction"} <= actions
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_cloudtrail_validates_its_logs_into_an_encrypted_expiring_bucket(template: Template) -> None:
+    _, trail = template.one("AWS::CloudTrail::Trail")
+    props = trail["Properties"]
+    assert props["EnableLogFileValidation"] is True
+    assert props["IsMultiRegionTrail"] is True
+    assert "KMSKeyId" in props
+    bucket_id = props["S3BucketName"]["Ref"]
+    bucket = template.props(bucket_id)
+    [encryption] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert bucket["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
+    [rule] = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == 365
+
+
+def test_a_cost_dashboard_and_a_budget_that_alerts_the_alarm_topic(template: Template) -> None:
+    stage = template.path.stem.split(".")[0]
+    costs = json.dumps(template.props(logical_id(template, "AWS::CloudWatch::Dashboard", "CostsDashboard")))
+    for word in ("EstimatedCharges", "AWSLambda", "AmazonRDS", "us-east-1"):  # billing's region
+        assert word in costs
+    budget = template.one("AWS::Budgets::Budget")[1]["Properties"]
+    assert budget["Budget"]["BudgetLimit"] == {"Amount": STAGES[stage].monthly_budget_usd, "Unit": "USD"}
+    topic = logical_id(template, "AWS::SNS::Topic", "MonitoringAlarms")
+    for notification in budget["NotificationsWithSubscribers"]:
+        assert notification["Subscribers"] == [{"SubscriptionType": "SNS", "Address": {"Ref": topic}}]
+    policy = json.dumps(template.one("AWS::SNS::TopicPolicy")[1]["Properties"])
+    assert "budgets.amazonaws.com" in policy
+
+
+def test_the_api_refuses_tls_below_1_2_and_its_execution_logs_expire(template: Template) -> None:
+    assert template.props("RestAPI")["SecurityPolicy"] == "TLS_1_2"
+    execution = [
+        g
+        for g in template.of_type("AWS::Logs::LogGroup").values()
+        if "API-Gateway-Execution-Logs_" in json.dumps(g["Properties"].get("LogGroupName", ""))
+    ]
+    [group] = execution
+    assert group["Properties"]["LogGroupName"] == {"Fn::Sub": "API-Gateway-Execution-Logs_${RestAPI}/v1"}
+    assert group["Properties"]["RetentionInDays"] == 7
+
+
+def test_the_proxy_is_named_per_stage_and_serves_both_logins(template: Template) -> None:
+    stage = template.path.stem.split(".")[0]
+    proxy = template.one("AWS::RDS::DBProxy")[1]["Properties"]
+    assert proxy["DBProxyName"] == f"event-scheduler-{stage}"
+    assert len(proxy["Auth"]) == 2
+    app_secret_id = logical_id(template, "AWS::SecretsManager::Secret", "DatabaseAppUser")
+    generated = template.props(app_secret_id)["GenerateSecretString"]
+    assert json.loads(generated["SecretStringTemplate"])["username"] == APP_USER
+    for function in INVOKED:
+        env = template.props(function)["Environment"]["Variables"]
+        assert env["DB_SECRET_ARN"] == {"Ref": app_secret_id}, f"{function} logs in as the app role"
+    migrate = template.props("Migrate")["Environment"]["Variables"]
+    assert migrate["DB_SECRET_ARN"] != {"Ref": app_secret_id}, "the migrations log in as the master"
+    assert migrate["APP_DB_SECRET_ARN"] == {"Ref": app_secret_id}
+
+
+def test_migrations_wait_for_the_proxys_target_group(template: Template) -> None:
+    _, migration = template.one("Custom::SchemaMigrations")
+    target_group = logical_id(template, "AWS::RDS::DBProxyTargetGroup", "")
+    assert target_group in migration["DependsOn"]
 
 
 def test_the_api_invokes_the_alias_that_the_canary_shifts(template: Template) -> None:
@@ -276,7 +412,7 @@ def test_cors_comes_from_the_stage_settings(template: Template) -> None:
 
 def test_every_log_group_keeps_7_days(template: Template) -> None:
     groups = template.of_type("AWS::Logs::LogGroup")
-    assert len(groups) >= 6  # four functions, access logs, the migration provider
+    assert len(groups) >= 7  # five functions, access and execution logs, the migration provider
     for name, group in groups.items():
         assert group["Properties"]["RetentionInDays"] == 7, name
     assert "ApiHandlerLogGroup" in groups
@@ -290,9 +426,9 @@ def test_the_ledger_is_on_demand_with_ttl_and_pitr(template: Template) -> None:
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
 
 
-def test_two_dashboards_one_for_deliveries(template: Template) -> None:
+def test_three_dashboards_operations_deliveries_and_costs(template: Template) -> None:
     dashboards = template.of_type("AWS::CloudWatch::Dashboard")
-    assert len(dashboards) == 2
+    assert len(dashboards) == 3
     deliveries = json.dumps(template.props(logical_id(template, "AWS::CloudWatch::Dashboard", "Deliveries")))
     for metric in (*monitoring.DELIVERY_COUNTS, "LatenessSeconds", "DeliveryLatencyMs"):
         assert metric in deliveries

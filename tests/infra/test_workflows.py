@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from typing import Any
 
@@ -37,16 +38,37 @@ def test_ci_runs_lint_types_coverage_package_synth_and_cfn_lint_on_push_and_pull
     ci = load("ci.yml")
     assert set(ci[True]) == {"push", "pull_request"}  # YAML 1.1 reads the key `on` as True
     commands = " ".join(step.get("run", "") for job in ci["jobs"].values() for step in job["steps"])
-    for target in ("make lint", "make typecheck", "make coverage", "make package", "make cfn-lint"):
+    for target in (
+        "make lint",
+        "make typecheck",
+        "make coverage",
+        "make package",
+        "make cfn-lint",
+        "make scan",
+    ):
         assert target in commands
     makefile = (ROOT / "Makefile").read_text()
     assert "--cov-fail-under=80" in makefile
 
 
+def test_every_action_is_pinned_by_commit_sha_with_its_tag() -> None:
+    pins = 0
+    for path in WORKFLOWS.glob("*.yml"):
+        for line in path.read_text().splitlines():
+            match = re.search(r"uses: ([\w./-]+)@(\S+)(?: # (v\S+))?", line)
+            if not match or match[1].startswith("./"):
+                continue
+            pins += 1
+            assert re.fullmatch(r"[0-9a-f]{40}", match[2]), f"{path.name}: {line.strip()}"
+            assert match[3], f"{path.name}: the tag goes in a comment: {line.strip()}"
+    assert pins >= 5
+
+
 def test_deploy_uses_oidc_promotes_through_stages_and_smoke_tests() -> None:
     deploy = load("deploy.yml")
     stage = load("deploy-stage.yml")
-    assert deploy["permissions"]["id-token"] == "write"
+    assert "id-token" not in deploy["permissions"], "the OIDC token only for the jobs that deploy"
+    assert all(job["permissions"]["id-token"] == "write" for job in deploy["jobs"].values())
     assert deploy[True]["push"]["branches"] == ["main"]
     assert "workflow_dispatch" in deploy[True]
     jobs = deploy["jobs"]
