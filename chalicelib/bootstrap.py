@@ -52,7 +52,7 @@ class Container:
         auth = self.settings.auth
         keys: KeySource
         if auth.jwks_url:
-            keys = JwksKeys(auth.jwks_url, auth.jwks_min_refresh)
+            keys = JwksKeys(auth.jwks_url, auth.jwks_min_refresh, max_age=auth.jwks_max_age)
         else:
             secret = auth.secret_for(self.settings.stage)
             if secret is None:
