@@ -94,7 +94,6 @@ class Container:
         s = self.settings
         return HttpWebhookSender(
             _required(s.webhook_url, "WEBHOOK_URL"),
-            self.clock,
             s.webhook_secret,
             s.webhook_connect_timeout,
             s.webhook_read_timeout,

@@ -82,7 +82,8 @@ def sink_offset() -> list[float]:
 
 @pytest.fixture
 def sink(sink_offset: list[float]) -> Iterator[WebhookSink]:
-    # The stack signs with its shifted clock, so the receiver checks at the same shifted time.
+    # Arrivals are stamped on the stack's shifted clock (lateness vs the body's times); the
+    # signatures carry real time and are checked by the standardwebhooks library.
     with WebhookSink(secret=SECRET, clock=lambda: time.time() + sink_offset[0]) as receiver:
         yield receiver
 
