@@ -26,6 +26,15 @@ MAX_LEEWAY = timedelta(minutes=5)  # clock skew, not a way to stretch a token's 
 MAX_JWKS_AGE = timedelta(days=1)  # a revoked key must stop verifying within a day at worst
 
 
+# The delivery queue's redrive count (SQS maxReceiveCount), for the CDK, the local stack and
+# this check alike. Well above MAX_ATTEMPTS: a receive that ends in an error before any POST
+# (the database or the ledger down) must not spend SQS's budget and dead-letter a message the
+# worker never tried. With the worker's backoff capped at 15 min (equal jitter: at least 7.5 min
+# a receive), the 90 receives above 10 attempts ride out at least ~11 h of outage; the queue
+# keeps messages 4 days, and the lease re-queues anything lost. SQS allows up to 1,000.
+DLQ_MAX_RECEIVE_COUNT = 100
+
+
 class SettingsError(ValueError):
     """An environment variable has a value the application cannot use."""
 
@@ -133,6 +142,11 @@ class Settings:
 
     def __post_init__(self) -> None:
         self.auth.check(self.stage)
+        if self.max_attempts >= DLQ_MAX_RECEIVE_COUNT:
+            raise SettingsError(
+                f"MAX_ATTEMPTS must be below the DLQ redrive count ({DLQ_MAX_RECEIVE_COUNT}), "
+                f"not {self.max_attempts}"
+            )
         if self.clock_offset and self.stage != "local":
             raise SettingsError(f"CLOCK_OFFSET is for the local stack only, not STAGE={self.stage}")
 

@@ -21,6 +21,7 @@ import requests
 from chalicelib.adapters import sqs
 from chalicelib.adapters.ledger import DynamoLedger
 from chalicelib.handlers import QUEUE_NAME
+from chalicelib.settings import DLQ_MAX_RECEIVE_COUNT
 
 # The emulator accepts any credentials; real ones must never be needed (or sent) locally.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -65,7 +66,7 @@ def provision(
     ledger_table: str = "event-scheduler-deliveries",
     *,
     visibility_timeout: int = VISIBILITY_TIMEOUT,
-    max_receive_count: int = 20,
+    max_receive_count: int = DLQ_MAX_RECEIVE_COUNT,
 ) -> Resources:
     """Creates (or finds) the queue, its DLQ and the ledger table."""
     client = sqs.client(region, endpoint_url)
