@@ -86,13 +86,19 @@ def emulator_endpoint() -> str:
     return str(get_service_endpoint("sqs", localstack_host=host)).rstrip("/")
 
 
+PROBE_TIMEOUT = 10.0
+
+
 def kind_of_emulator(endpoint: str) -> str | None:
     """What answers at `endpoint`: 'localstack', 'moto', 'unknown', or None for nothing."""
+    # Generous timeouts: moto's data.json dumps its whole state, and took over 1 s under load.
     try:
-        health = requests.get(f"{endpoint}/_localstack/health", timeout=1)
+        health = requests.get(f"{endpoint}/_localstack/health", timeout=PROBE_TIMEOUT)
         if health.ok and "services" in health.text:
             return "localstack"
-        return "moto" if requests.get(f"{endpoint}/moto-api/data.json", timeout=1).ok else "unknown"
+        return (
+            "moto" if requests.get(f"{endpoint}/moto-api/data.json", timeout=PROBE_TIMEOUT).ok else "unknown"
+        )
     except requests.ConnectionError:
         return None
 
