@@ -6,12 +6,13 @@ may then do is decided per route in chalicelib/api with chalicelib/domain/access
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Rate, Request, Response, SQSEvent
 
 from chalicelib import bootstrap, handlers
-from chalicelib.api import auth, cors, events, openapi, users
+from chalicelib.api import auth, cors, events, http, openapi, users
 
 # Powertools owns the logger named after the service; Chalice adding its own handler to it
 # printed every line twice.
@@ -28,6 +29,11 @@ def request() -> Request:
 def context() -> dict[str, Any]:
     """The request context; the authorizer's claims are under "authorizer"."""
     return request().context
+
+
+@app.middleware("http")
+def api_shape(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    return http.in_api_shape(get_response(event))
 
 
 @app.authorizer(ttl_seconds=auth.CACHE_TTL_SECONDS)

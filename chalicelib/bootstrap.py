@@ -128,7 +128,7 @@ class Container:
         auth = self.settings.auth
         keys: KeySource
         if auth.jwks_url:
-            keys = JwksKeys(auth.jwks_url, auth.jwks_min_refresh)
+            keys = JwksKeys(auth.jwks_url, auth.jwks_min_refresh, max_age=auth.jwks_max_age)
         else:
             secret = auth.secret_for(self.settings.stage)
             if secret is None:
@@ -170,7 +170,6 @@ class Container:
         s = self.settings
         return HttpWebhookSender(
             _required(s.webhook_url, "WEBHOOK_URL"),
-            self.clock,
             s.webhook_secret,
             s.webhook_connect_timeout,
             s.webhook_read_timeout,

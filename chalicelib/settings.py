@@ -23,6 +23,16 @@ _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 LOCAL_JWT_SECRET = "event-scheduler-local-only-secret-never-deployed"  # noqa: S105
 MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key is at least as long as the hash
 MAX_LEEWAY = timedelta(minutes=5)  # clock skew, not a way to stretch a token's life
+MAX_JWKS_AGE = timedelta(days=1)  # a revoked key must stop verifying within a day at worst
+
+
+# The delivery queue's redrive count (SQS maxReceiveCount), for the CDK, the local stack and
+# this check alike. Well above MAX_ATTEMPTS: a receive that ends in an error before any POST
+# (the database or the ledger down) must not spend SQS's budget and dead-letter a message the
+# worker never tried. With the worker's backoff capped at 15 min (equal jitter: at least 7.5 min
+# a receive), the 90 receives above 10 attempts ride out at least ~11 h of outage; the queue
+# keeps messages 4 days, and the lease re-queues anything lost. SQS allows up to 1,000.
+DLQ_MAX_RECEIVE_COUNT = 100
 
 
 class SettingsError(ValueError):
@@ -47,6 +57,9 @@ class AuthSettings:
     roles_claim: str = "roles"
     jwks_min_refresh: timedelta = timedelta(seconds=30)
     """An unknown `kid` refetches the key set at most this often, so junk tokens cannot flood it."""
+    jwks_max_age: timedelta = timedelta(minutes=10)
+    """The key set is refetched once older than this, so a key the provider revokes stops
+    verifying within it (plus the authorizer's 300 s result cache)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], stage: str) -> AuthSettings:
@@ -64,6 +77,7 @@ class AuthSettings:
             audience=env.get("JWT_AUDIENCE") or None,
             leeway=parse_duration("JWT_LEEWAY", env.get("JWT_LEEWAY", "30s")),
             roles_claim=env.get("JWT_ROLES_CLAIM") or "roles",
+            jwks_max_age=parse_duration("JWKS_MAX_AGE", env.get("JWKS_MAX_AGE") or "10m"),
         )
 
     def check(self, stage: str) -> None:
@@ -71,6 +85,11 @@ class AuthSettings:
             raise SettingsError(f"AUTH_MODE=off is honoured only when STAGE=local, and STAGE is {stage}")
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
             raise SettingsError(f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
+        if not self.jwks_min_refresh <= self.jwks_max_age <= MAX_JWKS_AGE:
+            raise SettingsError(
+                f"JWKS_MAX_AGE must be from {self.jwks_min_refresh.total_seconds():.0f}s "
+                f"to {MAX_JWKS_AGE.total_seconds():.0f}s"
+            )
         if self.leeway > MAX_LEEWAY:
             raise SettingsError(f"JWT_LEEWAY must be at most {MAX_LEEWAY.total_seconds():.0f}s")
         if self.jwt_secret == LOCAL_JWT_SECRET and stage != "local":
@@ -123,6 +142,11 @@ class Settings:
 
     def __post_init__(self) -> None:
         self.auth.check(self.stage)
+        if self.max_attempts >= DLQ_MAX_RECEIVE_COUNT:
+            raise SettingsError(
+                f"MAX_ATTEMPTS must be below the DLQ redrive count ({DLQ_MAX_RECEIVE_COUNT}), "
+                f"not {self.max_attempts}"
+            )
         if self.clock_offset and self.stage != "local":
             raise SettingsError(f"CLOCK_OFFSET is for the local stack only, not STAGE={self.stage}")
 

@@ -179,7 +179,7 @@ def pipeline_run(
     policy = worker.DeliveryPolicy(
         10, Backoff(timedelta(seconds=10), timedelta(minutes=15)), timedelta(minutes=15), timedelta(days=7)
     )
-    sender = HttpWebhookSender(url, clock, SECRET, 2.0, 5.0)
+    sender = HttpWebhookSender(url, SECRET, 2.0, 5.0)
     the_worker = worker.Worker(db, clock, Schedule(), queue, dlq, ledger, sender, policy)
     sweep_policy = sweeper.SweepPolicy(
         timedelta(minutes=15),

@@ -33,18 +33,19 @@ def rs256(payload: dict[str, Any], key: rsa.RSAPrivateKey, kid: str) -> str:
 
 
 class JwksServer:
-    """Serves `document` at /jwks.json and counts the fetches."""
+    """Serves `document` at /jwks.json (or fails with `status`, when not 200) and counts the fetches."""
 
     def __init__(self) -> None:
         self.document: dict[str, Any] = {"keys": []}
+        self.status = 200
         self.fetches = 0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 outer.fetches += 1
-                body = json.dumps(outer.document).encode()
-                self.send_response(200)
+                body = json.dumps(outer.document if outer.status == 200 else {"error": "down"}).encode()
+                self.send_response(outer.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

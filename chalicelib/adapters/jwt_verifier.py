@@ -53,7 +53,12 @@ def fetch_json(url: str) -> Mapping[str, Any]:
 
 class JwksKeys:
     """RSA public keys from a JWKS URL, cached by `kid`; an unknown `kid` refetches the set
-    (a rotation), at most once per `min_refresh`, and a failed fetch keeps the keys it had."""
+    (a rotation), at most once per `min_refresh`, and a failed fetch keeps the keys it had.
+
+    The set is trusted for `max_age` only: a key the provider removes (revokes) stops verifying
+    once the cached set is older than that. Past it, an unreachable JWKS fails closed (retried
+    at most once per `min_refresh`), since the keys it would vouch for may have been revoked.
+    """
 
     algorithms: tuple[str, ...] = ("RS256",)
 
@@ -63,29 +68,51 @@ class JwksKeys:
         min_refresh: timedelta = timedelta(seconds=30),
         fetch: Callable[[str], Mapping[str, Any]] = fetch_json,
         monotonic: Callable[[], float] = time.monotonic,
+        max_age: timedelta = timedelta(minutes=10),
     ) -> None:
         self._url = url
         self._min_refresh = min_refresh.total_seconds()
+        self._max_age = max_age.total_seconds()
         self._fetch = fetch
         self._monotonic = monotonic
         self._keys: dict[str, Any] = {}
         self._fetched_at: float | None = None
+        self._loaded_at: float | None = None
         self._lock = threading.Lock()
 
     def key_for(self, header: Mapping[str, Any]) -> Any:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise TokenRejected("the token names no key (kid)")
-        key = self._keys.get(kid)
+        key = self._keys.get(kid) if self._fresh() else None
         if key is None:
             with self._lock:
+                if not self._fresh():
+                    self._reload()
                 key = self._keys.get(kid) or self._refresh_for(kid)
         return key
+
+    def _fresh(self) -> bool:
+        return self._loaded_at is not None and self._monotonic() - self._loaded_at < self._max_age
+
+    def _reload(self) -> None:
+        """The cached set is too old (or there is none): fetch it, or trust nothing."""
+        self._keys = {}
+        now = self._monotonic()
+        if self._fetched_at is not None and now - self._fetched_at < self._min_refresh:
+            raise KeysUnavailable("the JWKS could not be fetched recently; retrying shortly")
+        self._load(now)
 
     def _refresh_for(self, kid: str) -> Any:
         now = self._monotonic()
         if self._fetched_at is not None and now - self._fetched_at < self._min_refresh:
             raise TokenRejected(f"unknown key id {kid!r}")
+        self._load(now)
+        if kid not in self._keys:
+            raise TokenRejected(f"unknown key id {kid!r}")
+        return self._keys[kid]
+
+    def _load(self, now: float) -> None:
         self._fetched_at = now
         import requests  # the default fetch's errors; loaded already by then
 
@@ -94,9 +121,7 @@ class JwksKeys:
         except (requests.RequestException, ValueError) as exc:
             raise KeysUnavailable(f"could not fetch the JWKS: {exc}") from None
         self._keys = _rsa_keys(document, self.algorithms)
-        if kid not in self._keys:
-            raise TokenRejected(f"unknown key id {kid!r}")
-        return self._keys[kid]
+        self._loaded_at = now
 
 
 def _rsa_keys(document: Mapping[str, Any], algorithms: tuple[str, ...]) -> dict[str, Any]:

@@ -5,7 +5,10 @@
     webhook-signature  "v1," + base64(HMAC-SHA256(key, f"{id}.{timestamp}.{body}"))
 
 The secret is base64, optionally prefixed `whsec_` (the spec's convention); the HMAC key is
-the decoded bytes.
+the decoded bytes. The timestamp is real time (`wall_clock`), never the app's clock: receivers
+check it against their own clock (a five-minute replay window), so a shifted local clock
+(CLOCK_OFFSET) or the simulator's virtual one must not leak into it. The body's times stay on
+the app's clock.
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ import hmac
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from chalicelib.domain.delivery import Outcome, Verdict, parse_retry_after, verdict_for_status
-from chalicelib.ports import Clock, Delivery
+from chalicelib.ports import Delivery
 from chalicelib.settings import SettingsError
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
@@ -52,14 +56,14 @@ class HttpWebhookSender:
     def __init__(
         self,
         url: str,
-        clock: Clock,
         secret: str | None = None,
         connect_timeout: float = 2.0,
         read_timeout: float = 5.0,
         session_factory: Callable[[], requests.Session] | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.url = url
-        self._clock = clock
+        self._wall_clock = wall_clock
         self._key = signing_key(secret) if secret else None
         self._timeout = (connect_timeout, read_timeout)
         self._session_factory = session_factory or _session
@@ -80,7 +84,7 @@ class HttpWebhookSender:
             "X-Idempotency-Key": delivery.idempotency_key,
         }
         if self._key is not None:
-            timestamp = int(self._clock.now().timestamp())
+            timestamp = int(self._wall_clock())
             headers["webhook-id"] = delivery.idempotency_key
             headers["webhook-timestamp"] = str(timestamp)
             headers["webhook-signature"] = sign(self._key, delivery.idempotency_key, timestamp, delivery.body)
@@ -109,7 +113,9 @@ class HttpWebhookSender:
         status = response.status_code
         verdict = verdict_for_status(status)
         error = None if verdict is Verdict.SUCCESS else (response.reason or None)
-        retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock.now())
+        # An HTTP-date in Retry-After is the receiver's real time, not the app's clock.
+        real_now = datetime.fromtimestamp(self._wall_clock(), UTC)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), real_now)
         return Outcome(verdict, status, error, latency, retry_after)
 
 

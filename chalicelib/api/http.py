@@ -7,6 +7,7 @@ import binascii
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
@@ -28,6 +29,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _STATUS = {ValidationError: 400, Unauthenticated: 401, Forbidden: 403, NotFound: 404, Conflict: 409}
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{22}")  # 16 bytes, base64url, unpadded
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
 
@@ -40,6 +43,31 @@ def error_response(
     status: int, code: str, message: str, details: list[dict[str, str]] | None = None
 ) -> Response:
     return json_response({"error": {"code": code, "message": message, "details": details or []}}, status)
+
+
+# Chalice answers some requests itself, before or around a view, as {"Code", "Message"}.
+_CHALICE_CODES = {
+    "MethodNotAllowedError": "method_not_allowed",
+    "UnsupportedMediaType": "unsupported_media_type",
+    "BadRequest": "bad_request",
+    "BadRequestError": "bad_request",
+    "NotFoundError": "not_found",
+    "InternalServerError": "internal_error",
+}
+
+
+def in_api_shape(response: Response) -> Response:
+    """Chalice's own errors (405, 415, 500...) in the API's error shape, and a JSON content
+    type on every body that lacks one (Chalice leaves it unset when a view returns a dict)."""
+    body = response.body
+    if isinstance(body, dict) and set(body) == {"Code", "Message"}:
+        code = _CHALICE_CODES.get(str(body["Code"]), "error")
+        shaped = error_response(response.status_code, code, str(body["Message"]))
+        shaped.headers = {**response.headers, **shaped.headers}
+        return shaped
+    if body not in (None, "", b"") and not any(k.lower() == "content-type" for k in response.headers):
+        response.headers = {**response.headers, "Content-Type": "application/json"}
+    return response
 
 
 def domain_error_response(exc: SchedulerError) -> Response:
@@ -83,10 +111,11 @@ def json_body(raw: str | bytes | None) -> Any:
 
 
 def parse_id(value: str, field: str = "id") -> UUID:
-    try:
-        return UUID(value)
-    except ValueError:
-        raise ValidationError.single(field, "must be a UUID") from None
+    """The canonical 8-4-4-4-12 form only, as the OpenAPI document says (UUID() alone also
+    takes braces, `urn:uuid:` and bare hex)."""
+    if not _UUID.fullmatch(value):
+        raise ValidationError.single(field, "must be a UUID")
+    return UUID(value)
 
 
 def parse_limit(value: str | None) -> int:
@@ -104,6 +133,8 @@ def encode_cursor(last_id: UUID | None) -> str | None:
 def decode_cursor(value: str | None) -> UUID | None:
     if not value:
         return None
+    if not _CURSOR.fullmatch(value):  # b64decode alone skips characters outside the alphabet
+        raise ValidationError.single("cursor", "is not a cursor this API returned")
     try:
         return UUID(bytes=base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
     except (ValueError, binascii.Error):

@@ -21,6 +21,7 @@ import requests
 from chalicelib.adapters import sqs
 from chalicelib.adapters.ledger import DynamoLedger
 from chalicelib.handlers import QUEUE_NAME
+from chalicelib.settings import DLQ_MAX_RECEIVE_COUNT
 from scripts.devstack.paths import ROOT
 
 # The emulator accepts any credentials; real ones must never be needed (or sent) locally.
@@ -66,7 +67,7 @@ def provision(
     ledger_table: str = "event-scheduler-deliveries",
     *,
     visibility_timeout: int = VISIBILITY_TIMEOUT,
-    max_receive_count: int = 20,
+    max_receive_count: int = DLQ_MAX_RECEIVE_COUNT,
 ) -> Resources:
     """Creates (or finds) the queue, its DLQ and the ledger table."""
     client = sqs.client(region, endpoint_url)
@@ -86,13 +87,19 @@ def emulator_endpoint() -> str:
     return str(get_service_endpoint("sqs", localstack_host=host)).rstrip("/")
 
 
+PROBE_TIMEOUT = 10.0
+
+
 def kind_of_emulator(endpoint: str) -> str | None:
     """What answers at `endpoint`: 'localstack', 'moto', 'unknown', or None for nothing."""
+    # Generous timeouts: moto's data.json dumps its whole state, and took over 1 s under load.
     try:
-        health = requests.get(f"{endpoint}/_localstack/health", timeout=1)
+        health = requests.get(f"{endpoint}/_localstack/health", timeout=PROBE_TIMEOUT)
         if health.ok and "services" in health.text:
             return "localstack"
-        return "moto" if requests.get(f"{endpoint}/moto-api/data.json", timeout=1).ok else "unknown"
+        return (
+            "moto" if requests.get(f"{endpoint}/moto-api/data.json", timeout=PROBE_TIMEOUT).ok else "unknown"
+        )
     except (requests.ConnectionError, requests.Timeout):  # not up yet, or a loaded machine
         return None
 

@@ -1,9 +1,9 @@
 """The simulator's engine: the real app on a virtual clock, from users to a delivery report.
 
 Wiring: a fresh migrated database; SQS and DynamoDB in a moto server (`aws="moto"`) or the
-in-memory twins of the same ports (`aws="memory"`); a real HTTP receiver that stamps and
-verifies every request at the virtual time; the app's container installed with the virtual
-clock, so the API, the sweeper, the worker and the webhook signatures all read it. Users are
+in-memory twins of the same ports (`aws="memory"`); a real HTTP receiver that stamps every
+request at the virtual time and verifies its signature (which carries real time); the app's
+container installed with the virtual clock, so the API, the sweeper and the worker read it. Users are
 created through the app's own routes (chalice's in-process gateway, with an admin token);
 the schedule and SQS handlers are the app's Lambda entry points, fed by the LambdaRunner.
 

@@ -136,9 +136,11 @@ def reports(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory)
             tmp, "C", C_USERS, pg_server, "--delivery-time", "01:30", "--leap-day", "feb28", "--aws", "memory"
         ),
     }
-    for name, process in runs.items():
-        out, err = process.communicate(timeout=180)
-        assert process.returncode == 0, f"run {name}: {err}\n{out}"
+    # Every run is waited for (and its pipes closed) before any is judged: one failed run must
+    # not leave the others' pipes to be garbage-collected, as warnings, in a later test.
+    outputs = {name: process.communicate(timeout=180) for name, process in runs.items()}
+    for name, (out, err) in outputs.items():
+        assert runs[name].returncode == 0, f"run {name}: {err}\n{out}"
     return {name: json.loads((tmp / f"{name}.json").read_text()) for name in runs}
 
 

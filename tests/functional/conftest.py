@@ -1,7 +1,9 @@
 """`client`: chalice's in-process test client, sending an admin token unless told otherwise.
 
 Tests that pass their own `Authorization` header send exactly that; `client.anonymous` sends
-whatever headers it is given and nothing more.
+whatever headers it is given and nothing more. Every response either one gets is checked
+against the OpenAPI document (tests/contract.py): status, content type and body, with no
+undeclared field.
 """
 
 from __future__ import annotations
@@ -14,7 +16,22 @@ from chalice.test import Client, HTTPResponse, TestHTTPClient
 
 from app import app
 from chalicelib import bootstrap
+from tests import contract
 from tests.tokens import admin_token, bearer
+
+
+class ContractHTTP(TestHTTPClient):
+    """Sends through chalice's client; fails the test on a response the document does not describe."""
+
+    def __init__(self, inner: TestHTTPClient) -> None:
+        self._inner = inner
+
+    def request(
+        self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
+    ) -> HTTPResponse:
+        response = self._inner.request(method, path, headers=headers, body=body)
+        contract.check(method, path, response.status_code, response.headers, response.body)
+        return response
 
 
 class AuthorizedHTTP(TestHTTPClient):
@@ -38,7 +55,7 @@ class AuthorizedClient(Client):
 
     @property
     def anonymous(self) -> TestHTTPClient:
-        return super().http
+        return ContractHTTP(super().http)
 
     @property
     def http(self) -> TestHTTPClient:

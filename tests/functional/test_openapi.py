@@ -74,3 +74,25 @@ def test_the_document_is_served_without_a_token(client: AuthorizedClient) -> Non
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/json"
     assert response.json_body == openapi.document()
+
+
+def test_every_operation_declares_the_errors_the_app_can_answer() -> None:
+    """415 wherever a body is taken, 500 everywhere the app runs: both in the error shape."""
+    for (path, method), operation in documented().items():
+        responses = operation["responses"]
+        if "requestBody" in operation:
+            assert responses.get("415") == {"$ref": "#/components/responses/UnsupportedMediaType"}, path
+        if path != "/openapi.json":
+            assert responses.get("500") == {"$ref": "#/components/responses/InternalError"}, (path, method)
+    for name in ("UnsupportedMediaType", "InternalError"):
+        content = openapi.document()["components"]["responses"][name]["content"]
+        assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_every_response_schema_declares_its_fields_closed() -> None:
+    """additionalProperties false on each object schema a response uses (tests/contract.py
+    closes them anyway; the document should say so to a generated client)."""
+    schemas = openapi.document()["components"]["schemas"]
+    for name, schema in schemas.items():
+        if schema.get("type") == "object" and "properties" in schema:
+            assert schema.get("additionalProperties") is False, name

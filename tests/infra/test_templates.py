@@ -13,6 +13,7 @@ from stacks.database import APP_USER, ENGINE_VERSION
 from stacks.ledger import TTL_ATTRIBUTE
 from stacks.stages import CANARY, CANARY_WINDOW_SECONDS, STAGES, ChaliceConfig
 
+from chalicelib.settings import DLQ_MAX_RECEIVE_COUNT
 from tests.infra.conftest import Template
 
 pytestmark = pytest.mark.infra
@@ -42,14 +43,15 @@ def statements(template: Template) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield name, statement
 
 
-def test_the_queue_redrives_to_the_dlq_after_the_workers_attempts(template: Template) -> None:
+def test_the_queue_redrives_to_the_dlq_only_well_after_the_workers_attempts(template: Template) -> None:
     stage = template.path.stem.split(".")[0]
     queue = template.props(logical_id(template, "AWS::SQS::Queue", "DeliveryDeliveries"))
     dlq_id = logical_id(template, "AWS::SQS::Queue", "DeliveryDeadLetters")
     assert queue["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
-        "maxReceiveCount": ChaliceConfig(stage).max_attempts,
+        "maxReceiveCount": DLQ_MAX_RECEIVE_COUNT,
     }
+    assert ChaliceConfig(stage).max_attempts < DLQ_MAX_RECEIVE_COUNT
     assert template.props(dlq_id)["MessageRetentionPeriod"] == 14 * 24 * 3600
     worker_timeout = template.props("Deliver")["Timeout"]
     assert queue["VisibilityTimeout"] >= 6 * worker_timeout

@@ -78,3 +78,14 @@ def test_token_script_refuses_a_cloud_stage_without_a_secret() -> None:
     with pytest.raises(SystemExit) as exited:
         token_script.main(["--role", "admin"], env={"STAGE": "prod"})
     assert exited.value.code == 2
+
+
+def test_jwks_max_age_defaults_to_ten_minutes_and_reaches_the_key_cache() -> None:
+    jwks = {"STAGE": "prod", "JWKS_URL": "https://idp.test/jwks.json"}
+    assert Settings.from_env(jwks).auth.jwks_max_age == timedelta(minutes=10)
+    settings = Settings.from_env({**jwks, "JWKS_MAX_AGE": "2m"})
+    assert settings.auth.jwks_max_age == timedelta(minutes=2)
+    assert bootstrap.Container(settings).verifier._keys._max_age == 120  # type: ignore[attr-defined]
+    for bad in ("5s", "2d"):  # under the refetch interval; over a day
+        with pytest.raises(SettingsError, match="JWKS_MAX_AGE"):
+            Settings.from_env({**jwks, "JWKS_MAX_AGE": bad})
