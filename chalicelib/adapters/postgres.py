@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -11,18 +12,22 @@ from uuid import UUID
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from chalicelib.adapters.sql_files import queries
-from chalicelib.domain.errors import Conflict, Unavailable
-from chalicelib.domain.events import Event, Status
+from chalicelib.domain.errors import Conflict, FieldError, Unavailable
+from chalicelib.domain.events import Event, EventFilter, Status
 from chalicelib.domain.users import User, UserFields
 
 _CONSTRAINT_MESSAGES = {
     "events_one_per_occurrence": "an event for this user, type and occurrence already exists",
     "events_idempotency_key_key": "an event with this idempotency key already exists",
+    "users_external_id_live": "another user already has this externalId",
 }
+_CONSTRAINT_FIELDS = {"users_external_id_live": "externalId"}
 
 
 class DatabaseUnavailable(Unavailable):
@@ -62,7 +67,9 @@ class Database:
                 yield Store(cast("psycopg.Connection[dict[str, Any]]", conn))
         except pg_errors.UniqueViolation as exc:
             name = exc.diag.constraint_name or ""
-            raise Conflict(_CONSTRAINT_MESSAGES.get(name, f"conflict on {name}")) from exc
+            message = _CONSTRAINT_MESSAGES.get(name, f"conflict on {name}")
+            field = _CONSTRAINT_FIELDS.get(name)
+            raise Conflict(message, [FieldError(field, message)] if field else None) from exc
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailable(str(exc)) from exc
 
@@ -118,6 +125,33 @@ class Store:
     def list_users(self, limit: int, after: UUID | None) -> list[User]:
         return [_user(row) for row in self._all("list_users", limit=limit, after=after)]
 
+    def user_by_external_id(self, external_id: str) -> User | None:
+        row = self._one("user_by_external_id", external_id=external_id)
+        return _user(row) if row else None
+
+    def lock_users_by_external_ids(self, external_ids: Sequence[str]) -> list[User]:
+        """Live users with these externalIds, locked in id order: one statement."""
+        return [_user(r) for r in self._all("lock_users_by_external_ids", external_ids=list(external_ids))]
+
+    def insert_users(self, users: Sequence[User], now: datetime) -> set[UUID]:
+        """New users in one statement; returns the ids inserted (an externalId taken meanwhile
+        by another transaction leaves its user out)."""
+        if not users:
+            return set()
+        f = [u.fields for u in users]
+        params = {
+            "now": now,
+            "ids": [u.id for u in users],
+            "first_names": [x.first_name for x in f],
+            "last_names": [x.last_name for x in f],
+            "dates_of_birth": [x.date_of_birth for x in f],
+            "anniversary_dates": [x.anniversary_date for x in f],
+            "timezones": [x.timezone for x in f],
+            "external_ids": [x.external_id for x in f],
+            "metadata": [None if x.metadata is None else json.dumps(x.metadata) for x in f],
+        }
+        return {row["id"] for row in self._all("insert_users", **params)}
+
     # events
     def insert_event(self, event: Event) -> None:
         self.run("insert_event", **_event_params(event))
@@ -130,6 +164,46 @@ class Store:
         """Like `update_event`, for callers that hold the row's lock: losing is a conflict."""
         if not self.update_event(event, expected_version):
             raise Conflict("the event changed meanwhile; try again")
+
+    def insert_new_events(self, events: Sequence[Event], now: datetime) -> None:
+        """Fresh PENDING events (`Event.new`) in one statement."""
+        if not events:
+            return
+        assert all(e.status is Status.PENDING and e.version == 1 for e in events)
+        self.run(
+            "insert_events",
+            now=now,
+            ids=[e.id for e in events],
+            user_ids=[e.user_id for e in events],
+            event_types=[e.event_type for e in events],
+            occurrence_dates=[e.occurrence_date for e in events],
+            targets=[e.target_utc for e in events],
+            timezones=[e.timezone for e in events],
+            keys=[e.idempotency_key for e in events],
+        )
+
+    def list_events(self, where: EventFilter, limit: int) -> list[Event]:
+        q = queries()
+        params: dict[str, Any] = {"limit": limit}
+        parts = []
+        for name, key, value in (
+            ("status", "status", where.status),
+            ("type", "event_type", where.event_type),
+            ("user", "user_id", where.user_id),
+            ("from", "from", where.target_from),
+            ("to", "to", where.target_to),
+        ):
+            if value is not None:
+                parts.append(q[f"filter_events_{name}"])
+                params[key] = value
+        if where.late is not None:
+            parts.append(q["filter_events_late" if where.late else "filter_events_on_time"])
+        if where.after is not None:
+            parts.append(q["filter_events_after"])
+            params["after_target"], params["after_id"] = where.after
+        filters = sql.SQL(" AND ").join(sql.SQL(p) for p in parts) if parts else sql.SQL("true")
+        statement = sql.SQL(q["list_events"]).format(filters=filters)
+        return [event_from_row(row) for row in self.conn.execute(statement, params).fetchall()]
 
     def get_event(self, event_id: UUID) -> Event | None:
         row = self._one("get_event", id=event_id)
@@ -150,12 +224,10 @@ class Store:
 
 
 def _user_params(user: User) -> dict[str, Any]:
-    return {
-        "id": user.id,
-        "created_at": user.created_at,
-        "updated_at": user.updated_at,
-        **asdict(user.fields),
-    }
+    params = {"id": user.id, "created_at": user.created_at, "updated_at": user.updated_at}
+    params |= asdict(user.fields)
+    params["metadata"] = None if user.fields.metadata is None else Jsonb(user.fields.metadata)
+    return params
 
 
 def _user(row: dict[str, Any]) -> User:
@@ -165,6 +237,8 @@ def _user(row: dict[str, Any]) -> User:
         date_of_birth=row["date_of_birth"],
         timezone=row["timezone"],
         anniversary_date=row["anniversary_date"],
+        external_id=row.get("external_id"),
+        metadata=row.get("metadata"),
     )
     return User(
         id=row["id"],

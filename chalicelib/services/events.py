@@ -6,7 +6,7 @@ from uuid import UUID
 
 from chalicelib.adapters.postgres import Database
 from chalicelib.domain.errors import Conflict, NotFound
-from chalicelib.domain.events import Event
+from chalicelib.domain.events import Event, EventFilter
 from chalicelib.services.ports import Clock
 
 
@@ -16,6 +16,11 @@ def get_event(db: Database, event_id: UUID) -> Event:
     if event is None:
         raise NotFound("no event with that id")
     return event
+
+
+def list_events(db: Database, where: EventFilter, limit: int) -> list[Event]:
+    with db.transaction() as store:
+        return store.list_events(where, limit)
 
 
 def retry_event(db: Database, clock: Clock, event_id: UUID) -> Event:

@@ -143,6 +143,8 @@ def _post(worker: Worker, job: Job) -> None:
         "eventType": job.event.event_type,
         "userId": str(job.event.user_id),
         "scheduledFor": iso_utc(job.event.target_utc),
+        "externalId": job.user.external_id,  # the integrating team's own id and data, as now
+        "metadata": job.user.metadata,
     }
     outcome = worker.sender.deliver(Post(job.message.idempotency_key, json.dumps(body).encode()))
     attempted_at = worker.clock.now()
