@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from chalicelib.adapters.postgres import Database
-from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.errors import Conflict, ValidationError
 from chalicelib.domain.events import Event
 from chalicelib.domain.schedule import Schedule
 from chalicelib.domain.users import User, UserFields
@@ -61,7 +61,7 @@ def import_users(
             break
         except _Raced:
             if attempt == _ATTEMPTS - 1:
-                raise
+                raise Conflict("other requests keep taking these externalIds; send the users again") from None
     return [results[index] for index in range(len(parsed))]
 
 
