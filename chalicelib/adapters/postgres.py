@@ -201,7 +201,8 @@ class Store:
         if where.after is not None:
             parts.append(q["filter_events_after"])
             params["after_target"], params["after_id"] = where.after
-        filters = sql.SQL(" AND ").join(sql.SQL(p) for p in parts) if parts else sql.SQL("true")
+        # Each block on its own lines: a block may carry a comment.
+        filters = sql.SQL(" AND ").join(sql.SQL(f"(\n{p}\n)") for p in parts) if parts else sql.SQL("true")
         statement = sql.SQL(q["list_events"]).format(filters=filters)
         return [event_from_row(row) for row in self.conn.execute(statement, params).fetchall()]
 

@@ -47,7 +47,7 @@ FROM unnest(%(ids)s::uuid[], %(user_ids)s::uuid[], %(event_types)s::text[],
      AS e (id, user_id, event_type, occurrence_date, target_utc, timezone, idempotency_key);
 
 -- name: list_events
--- GET /events: {filters} is "true" or the filter_events_* blocks that apply, joined by AND.
+-- GET /events: the filters are "true" or the filter_events_* blocks that apply, joined by AND.
 -- The row comparison keeps paging on the (…, target_utc, id) indexes.
 SELECT * FROM events
 WHERE {filters}
