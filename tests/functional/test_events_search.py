@@ -41,7 +41,8 @@ def everything(client: Client, database_url: str) -> list[dict[str, Any]]:
             b" (SELECT id FROM users WHERE first_name IN ('Person1', 'Person5', 'Person9'))"
         )
         conn.execute(
-            b"UPDATE events SET status = 'COMPLETED', late = true, delivered_at = target_utc + interval '1 hour'"
+            b"UPDATE events SET status = 'COMPLETED', late = true,"
+            b" delivered_at = target_utc + interval '1 hour'"
             b" WHERE user_id IN (SELECT id FROM users WHERE first_name IN ('Person2', 'Person6'))"
         )
     found = [e for r in results for e in client.http.get(f"/user/{r['id']}/events").json_body["items"]]
@@ -72,7 +73,8 @@ def test_without_filters_every_event_in_target_then_id_order_across_pages(
     assert walk(client, 7) == everything
     assert walk(client, 100) == everything
     first = client.http.get("/events").json_body
-    assert first["items"] == everything[:20] and first["nextCursor"]
+    assert first["items"] == everything[:20]
+    assert first["nextCursor"]
     ties = len(everything) - len({e["targetUtc"] for e in everything})
     assert ties > 10  # the id tiebreak is exercised
 
