@@ -11,9 +11,9 @@ from datetime import timedelta
 from typing import Any
 
 import psycopg
-from psycopg import sql
 import pytest
 from chalice.test import Client
+from psycopg import sql
 
 from chalicelib.adapters.clock import ManualClock
 from tests.functional.test_users_api import ADA, JSON, active, assert_error, create, send
