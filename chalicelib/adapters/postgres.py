@@ -138,19 +138,20 @@ class Store:
         by another transaction leaves its user out)."""
         if not users:
             return set()
-        f = [u.fields for u in users]
-        params = {
-            "now": now,
-            "ids": [u.id for u in users],
-            "first_names": [x.first_name for x in f],
-            "last_names": [x.last_name for x in f],
-            "dates_of_birth": [x.date_of_birth for x in f],
-            "anniversary_dates": [x.anniversary_date for x in f],
-            "timezones": [x.timezone for x in f],
-            "external_ids": [x.external_id for x in f],
-            "metadata": [None if x.metadata is None else json.dumps(x.metadata) for x in f],
-        }
-        return {row["id"] for row in self._all("insert_users", **params)}
+        rows = [
+            {
+                "id": str(u.id),
+                "first_name": u.fields.first_name,
+                "last_name": u.fields.last_name,
+                "date_of_birth": u.fields.date_of_birth.isoformat(),
+                "anniversary_date": u.fields.anniversary_date and u.fields.anniversary_date.isoformat(),
+                "timezone": u.fields.timezone,
+                "external_id": u.fields.external_id,
+                "metadata": u.fields.metadata,
+            }
+            for u in users
+        ]
+        return {row["id"] for row in self._all("insert_users", now=now, users=json.dumps(rows))}
 
     # events
     def insert_event(self, event: Event) -> None:
@@ -170,40 +171,22 @@ class Store:
         if not events:
             return
         assert all(e.status is Status.PENDING and e.version == 1 for e in events)
-        self.run(
-            "insert_events",
-            now=now,
-            ids=[e.id for e in events],
-            user_ids=[e.user_id for e in events],
-            event_types=[e.event_type for e in events],
-            occurrence_dates=[e.occurrence_date for e in events],
-            targets=[e.target_utc for e in events],
-            timezones=[e.timezone for e in events],
-            keys=[e.idempotency_key for e in events],
-        )
+        rows = [
+            {
+                "id": str(e.id),
+                "user_id": str(e.user_id),
+                "event_type": e.event_type,
+                "occurrence_date": e.occurrence_date.isoformat(),
+                "target_utc": e.target_utc.isoformat(),
+                "timezone": e.timezone,
+                "idempotency_key": e.idempotency_key,
+            }
+            for e in events
+        ]
+        self.run("insert_events", now=now, events=json.dumps(rows))
 
     def list_events(self, where: EventFilter, limit: int) -> list[Event]:
-        q = queries()
-        params: dict[str, Any] = {"limit": limit}
-        parts = []
-        for name, key, value in (
-            ("status", "status", where.status),
-            ("type", "event_type", where.event_type),
-            ("user", "user_id", where.user_id),
-            ("from", "from", where.target_from),
-            ("to", "to", where.target_to),
-        ):
-            if value is not None:
-                parts.append(q[f"filter_events_{name}"])
-                params[key] = value
-        if where.late is not None:
-            parts.append(q["filter_events_late" if where.late else "filter_events_on_time"])
-        if where.after is not None:
-            parts.append(q["filter_events_after"])
-            params["after_target"], params["after_id"] = where.after
-        # Each block on its own lines: a block may carry a comment.
-        filters = sql.SQL(" AND ").join(sql.SQL(f"(\n{p}\n)") for p in parts) if parts else sql.SQL("true")
-        statement = sql.SQL(q["list_events"]).format(filters=filters)
+        statement, params = list_events_statement(where, limit)
         return [event_from_row(row) for row in self.conn.execute(statement, params).fetchall()]
 
     def get_event(self, event_id: UUID) -> Event | None:
@@ -222,6 +205,32 @@ class Store:
             "occurrence_exists", user_id=user_id, event_type=event_type, occurrence_date=occurrence_date
         )
         return bool(row and row["found"])
+
+
+def list_events_statement(where: EventFilter, limit: int) -> tuple[sql.Composed, dict[str, Any]]:
+    """GET /events' query: the filter blocks that apply, joined by AND (scripts/bench_events.py
+    explains it)."""
+    q = queries()
+    params: dict[str, Any] = {"limit": limit}
+    parts = []
+    for name, key, value in (
+        ("status", "status", where.status),
+        ("type", "event_type", where.event_type),
+        ("user", "user_id", where.user_id),
+        ("from", "from", where.target_from),
+        ("to", "to", where.target_to),
+    ):
+        if value is not None:
+            parts.append(q[f"filter_events_{name}"])
+            params[key] = value
+    if where.late is not None:
+        parts.append(q["filter_events_late" if where.late else "filter_events_on_time"])
+    if where.after is not None:
+        parts.append(q["filter_events_after"])
+        params["after_target"], params["after_id"] = where.after
+    # Each block on its own lines: a block may carry a comment.
+    filters = sql.SQL(" AND ").join(sql.SQL(f"(\n{p}\n)") for p in parts) if parts else sql.SQL("true")
+    return sql.SQL(q["list_events"]).format(filters=filters), params
 
 
 def _user_params(user: User) -> dict[str, Any]:

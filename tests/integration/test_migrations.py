@@ -138,7 +138,6 @@ def test_0002_adds_external_ids_and_the_event_search_indexes_and_its_down_step_r
     found = indexes(empty_url, "events")
     assert "(target_utc, id)" in found["events_target"]
     assert "(status, target_utc, id)" in found["events_status_target"]
-    assert "(event_type, target_utc, id)" in found["events_type_target"]
     assert "WHERE late" in found["events_late_target"]
     users = constraints(empty_url, "users")
     assert "char_length(external_id)" in users["users_external_id_check"][1]

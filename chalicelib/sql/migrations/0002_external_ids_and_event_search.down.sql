@@ -1,5 +1,4 @@
 DROP INDEX events_late_target;
-DROP INDEX events_type_target;
 DROP INDEX events_status_target;
 DROP INDEX events_target;
 DROP INDEX users_external_id_live;

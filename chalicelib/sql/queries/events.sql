@@ -36,15 +36,14 @@ SELECT EXISTS (
 ) AS found;
 
 -- name: insert_events
--- Many new events in one statement (the import's chunk).
+-- Many new PENDING events in one statement (the import's chunk), sent as one JSON array.
 INSERT INTO events (id, user_id, event_type, occurrence_date, target_utc, due_utc, timezone,
                     idempotency_key, status, version, attempts, created_at, updated_at)
 SELECT e.id, e.user_id, e.event_type, e.occurrence_date, e.target_utc, e.target_utc, e.timezone,
        e.idempotency_key, 'PENDING', 1, 0, %(now)s, %(now)s
-FROM unnest(%(ids)s::uuid[], %(user_ids)s::uuid[], %(event_types)s::text[],
-            %(occurrence_dates)s::date[], %(targets)s::timestamptz[], %(timezones)s::text[],
-            %(keys)s::text[])
-     AS e (id, user_id, event_type, occurrence_date, target_utc, timezone, idempotency_key);
+FROM jsonb_to_recordset(%(events)s::jsonb)
+     AS e (id uuid, user_id uuid, event_type text, occurrence_date date, target_utc timestamptz,
+           timezone text, idempotency_key text);
 
 -- name: list_events
 -- GET /events: the filters are "true" or the filter_events_* blocks that apply, joined by AND.

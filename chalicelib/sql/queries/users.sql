@@ -41,15 +41,15 @@ ORDER BY id
 FOR UPDATE;
 
 -- name: insert_users
--- The import's users of one chunk in one statement. A user whose externalId another
+-- The import's users of one chunk in one statement, sent as one JSON array (psycopg builds
+-- one JSON text far faster than nine typed arrays). A user whose externalId another
 -- transaction has just taken is not inserted (and not returned): the import then retries.
 INSERT INTO users (id, first_name, last_name, date_of_birth, anniversary_date, timezone,
                    external_id, metadata, created_at, updated_at)
 SELECT u.id, u.first_name, u.last_name, u.date_of_birth, u.anniversary_date, u.timezone,
-       u.external_id, u.metadata::jsonb, %(now)s, %(now)s
-FROM unnest(%(ids)s::uuid[], %(first_names)s::text[], %(last_names)s::text[],
-            %(dates_of_birth)s::date[], %(anniversary_dates)s::date[], %(timezones)s::text[],
-            %(external_ids)s::text[], %(metadata)s::text[])
-     AS u (id, first_name, last_name, date_of_birth, anniversary_date, timezone, external_id, metadata)
+       u.external_id, u.metadata, %(now)s, %(now)s
+FROM jsonb_to_recordset(%(users)s::jsonb)
+     AS u (id uuid, first_name text, last_name text, date_of_birth date, anniversary_date date,
+           timezone text, external_id text, metadata jsonb)
 ON CONFLICT (external_id) WHERE deleted_at IS NULL AND external_id IS NOT NULL DO NOTHING
 RETURNING id;
