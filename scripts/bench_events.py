@@ -44,7 +44,7 @@ PAGE = 100
 LOAD = """
 WITH u AS (
     INSERT INTO users (id, first_name, last_name, date_of_birth, timezone, created_at, updated_at)
-    SELECT gen_random_uuid(), 'User', 'Number ' || g, date '1990-01-01' + (g % 365), 'UTC',
+    SELECT gen_random_uuid(), 'User', 'Number ' || g, date '1990-01-01' + (g %% 365), 'UTC',
            %(now)s - interval '2 years', %(now)s - interval '2 years'
     FROM generate_series(1, %(users)s) AS g
     RETURNING id, date_of_birth
@@ -52,19 +52,19 @@ WITH u AS (
     SELECT id, date_of_birth, row_number() OVER () AS g FROM u
 ), e AS (
     SELECT n.id AS user_id, n.g, y.year,
-           CASE WHEN y.year = 2026 AND n.g % 10 = 0 THEN 'anniversary' ELSE 'birthday' END AS event_type,
+           CASE WHEN y.year = 2026 AND n.g %% 10 = 0 THEN 'anniversary' ELSE 'birthday' END AS event_type,
            make_date(y.year, extract(month FROM n.date_of_birth)::int, extract(day FROM n.date_of_birth)::int)
                AS occurrence_date,
            (make_date(y.year, extract(month FROM n.date_of_birth)::int,
                       extract(day FROM n.date_of_birth)::int) + time '09:00')
-               - (n.g % 48) * interval '30 minutes' + interval '12 hours' AS target_local
+               - (n.g %% 48) * interval '30 minutes' + interval '12 hours' AS target_local
     FROM n CROSS JOIN (VALUES (2025), (2026)) AS y (year)
 ), s AS (
     SELECT e.*, e.target_local AT TIME ZONE 'UTC' AS target_utc,
            CASE
                WHEN e.year = 2026 AND e.target_local AT TIME ZONE 'UTC' > %(now)s THEN 'PENDING'
-               WHEN e.g % 100 = 7 THEN 'FAILED'
-               WHEN e.g % 200 = 11 THEN 'SKIPPED'
+               WHEN e.g %% 100 = 7 THEN 'FAILED'
+               WHEN e.g %% 200 = 11 THEN 'SKIPPED'
                ELSE 'COMPLETED'
            END AS status
     FROM e
@@ -76,9 +76,9 @@ SELECT gen_random_uuid(), user_id, event_type, occurrence_date, target_utc, targ
        gen_random_uuid()::text, status, CASE WHEN status = 'PENDING' THEN 1 ELSE 3 END,
        CASE WHEN status = 'PENDING' THEN 0 WHEN status = 'FAILED' THEN 10 ELSE 1 END,
        CASE WHEN status = 'COMPLETED'
-            THEN target_utc + CASE WHEN g % 50 = 3 THEN interval '20 minutes' ELSE interval '2 seconds' END
+            THEN target_utc + CASE WHEN g %% 50 = 3 THEN interval '20 minutes' ELSE interval '2 seconds' END
        END,
-       status = 'COMPLETED' AND g % 50 = 3,
+       status = 'COMPLETED' AND g %% 50 = 3,
        CASE WHEN status = 'FAILED' THEN 'HTTP 410'
             WHEN status = 'SKIPPED' THEN 'older than MAX_EVENT_AGE' END,
        %(now)s - interval '1 year', %(now)s

@@ -262,4 +262,6 @@ def _delivery(recorded: Recorded, refs: dict[str, Any]) -> dict[str, Any]:
         "deliveredAt": iso(delivered),
         "idempotencyKey": recorded.headers.get("idempotency-key"),
         "late": delivered - target > LATE_AFTER,
+        "externalId": body.get("externalId"),
+        "metadata": body.get("metadata"),
     }
