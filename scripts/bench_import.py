@@ -8,7 +8,10 @@ scripts/import_users.py sending a CSV of N users (sample_users' mix of zones, 1 
 anniversary, each with an externalId and a small metadata object) in its own process, as a
 team would run it. Then the same file again (`--restart`: every user comes back "unchanged",
 what re-sending after an interruption costs). Every run is checked: N users, one event per
-user and type in PostgreSQL, no duplicate externalId.
+user and type in PostgreSQL, no duplicate externalId. CPU seconds are read from /proc for the
+API process, the PostgreSQL backends serving it and the script; cpuBoundUsersPerSecond is N
+over their sum, what one core per process would give on a quiet machine (the figure to compare
+when the machine is shared and wallSeconds mostly measures waiting for a core).
 
 The last line is one JSON object with the figures.
 """
@@ -91,6 +94,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def backend_pids(database_url: str) -> list[int]:
+    """The PostgreSQL backends serving the API (its pool's connections), by their database."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            b"SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def backends_cpu(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids if Path(f"/proc/{pid}").exists())
+
+
 def import_file(path: Path, url: str, chunk: int, *extra: str) -> tuple[float, dict[str, Any], float]:
     token = mint("service", "bench-import", LOCAL_JWT_SECRET)
     command = [sys.executable, str(ROOT / "scripts" / "import_users.py"), str(path), "--url", url]
@@ -135,8 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         write_csv(path, args.users)
         with chalice_local(db, args.port or aws.free_port(), Path(tmp) / "api.log") as (url, api):
             api_cpu = cpu_seconds(api.pid)
+            pids = backend_pids(db)
+            pg_cpu = backends_cpu(pids)
             wall, summary, client_cpu = import_file(path, url, args.chunk)
             api_cpu_first = cpu_seconds(api.pid) - api_cpu
+            pg_cpu_first = backends_cpu(pids) - pg_cpu
             found = check(db, args.users)
             again_wall, again, client_cpu_both = import_file(path, url, args.chunk, "--restart")
             check(db, args.users)
@@ -152,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
             "resendUsersPerSecond": round(args.users / again_wall),
             "apiCpuSecondsFirstRun": round(api_cpu_first, 2),
             "clientCpuSecondsFirstRun": round(client_cpu, 2),
+            "postgresCpuSecondsFirstRun": round(pg_cpu_first, 2),
+            "cpuBoundUsersPerSecond": round(args.users / (api_cpu_first + client_cpu + pg_cpu_first)),
             "clientCpuSecondsBothRuns": round(client_cpu_both, 2),
             "csvBytes": path.stat().st_size,
         }

@@ -2,7 +2,7 @@
 """Send a file of users through POST /user/import, in chunks, resumably.
 
     scripts/import_users.py USERS.csv|USERS.jsonl --url http://127.0.0.1:8000 [--token T]
-        [--chunk 1000] [--retries 5] [--restart]
+        [--chunk 1000] [--parallel 2] [--retries 5] [--restart]
 
 The file: CSV with a header row (columns firstName, lastName, dateOfBirth, timezone,
 externalId, and optionally anniversaryDate and metadata, a JSON object; an empty cell is left
@@ -14,7 +14,8 @@ Next to the input it keeps
 - FILE.import-state.json: how far the file has been acknowledged by the API (byte offset,
   line number, counts), rewritten atomically after each chunk's answer. Run the same command
   again after an interruption (Ctrl-C, a crash, the API down) and it resumes after the last
-  acknowledged chunk. The chunk in flight when it stopped is sent again, which is harmless:
+  acknowledged chunk. With --parallel N, up to N chunks are in flight and their answers are
+  acknowledged in file order. The chunks in flight when it stopped are sent again, harmless:
   the import is idempotent on externalId, so those users come back "unchanged".
   --restart ignores the state and sends the whole file again (also harmless).
 - FILE.rejected.jsonl: one JSON line per refused line, `{"line", "record", "error"}`: lines
@@ -40,8 +41,11 @@ import argparse
 import csv
 import hashlib
 import json
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -209,19 +213,28 @@ class Progress:
 class Importer:
     def __init__(self, url: str, token: str, retries: int, timeout: float = 120.0) -> None:
         self.url = url.rstrip("/") + "/user/import"
-        self.session = requests.Session()
-        self.session.headers.update({"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self._local = threading.local()  # a Session per thread: they are not thread-safe
         self.retries, self.timeout = retries, timeout
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.headers.update(self.headers)
+        return session
 
     def send(self, users: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One chunk, retried on what may pass (connection errors, 429, 5xx): safe, since the
         import is idempotent. Raises Stop when it does not pass."""
+        if not users:
+            return []
         body = json.dumps({"users": users}).encode()
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(min(2**attempt * 0.5, 30))
             try:
-                response = self.session.post(self.url, data=body, timeout=self.timeout)
+                response = self._session().post(self.url, data=body, timeout=self.timeout)
             except requests.RequestException as exc:
                 problem = f"could not reach {self.url}: {exc}"
                 continue
@@ -234,6 +247,36 @@ class Importer:
             if response.status_code not in RETRYABLE:
                 raise Stop(problem)
         raise Stop(f"{problem} (after {self.retries} retries)")
+
+
+def acknowledge(
+    chunk: list[Record],
+    answer: Future[list[dict[str, Any]]],
+    state: State,
+    state_path: Path,
+    rejected: BinaryIO,
+    progress: Progress,
+) -> None:
+    """One chunk's answer: counts, refused lines (flushed to disk), then the state file."""
+    sending = [r for r in chunk if r.body is not None]
+    results = answer.result()
+    for record, result in zip(sending, results, strict=True):
+        state.counts[result["status"]] += 1
+        if result["status"] == "invalid":
+            record.error = result["error"]
+    for record in chunk:
+        if record.body is None and record.error is not None:
+            state.counts["unparsed"] += 1
+        if record.error is not None:
+            entry = {"line": record.line, "record": record.raw, "error": record.error}
+            rejected.write(json.dumps(entry, ensure_ascii=False).encode() + b"\n")
+    rejected.flush()
+    os.fsync(rejected.fileno())
+    state.offset, state.line = chunk[-1].end, chunk[-1].line
+    state.rejected_bytes = rejected.tell()
+    state.save(state_path)
+    progress.sent += len(sending)
+    progress.show(state.offset, state)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -265,28 +308,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 state.offset, state.line = header_end, 1
         progress = Progress(path.stat().st_size, not args.quiet)
         progress.show(state.offset, state)
+        window: deque[tuple[list[Record], Future[list[dict[str, Any]]]]] = deque()
+        pool = ThreadPoolExecutor(max_workers=args.parallel)
         try:
+            # Up to --parallel chunks in flight; answers are taken, and the state advanced, in
+            # file order, so the state never claims a chunk whose predecessor is unanswered.
             for chunk in chunks(records(f, is_csv, header, state.offset, state.line), args.chunk):
-                sending = [r for r in chunk if r.body is not None]
-                results = importer.send([r.body for r in sending]) if sending else []
-                for record, result in zip(sending, results, strict=True):
-                    state.counts[result["status"]] += 1
-                    if result["status"] == "invalid":
-                        record.error = result["error"]
-                for record in chunk:
-                    if record.body is None and record.error is not None:
-                        state.counts["unparsed"] += 1
-                    if record.error is not None:
-                        entry = {"line": record.line, "record": record.raw, "error": record.error}
-                        rejected.write(json.dumps(entry, ensure_ascii=False).encode() + b"\n")
-                rejected.flush()
-                os.fsync(rejected.fileno())
-                state.offset, state.line = chunk[-1].end, chunk[-1].line
-                state.rejected_bytes = rejected.tell()
-                state.save(state_path)
-                progress.sent += len(sending)
-                progress.show(state.offset, state)
+                users = [r.body for r in chunk if r.body is not None]
+                window.append((chunk, pool.submit(importer.send, users)))
+                if len(window) >= args.parallel:
+                    acknowledge(*window.popleft(), state, state_path, rejected, progress)
+            while window:
+                acknowledge(*window.popleft(), state, state_path, rejected, progress)
         finally:
+            for _, pending in window:
+                pending.cancel()
+            pool.shutdown(wait=True)
             progress.end()
     state.done = True
     state.save(state_path)
@@ -307,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default=os.environ.get("API_URL", "http://127.0.0.1:8000"))
     parser.add_argument("--token", default=os.environ.get("TOKEN"))
     parser.add_argument("--chunk", type=int, default=MAX_CHUNK, help=f"users per request, 1 to {MAX_CHUNK}")
+    parser.add_argument("--parallel", type=int, default=2, help="chunks in flight at once (default 2)")
     parser.add_argument("--retries", type=int, default=5, help="per chunk, on connection errors, 429 and 5xx")
     parser.add_argument("--format", choices=["csv", "jsonl"], help="default: csv for *.csv, else JSON lines")
     parser.add_argument("--restart", action="store_true", help="ignore the state file; send everything again")
@@ -314,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.token:
         parser.error("a token is needed: --token or $TOKEN")
+    if not 1 <= args.parallel <= 16:
+        parser.error("--parallel must be 1 to 16")
     if not 1 <= args.chunk <= MAX_CHUNK:
         parser.error(f"--chunk must be 1 to {MAX_CHUNK}")
     try:

@@ -201,8 +201,8 @@ def test_an_interrupted_import_resumes_after_the_last_acknowledged_chunk(
     path.write_text("\n".join(lines) + "\n")
 
     flaky = Flaky(api_url, passes=2)
-    try:
-        status, summary, stderr = run_script(path, flaky.url, "--chunk", "10")
+    try:  # one chunk in flight, so that the proxy's third request is the third chunk
+        status, summary, stderr = run_script(path, flaky.url, "--chunk", "10", "--parallel", "1")
     finally:
         flaky.close()
     assert status == 3, stderr
@@ -226,6 +226,31 @@ def test_an_interrupted_import_resumes_after_the_last_acknowledged_chunk(
     assert external_ids(database_url) == [f"crm-{n:04d}" for n in range(50) if n not in (13, 27)]
     assert event_count(database_url) == 48
     assert [r["line"] for r in rejected(path)] == [14, 28]  # each once, though line 28 was sent twice
+
+
+def test_with_chunks_in_parallel_an_interruption_still_loses_and_duplicates_nobody(
+    tmp_path: Path, api_url: str, database_url: str
+) -> None:
+    path = tmp_path / "users.csv"
+    path.write_text("\n".join([HEADER, *(csv_line(n) for n in range(60))]) + "\n")
+    flaky = Flaky(api_url, passes=3)
+    try:
+        status, first, _ = run_script(path, flaky.url, "--chunk", "5", "--parallel", "4")
+    finally:
+        flaky.close()
+    assert status == 3
+    # Whichever chunks got through, the state claims only an unbroken run of answered ones.
+    assert first["stoppedAfterLine"] in (0, 1, 6, 11, 16)  # 0: the first chunk was refused
+    assert first.get("created", 0) == max(first["stoppedAfterLine"] - 1, 0)
+    written = len(external_ids(database_url))
+    assert written >= first.get("created", 0)
+
+    status, again, stderr = run_script(path, api_url, "--chunk", "5", "--parallel", "4")
+    assert status == 0, stderr
+    assert external_ids(database_url) == [f"crm-{n:04d}" for n in range(60)]
+    # The counts carry over a resume: every user counted once, as created or as unchanged.
+    assert again["created"] + again["unchanged"] == 60
+    assert again["unchanged"] == written - first.get("created", 0)  # written, but never acknowledged
 
 
 def test_a_token_that_may_not_import_stops_the_run_and_writes_nothing(
