@@ -214,14 +214,14 @@ def list_events_statement(where: EventFilter, limit: int) -> tuple[sql.Composed,
     params: dict[str, Any] = {"limit": limit}
     parts = []
     for name, key, value in (
-        ("status", "status", where.status),
-        ("type", "event_type", where.event_type),
-        ("user", "user_id", where.user_id),
-        ("from", "from", where.target_from),
-        ("to", "to", where.target_to),
+        ("filter_events_status", "status", where.status),
+        ("filter_events_type", "event_type", where.event_type),
+        ("filter_events_user", "user_id", where.user_id),
+        ("filter_events_from", "from", where.target_from),
+        ("filter_events_to", "to", where.target_to),
     ):
         if value is not None:
-            parts.append(q[f"filter_events_{name}"])
+            parts.append(q[name])
             params[key] = value
     if where.late is not None:
         parts.append(q["filter_events_late" if where.late else "filter_events_on_time"])

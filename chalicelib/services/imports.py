@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from chalicelib.adapters.postgres import Database
 from chalicelib.domain.errors import Conflict, ValidationError
 from chalicelib.domain.events import Event
 from chalicelib.domain.schedule import Schedule
 from chalicelib.domain.users import User, UserFields
 from chalicelib.services.ports import Clock
 from chalicelib.services.scheduling import schedule_next, sync_user_events
+
+if TYPE_CHECKING:  # importing app.py must not load psycopg
+    from chalicelib.adapters.postgres import Database
 
 MAX_IMPORT = 1000
 _ATTEMPTS = 3
