@@ -20,8 +20,7 @@ from __future__ import annotations
 import os
 import sys
 
-# The project root replaces this folder at the head of sys.path (scripts/token.py would
-# shadow the standard library's `token` module).
+# Run as a file, this folder heads sys.path: the project root goes there instead.
 sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import argparse
@@ -95,7 +94,7 @@ def load(url: str, events: int) -> int:
     return int(row[0]) if row else 0
 
 
-def queries(url: str) -> dict[str, EventFilter]:
+def typical_queries(url: str) -> dict[str, EventFilter]:
     with psycopg.connect(url) as conn:
         row = conn.execute(b"SELECT user_id FROM events OFFSET 123456 LIMIT 1").fetchone()
         middle = conn.execute(
@@ -159,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         count = load(url, args.events)
         loaded = time.perf_counter() - started
-        figures = measure(url, queries(url), args.runs, args.plans)
+        figures = measure(url, typical_queries(url), args.runs, args.plans)
     print(
         json.dumps({"events": count, "loadSeconds": round(loaded, 1), "pageSize": PAGE, "queries": figures})
     )

@@ -21,8 +21,7 @@ from __future__ import annotations
 import os
 import sys
 
-# The project root replaces this folder at the head of sys.path, before anything imports the
-# standard library's `token` module, which scripts/token.py would shadow.
+# Run as a file, this folder heads sys.path: the project root goes there instead.
 sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import argparse

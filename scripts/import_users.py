@@ -8,7 +8,7 @@ The file: CSV with a header row (columns firstName, lastName, dateOfBirth, timez
 externalId, and optionally anniversaryDate and metadata, a JSON object; an empty cell is left
 out), or JSON lines (one POST /user body per line). One user per line either way: a CSV field
 may be quoted but never spans lines. Blank lines are skipped. The token comes from --token or
-$TOKEN (an admin or service token: `TOKEN=$(scripts/token.py --role service)`).
+$TOKEN (an admin or service token: `TOKEN=$(scripts/mint_token.py --role service)`).
 
 Next to the input it keeps
 - FILE.import-state.json: how far the file has been acknowledged by the API (byte offset,
@@ -33,8 +33,7 @@ from __future__ import annotations
 import os
 import sys
 
-# This folder heads sys.path when run as a script; scripts/token.py would shadow the standard
-# library's `token` module (imported by tokenize, linecache...): the repository root goes there.
+# Run as a file, this folder heads sys.path: the project root goes there instead.
 sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import argparse

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from chalicelib.domain.errors import Conflict, ValidationError
 from chalicelib.domain.events import Event
 from chalicelib.domain.schedule import Schedule
 from chalicelib.domain.users import User, UserFields
-from chalicelib.services.ports import Clock
-from chalicelib.services.scheduling import schedule_next, sync_user_events
-
-if TYPE_CHECKING:  # importing app.py must not load psycopg
-    from chalicelib.adapters.postgres import Database
+from chalicelib.ports import Clock, Database
+from chalicelib.services.scheduling import sync_user_events
 
 MAX_IMPORT = 1000
 _ATTEMPTS = 3
@@ -89,23 +87,16 @@ def _write(db: Database, clock: Clock, schedule: Schedule, valid: dict[int, Any]
                 results[index] = Result(index, "updated", current.id)
         if len(store.insert_users(new_users, now)) != len(new_users):
             raise _Raced()  # rolls the chunk back; the next attempt reads the winner's users
-        events = _NewEvents()
-        for user in new_users:
-            for event_type in schedule.types():
-                schedule_next(events, schedule, event_type, user, now, now)
-        store.insert_new_events(events.inserted, now)
+        store.insert_new_events([e for user in new_users for e in first_events(schedule, user, now)], now)
     return results
 
 
-class _NewEvents:
-    """What `schedule_next` writes to, for users created in this transaction: they have no
-    events yet, so the inserts are only collected, then written in one statement."""
-
-    def __init__(self) -> None:
-        self.inserted: list[Event] = []
-
-    def occurrence_exists(self, user_id: UUID, event_type: str, occurrence_date: Any) -> bool:
-        return False
-
-    def insert_event(self, event: Event) -> None:
-        self.inserted.append(event)
+def first_events(schedule: Schedule, user: User, now: datetime) -> list[Event]:
+    """A new user's events, as `POST /user` schedules them: each type's next occurrence after
+    now (a user created in this transaction has no dates taken yet)."""
+    found = []
+    for event_type in schedule.types():
+        occurrence = schedule.next_free(event_type, user.fields, now, lambda _: False)
+        if occurrence is not None:
+            found.append(Event.new(user.id, event_type.name, occurrence, user.timezone, now))
+    return found

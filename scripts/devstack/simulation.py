@@ -35,17 +35,17 @@ from typing import Any
 from chalicelib import bootstrap
 from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
-from chalicelib.domain.events import LATE_AFTER
+from chalicelib.domain.events import is_late
 from chalicelib.domain.instants import iso_utc as iso
 from chalicelib.domain.occurrence import LeapDayPolicy
-from chalicelib.services.ports import DeliveryLedger, Queue
+from chalicelib.ports import DeliveryLedger, Queue
 from chalicelib.settings import LOCAL_JWT_SECRET, Settings
 from scripts.devstack import aws
 from scripts.devstack.lambda_runner import LambdaRunner
 from scripts.devstack.paths import ROOT
 from scripts.devstack.postgres import fresh_database
 from scripts.devstack.quiet import quietly
-from scripts.devstack.replay import SQL, Progress, Replay
+from scripts.devstack.replay import Progress, Replay
 from scripts.devstack.virtual_queue import VirtualVisibilityQueue
 from scripts.devstack.webhook_sink import Recorded, Reply, WebhookSink
 
@@ -153,7 +153,7 @@ def simulate(config: Config) -> dict[str, Any]:
         with quietly():
             progress = Replay(container.db, clock, queue, runner, config.end, config.downtime).run()
         with container.db.transaction() as store:
-            counts = store.all(SQL["event_counts"], {})
+            counts = store.event_counts()
         refs = {user_id: config.users[i].get("ref") for i, user_id in enumerate(user_ids)}
         return report(config, sink.requests, refs, progress, counts, queue.parked(), started)
 
@@ -181,7 +181,7 @@ def create_users(users: Sequence[dict[str, Any]]) -> list[str]:
     from chalice.test import Client
 
     from app import app
-    from scripts.token import mint
+    from scripts.mint_token import mint
 
     headers = {
         "Authorization": f"Bearer {mint('admin', 'simulator', LOCAL_JWT_SECRET, ttl=6 * 3600)}",
@@ -261,7 +261,7 @@ def _delivery(recorded: Recorded, refs: dict[str, Any]) -> dict[str, Any]:
         "targetUtc": iso(target),
         "deliveredAt": iso(delivered),
         "idempotencyKey": recorded.headers.get("idempotency-key"),
-        "late": delivered - target > LATE_AFTER,
+        "late": is_late(target, delivered),
         "externalId": body.get("externalId"),
         "metadata": body.get("metadata"),
     }

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.webhook import HttpWebhookSender
-from chalicelib.services.ports import Delivery
+from chalicelib.ports import Delivery
 from scripts.example_receiver import Receiver
 
 SECRET = "whsec_" + base64.b64encode(b"example receiver key").decode()
