@@ -56,6 +56,11 @@ def create_user() -> Response:
     return users.create(context(), request().raw_body)
 
 
+@app.route("/user/import", methods=["POST"], authorizer=jwt_auth)
+def import_users() -> dict[str, Any] | Response:
+    return users.import_batch(context(), request().raw_body)
+
+
 @app.route("/user", methods=["GET"], authorizer=jwt_auth)
 def list_users() -> dict[str, Any] | Response:
     return users.list_page(context(), request().query_params)
@@ -84,6 +89,11 @@ def delete_user(user_id: str) -> Response:
 @app.route("/user/{user_id}/events", methods=["GET"], authorizer=jwt_auth)
 def user_events(user_id: str) -> dict[str, Any] | Response:
     return users.events(context(), user_id)
+
+
+@app.route("/events", methods=["GET"], authorizer=jwt_auth)
+def list_events() -> dict[str, Any] | Response:
+    return events.list_page(context(), request().query_params)
 
 
 @app.route("/events/{event_id}", methods=["GET"], authorizer=jwt_auth)

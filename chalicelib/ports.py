@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from chalicelib.domain.delivery import Message, Outcome
-from chalicelib.domain.events import Event
+from chalicelib.domain.events import Event, EventFilter
 from chalicelib.domain.instants import iso_utc
 from chalicelib.domain.schedule import KnownEvent
 from chalicelib.domain.users import User
@@ -52,8 +52,29 @@ class Store(Protocol):
         """Live users; `lock` takes their row locks in id order (so two workers never deadlock)."""
         ...
 
+    def user_by_external_id(self, external_id: str) -> User | None:
+        """The live user with this externalId."""
+        ...
+
+    def lock_users_by_external_ids(self, external_ids: Sequence[str]) -> list[User]:
+        """Live users with these externalIds, locked in id order, in one statement."""
+        ...
+
+    def insert_users(self, users: Sequence[User], now: datetime) -> set[UUID]:
+        """New users in one statement; the ids inserted (a user whose externalId another
+        transaction took meanwhile is left out)."""
+        ...
+
     # events
     def insert_event(self, event: Event) -> None: ...
+
+    def insert_new_events(self, events: Sequence[Event], now: datetime) -> None:
+        """Fresh PENDING events (`Event.new`) in one statement."""
+        ...
+
+    def list_events(self, where: EventFilter, limit: int) -> list[Event]:
+        """GET /events: a page in (target_utc, id) order."""
+        ...
 
     def insert_events(self, events: Sequence[Event]) -> None:
         """Many at once, in one pipelined statement."""

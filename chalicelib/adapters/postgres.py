@@ -7,6 +7,7 @@ the one module that names queries (procrastinate's manager: chalicelib/sql/queri
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -16,13 +17,15 @@ from uuid import UUID
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from chalicelib.adapters.sql_files import queries
 from chalicelib.domain.delivery import Message
-from chalicelib.domain.errors import Conflict, Unavailable
-from chalicelib.domain.events import LATE_AFTER, Event, Status
+from chalicelib.domain.errors import Conflict, FieldError, Unavailable
+from chalicelib.domain.events import LATE_AFTER, Event, EventFilter, Status
 from chalicelib.domain.schedule import KnownEvent
 from chalicelib.domain.users import User, UserFields
 from chalicelib.ports import Claimed
@@ -30,7 +33,9 @@ from chalicelib.ports import Claimed
 _CONSTRAINT_MESSAGES = {
     "events_one_per_occurrence": "an event for this user, type and occurrence already exists",
     "events_idempotency_key_key": "an event with this idempotency key already exists",
+    "users_external_id_live": "another user already has this externalId",
 }
+_CONSTRAINT_FIELDS = {"users_external_id_live": "externalId"}
 
 
 class DatabaseUnavailable(Unavailable):
@@ -70,7 +75,9 @@ class Database:
                 yield Store(cast("psycopg.Connection[dict[str, Any]]", conn))
         except pg_errors.UniqueViolation as exc:
             name = exc.diag.constraint_name or ""
-            raise Conflict(_CONSTRAINT_MESSAGES.get(name, f"conflict on {name}")) from exc
+            message = _CONSTRAINT_MESSAGES.get(name, f"conflict on {name}")
+            field = _CONSTRAINT_FIELDS.get(name)
+            raise Conflict(message, [FieldError(field, message)] if field else None) from exc
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailable(str(exc)) from exc
 
@@ -135,6 +142,34 @@ class Store:
     def list_users(self, limit: int, after: UUID | None) -> list[User]:
         return [_user(row) for row in self._all("list_users", limit=limit, after=after)]
 
+    def user_by_external_id(self, external_id: str) -> User | None:
+        row = self._one("user_by_external_id", external_id=external_id)
+        return _user(row) if row else None
+
+    def lock_users_by_external_ids(self, external_ids: Sequence[str]) -> list[User]:
+        """Live users with these externalIds, locked in id order: one statement."""
+        return [_user(r) for r in self._all("lock_users_by_external_ids", external_ids=list(external_ids))]
+
+    def insert_users(self, users: Sequence[User], now: datetime) -> set[UUID]:
+        """New users in one statement; returns the ids inserted (an externalId taken meanwhile
+        by another transaction leaves its user out)."""
+        if not users:
+            return set()
+        rows = [
+            {
+                "id": str(u.id),
+                "first_name": u.fields.first_name,
+                "last_name": u.fields.last_name,
+                "date_of_birth": u.fields.date_of_birth.isoformat(),
+                "anniversary_date": u.fields.anniversary_date and u.fields.anniversary_date.isoformat(),
+                "timezone": u.fields.timezone,
+                "external_id": u.fields.external_id,
+                "metadata": u.fields.metadata,
+            }
+            for u in users
+        ]
+        return {row["id"] for row in self._all("insert_users", now=now, users=json.dumps(rows))}
+
     def users_by_ids(self, ids: Iterable[UUID], *, lock: bool = False) -> dict[UUID, User]:
         rows = self._all("lock_users" if lock else "users_by_ids", ids=sorted(set(ids)))
         return {row["id"]: _user(row) for row in rows}
@@ -156,6 +191,29 @@ class Store:
         """Like `update_event`, for callers that hold the row's lock: losing is a conflict."""
         if not self.update_event(event, expected_version):
             raise Conflict("the event changed meanwhile; try again")
+
+    def insert_new_events(self, events: Sequence[Event], now: datetime) -> None:
+        """Fresh PENDING events (`Event.new`) in one statement."""
+        if not events:
+            return
+        assert all(e.status is Status.PENDING and e.version == 1 for e in events)
+        rows = [
+            {
+                "id": str(e.id),
+                "user_id": str(e.user_id),
+                "event_type": e.event_type,
+                "occurrence_date": e.occurrence_date.isoformat(),
+                "target_utc": e.target_utc.isoformat(),
+                "timezone": e.timezone,
+                "idempotency_key": e.idempotency_key,
+            }
+            for e in events
+        ]
+        self.run("insert_events", now=now, events=json.dumps(rows))
+
+    def list_events(self, where: EventFilter, limit: int) -> list[Event]:
+        statement, params = list_events_statement(where, limit)
+        return [event_from_row(row) for row in self.conn.execute(statement, params).fetchall()]
 
     def get_event(self, event_id: UUID) -> Event | None:
         row = self._one("get_event", id=event_id)
@@ -252,13 +310,37 @@ class Store:
         return row
 
 
+def list_events_statement(where: EventFilter, limit: int) -> tuple[sql.Composed, dict[str, Any]]:
+    """GET /events' query: the filter blocks that apply, joined by AND (scripts/bench_events.py
+    explains it)."""
+    q = queries()
+    params: dict[str, Any] = {"limit": limit}
+    parts = []
+    for name, key, value in (
+        ("filter_events_status", "status", where.status),
+        ("filter_events_type", "event_type", where.event_type),
+        ("filter_events_user", "user_id", where.user_id),
+        ("filter_events_from", "from", where.target_from),
+        ("filter_events_to", "to", where.target_to),
+    ):
+        if value is not None:
+            parts.append(q[name])
+            params[key] = value
+    if where.late is not None:
+        parts.append(q["filter_events_late" if where.late else "filter_events_on_time"])
+    if where.after is not None:
+        parts.append(q["filter_events_after"])
+        params["after_target"], params["after_id"] = where.after
+    # Each block on its own lines: a block may carry a comment.
+    filters = sql.SQL(" AND ").join(sql.SQL(f"(\n{p}\n)") for p in parts) if parts else sql.SQL("true")
+    return sql.SQL(q["list_events"]).format(filters=filters), params
+
+
 def _user_params(user: User) -> dict[str, Any]:
-    return {
-        "id": user.id,
-        "created_at": user.created_at,
-        "updated_at": user.updated_at,
-        **asdict(user.fields),
-    }
+    params = {"id": user.id, "created_at": user.created_at, "updated_at": user.updated_at}
+    params |= asdict(user.fields)
+    params["metadata"] = None if user.fields.metadata is None else Jsonb(user.fields.metadata)
+    return params
 
 
 def _user(row: dict[str, Any]) -> User:
@@ -268,6 +350,8 @@ def _user(row: dict[str, Any]) -> User:
         date_of_birth=row["date_of_birth"],
         timezone=row["timezone"],
         anniversary_date=row["anniversary_date"],
+        external_id=row.get("external_id"),
+        metadata=row.get("metadata"),
     )
     return User(
         id=row["id"],

@@ -6,6 +6,11 @@ another user's event as for one that does not exist (`require_owned`).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import struct
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -16,9 +21,14 @@ from chalicelib.api import http
 from chalicelib.api.auth import principal, require, require_owned
 from chalicelib.api.serializers import event_json
 from chalicelib.api.users import Context
+from chalicelib.domain import event_types
 from chalicelib.domain.access import Action
-from chalicelib.domain.events import Event
+from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.events import Event, EventFilter, Status
 from chalicelib.services import events
+
+_LIST_PARAMS = {"status", "eventType", "userId", "from", "to", "late", "limit", "cursor"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _owned_event(context: Context, event_id: str, action: Action) -> Event:
@@ -45,3 +55,98 @@ def retry(context: Context, event_id: str) -> Response:
     require(principal(context), Action.RETRY_EVENT)
     c = bootstrap.container()
     return http.json_response(event_json(events.retry_event(c.db, c.clock, eid)), 202)
+
+
+@http.translate_errors
+def list_page(context: Context, params: Mapping[str, str] | None) -> dict[str, Any] | Response:
+    require(principal(context), Action.LIST_EVENTS)
+    where, limit = parse_filter(params or {})
+    found = events.list_events(bootstrap.container().db, where, limit)
+    last = found[-1] if len(found) == limit else None
+    return {
+        "items": [event_json(e) for e in found],
+        "nextCursor": encode_cursor(last.target_utc, last.id) if last else None,
+    }
+
+
+def parse_filter(params: Mapping[str, str]) -> tuple[EventFilter, int]:
+    """GET /events' query string, every wrong parameter named at once."""
+    errors = [
+        ValidationError.single(name, "is not a known query parameter")
+        for name in sorted(set(params) - _LIST_PARAMS)
+    ]
+    values: dict[str, Any] = {}
+    checks = (
+        ("status", "status", _status),
+        ("eventType", "event_type", _event_type),
+        ("userId", "user_id", lambda v: http.parse_id(v, "userId")),
+        ("from", "target_from", lambda v: _instant(v, "from")),
+        ("to", "target_to", lambda v: _instant(v, "to")),
+        ("late", "late", _boolean),
+        ("cursor", "after", decode_cursor),
+    )
+    for name, attribute, parse in checks:
+        if name in params:
+            try:
+                values[attribute] = parse(params[name])
+            except ValidationError as exc:
+                errors.append(exc)
+    limit = http.DEFAULT_PAGE
+    try:
+        limit = http.parse_limit(params.get("limit"))
+    except ValidationError as exc:
+        errors.append(exc)
+    if values.get("target_from") and values.get("target_to") and values["target_from"] >= values["target_to"]:
+        errors.append(ValidationError.single("to", "must be later than from"))
+    if errors:
+        raise ValidationError([d for e in errors for d in e.details])
+    return EventFilter(**values), limit
+
+
+def _status(value: str) -> str:
+    if value not in Status.__members__:
+        raise ValidationError.single("status", f"must be one of {', '.join(Status)}")
+    return value
+
+
+def _event_type(value: str) -> str:
+    if value not in event_types.REGISTRY:
+        raise ValidationError.single("eventType", f"must be one of {', '.join(event_types.REGISTRY)}")
+    return value
+
+
+def _boolean(value: str) -> bool:
+    if value not in ("true", "false"):
+        raise ValidationError.single("late", "must be true or false")
+    return value == "true"
+
+
+def _instant(value: str, name: str) -> datetime:
+    """ISO 8601 with an offset (`Z` or `+05:45`); a date alone is its midnight UTC."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError.single(
+            name, "must be an ISO 8601 date-time, e.g. 2026-12-10T09:00:00Z"
+        ) from None
+    if len(value) == 10:
+        parsed = parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is None:
+        raise ValidationError.single(name, "must include a UTC offset (Z or +HH:MM)")
+    return parsed.astimezone(UTC)
+
+
+def encode_cursor(target: datetime, event_id: UUID) -> str:
+    micros = (target - _EPOCH) // timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(struct.pack(">q", micros) + event_id.bytes).decode().rstrip("=")
+
+
+def decode_cursor(value: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        if len(raw) != 24:
+            raise ValueError("wrong length")
+        (micros,) = struct.unpack(">q", raw[:8])
+        return _EPOCH + timedelta(microseconds=micros), UUID(bytes=raw[8:])
+    except (ValueError, binascii.Error, OverflowError, struct.error):
+        raise ValidationError.single("cursor", "is not a cursor this API returned") from None

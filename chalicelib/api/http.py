@@ -72,8 +72,13 @@ def in_api_shape(response: Response) -> Response:
 
 def domain_error_response(exc: SchedulerError) -> Response:
     status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 500)
+    return json_response({"error": error_body(exc)}, status)
+
+
+def error_body(exc: SchedulerError) -> dict[str, Any]:
+    """The inside of the error shape: {code, message, details}."""
     details = [{"field": d.field, "message": d.message} for d in getattr(exc, "details", [])]
-    return error_response(status, exc.code, exc.message, details)
+    return {"code": exc.code, "message": exc.message, "details": details}
 
 
 def unavailable_response(exc: Unavailable) -> Response:

@@ -25,6 +25,8 @@ def user_json(user: User) -> dict[str, Any]:
         "dateOfBirth": fields.date_of_birth.isoformat(),
         "anniversaryDate": fields.anniversary_date.isoformat() if fields.anniversary_date else None,
         "timezone": fields.timezone,
+        "externalId": fields.external_id,
+        "metadata": fields.metadata,
         "createdAt": iso_utc(user.created_at),
         "updatedAt": iso_utc(user.updated_at),
     }

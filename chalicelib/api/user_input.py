@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import replace
@@ -9,7 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from chalicelib.domain.errors import FieldError, ValidationError
-from chalicelib.domain.users import UserFields
+from chalicelib.domain.users import MAX_EXTERNAL_ID_LENGTH, MAX_METADATA_BYTES, UserFields, metadata_size
 from chalicelib.domain.zones import is_known_zone, zone
 
 MAX_NAME_LENGTH = 100
@@ -20,6 +21,8 @@ _ATTRIBUTES = {
     "dateOfBirth": "date_of_birth",
     "timezone": "timezone",
     "anniversaryDate": "anniversary_date",
+    "externalId": "external_id",
+    "metadata": "metadata",
 }
 _REQUIRED = ("firstName", "lastName", "dateOfBirth", "timezone")
 _BAD_CHARACTER_CATEGORIES = {"Cc", "Cs", "Co", "Cn"}
@@ -28,8 +31,15 @@ _BAD_CHARACTER_CATEGORIES = {"Cc", "Cs", "Co", "Cn"}
 def parse_new_user(payload: Any, now: datetime) -> UserFields:
     """POST and PUT: every required field present."""
     values = _parse(payload, now, required=_REQUIRED)
-    values.setdefault("anniversary_date", None)
     return UserFields(**values)
+
+
+def parse_imported_user(payload: Any, now: datetime) -> UserFields:
+    """One user of POST /user/import: a POST /user body whose externalId is required."""
+    fields = parse_new_user(payload, now)
+    if fields.external_id is None:  # present but null
+        raise ValidationError.single("externalId", "is required")
+    return fields
 
 
 def parse_user_patch(payload: Any, current: UserFields, now: datetime) -> UserFields:
@@ -80,6 +90,13 @@ def _parse(
             values["anniversary_date"] = None
         else:
             _collect(values, errors, "anniversaryDate", lambda v: _past_date(v, today), value)
+    for name, parse in (("externalId", _external_id), ("metadata", _metadata)):
+        if name in payload:
+            value = payload[name]
+            if value is None:
+                values[_ATTRIBUTES[name]] = None
+            else:
+                _collect(values, errors, name, parse, value)
     if errors:
         raise ValidationError(errors)
     return values
@@ -115,3 +132,44 @@ def _past_date(value: Any, today: date) -> date:
     if parsed > today:
         raise ValueError("must not be in the future")
     return parsed
+
+
+def _external_id(value: Any) -> str:
+    """Kept exactly as given (an id is not a name): so surrounding whitespace is refused."""
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if not 1 <= len(value) <= MAX_EXTERNAL_ID_LENGTH:
+        raise ValueError(f"must be 1 to {MAX_EXTERNAL_ID_LENGTH} characters")
+    if value != value.strip():
+        raise ValueError("must not start or end with whitespace")
+    if any(unicodedata.category(c) in _BAD_CHARACTER_CATEGORIES for c in value):
+        raise ValueError("must not contain control or unassigned characters")
+    return value
+
+
+def _metadata(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError("must be a JSON object")
+    _storable(value)
+    size = metadata_size(value)
+    if size > MAX_METADATA_BYTES:
+        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as compact JSON, not {size}")
+    return value
+
+
+def _storable(value: Any) -> None:
+    """What PostgreSQL's jsonb cannot hold: NUL characters, lone surrogates, NaN and infinities
+    (which Python's JSON parser accepts)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item or any("\ud800" <= c <= "\udfff" for c in item):
+                raise ValueError("must not contain NUL characters or lone surrogates")
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("must not contain NaN or Infinity")

@@ -15,13 +15,14 @@ from chalicelib import bootstrap
 from chalicelib.api import http
 from chalicelib.api.auth import principal, require
 from chalicelib.api.serializers import event_json, user_json
-from chalicelib.api.user_input import parse_new_user, parse_user_patch
+from chalicelib.api.user_input import parse_imported_user, parse_new_user, parse_user_patch
 from chalicelib.domain.access import Action
 from chalicelib.domain.errors import ValidationError
-from chalicelib.services import users
+from chalicelib.domain.users import UserFields
+from chalicelib.services import imports, users
 
 Context = Mapping[str, Any] | None
-_LIST_PARAMS = {"limit", "cursor"}
+_LIST_PARAMS = {"limit", "cursor", "externalId"}
 
 
 @http.translate_errors
@@ -78,12 +79,44 @@ def list_page(context: Context, params: Mapping[str, str] | None) -> dict[str, A
     unknown = sorted(set(params) - _LIST_PARAMS)
     if unknown:
         raise ValidationError.single(unknown[0], "is not a known query parameter")
-    page = users.list_users(
-        bootstrap.container().db,
-        http.parse_limit(params.get("limit")),
-        http.decode_cursor(params.get("cursor")),
-    )
+    db = bootstrap.container().db
+    limit, after = http.parse_limit(params.get("limit")), http.decode_cursor(params.get("cursor"))
+    external_id = params.get("externalId")
+    if external_id is not None:
+        page = users.find_by_external_id(db, external_id, after)
+    else:
+        page = users.list_users(db, limit, after)
     return {"items": [user_json(u) for u in page.items], "nextCursor": http.encode_cursor(page.last_id)}
+
+
+@http.translate_errors
+def import_batch(context: Context, body: str | bytes | None) -> dict[str, Any] | Response:
+    require(principal(context), Action.IMPORT_USERS)
+    c = bootstrap.container()
+    payload = http.json_body(body)
+    if not isinstance(payload, dict) or set(payload) != {"users"}:
+        raise ValidationError.single("body", 'must be a JSON object {"users": [...]}')
+    given = payload["users"]
+    if not isinstance(given, list) or not 1 <= len(given) <= imports.MAX_IMPORT:
+        raise ValidationError.single("users", f"must be a list of 1 to {imports.MAX_IMPORT} users")
+    now = c.clock.now()
+    parsed: list[UserFields | ValidationError] = []
+    for item in given:
+        try:
+            parsed.append(parse_imported_user(item, now))
+        except ValidationError as exc:
+            parsed.append(exc)
+    results = imports.import_users(c.db, c.clock, c.schedule, parsed)
+    return {"results": [_result_json(r) for r in results]}
+
+
+def _result_json(result: imports.Result) -> dict[str, Any]:
+    out: dict[str, Any] = {"index": result.index, "status": result.status}
+    if result.id is not None:
+        out["id"] = str(result.id)
+    if result.error is not None:
+        out["error"] = http.error_body(result.error)
+    return out
 
 
 @http.translate_errors

@@ -20,12 +20,14 @@ class Role(StrEnum):
 
 class Action(StrEnum):
     CREATE_USER = "create_user"
+    IMPORT_USERS = "import_users"
     LIST_USERS = "list_users"
     READ_USER = "read_user"
     CHANGE_USER = "change_user"
     DELETE_USER = "delete_user"
     READ_USER_EVENTS = "read_user_events"
     READ_EVENT = "read_event"
+    LIST_EVENTS = "list_events"
     READ_DELIVERIES = "read_deliveries"
     RETRY_EVENT = "retry_event"
 

@@ -55,6 +55,10 @@ class Conflict(SchedulerError):
 
     code = "conflict"
 
+    def __init__(self, message: str | None = None, details: list[FieldError] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or []
+
 
 class IllegalTransition(Conflict):
     """That change of event status is not allowed."""

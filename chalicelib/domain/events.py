@@ -169,3 +169,16 @@ class Event:
         if self.status is not Status.FAILED:
             raise IllegalTransition(f"only a FAILED event can be retried, not {self.status}")
         return self._to(Status.PENDING, now, due_utc=now, failure_reason=None)
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """GET /events' filters; None means "any". `after` is the last (target_utc, id) seen."""
+
+    status: str | None = None
+    event_type: str | None = None
+    user_id: UUID | None = None
+    target_from: datetime | None = None
+    target_to: datetime | None = None
+    late: bool | None = None
+    after: tuple[datetime, UUID] | None = None

@@ -107,13 +107,16 @@ def transition(
 
 
 def webhook_body(event: Event, user: User) -> bytes:
-    """The receiver's JSON: the message in the user's current name, and what it is about."""
+    """The receiver's JSON: the message in the user's current name, what it is about, and the
+    integrating team's own externalId and metadata as they are now."""
     body = {
         "message": event_types.get(event.event_type).message(user.fields),
         "eventId": str(event.id),
         "eventType": event.event_type,
         "userId": str(event.user_id),
         "scheduledFor": iso_utc(event.target_utc),
+        "externalId": user.external_id,
+        "metadata": user.metadata,
     }
     return json.dumps(body).encode()
 

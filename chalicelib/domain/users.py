@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
+
+MAX_EXTERNAL_ID_LENGTH = 128
+MAX_METADATA_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -16,6 +21,15 @@ class UserFields:
     date_of_birth: date
     timezone: str
     anniversary_date: date | None = None
+    external_id: str | None = None
+    """The integrating team's own id for the user: unique among users that are not deleted."""
+    metadata: dict[str, Any] | None = field(default=None, hash=False)
+    """The team's own JSON object, echoed in every webhook; never read by the scheduler."""
+
+
+def metadata_size(metadata: dict[str, Any]) -> int:
+    """The object's size as the limit counts it: compact UTF-8 JSON."""
+    return len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 @dataclass(frozen=True)
@@ -36,3 +50,11 @@ class User:
     @property
     def timezone(self) -> str:
         return self.fields.timezone
+
+    @property
+    def external_id(self) -> str | None:
+        return self.fields.external_id
+
+    @property
+    def metadata(self) -> dict[str, Any] | None:
+        return self.fields.metadata

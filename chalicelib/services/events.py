@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from chalicelib.domain.errors import Conflict, NotFound
-from chalicelib.domain.events import Event
+from chalicelib.domain.events import Event, EventFilter
 from chalicelib.ports import Clock, Database
 
 
@@ -15,6 +15,11 @@ def get_event(db: Database, event_id: UUID) -> Event:
     if event is None:
         raise NotFound("no event with that id")
     return event
+
+
+def list_events(db: Database, where: EventFilter, limit: int) -> list[Event]:
+    with db.transaction() as store:
+        return store.list_events(where, limit)
 
 
 def retry_event(db: Database, clock: Clock, event_id: UUID) -> Event:

@@ -65,6 +65,14 @@ def list_users(db: Database, limit: int, after: UUID | None) -> UserPage:
     return UserPage(items, items[-1].id if len(items) == limit else None)
 
 
+def find_by_external_id(db: Database, external_id: str, after: UUID | None) -> UserPage:
+    """The page of the id-ordered list that holds this user: one user, or none."""
+    with db.transaction() as store:
+        user = store.user_by_external_id(external_id)
+    found = user is not None and (after is None or user.id > after)
+    return UserPage([user] if user is not None and found else [], None)
+
+
 def user_events(db: Database, user_id: UUID) -> list[Event]:
     with db.transaction() as store:
         _found(store.get_user(user_id))

@@ -262,4 +262,6 @@ def _delivery(recorded: Recorded, refs: dict[str, Any]) -> dict[str, Any]:
         "deliveredAt": iso(delivered),
         "idempotencyKey": recorded.headers.get("idempotency-key"),
         "late": is_late(target, delivered),
+        "externalId": body.get("externalId"),
+        "metadata": body.get("metadata"),
     }

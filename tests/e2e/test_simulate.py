@@ -33,7 +33,7 @@ FAILURE_RATE = "0.3"
 WAITS = [5, 10, 20, 40, 80, 160, 320, 450, 450]
 
 
-def user(ref: str, born: str, zone: str, **more: str) -> dict[str, str]:
+def user(ref: str, born: str, zone: str, **more: Any) -> dict[str, Any]:
     return {
         "ref": ref,
         "firstName": ref.title(),
@@ -44,7 +44,7 @@ def user(ref: str, born: str, zone: str, **more: str) -> dict[str, str]:
 
 
 A_USERS = [
-    user("ktm", "1990-01-20", "Asia/Kathmandu"),
+    user("ktm", "1990-01-20", "Asia/Kathmandu", externalId="crm-ktm", metadata={"channel": "email"}),
     user("stj-gap", "1985-03-08", "America/St_Johns"),
     user("stj-summer", "1985-07-01", "America/St_Johns"),
     user("lhi-summer", "1970-01-15", "Australia/Lord_Howe"),
@@ -53,7 +53,14 @@ A_USERS = [
     user("ber-overlap", "1980-10-25", "Europe/Berlin"),
     user("ber-gap", "1980-03-29", "Europe/Berlin"),
     user("leap", "1992-02-29", "America/Sao_Paulo"),
-    user("kol", "1988-11-30", "Asia/Kolkata", anniversaryDate="2015-06-10"),
+    user(
+        "kol",
+        "1988-11-30",
+        "Asia/Kolkata",
+        anniversaryDate="2015-06-10",
+        externalId="crm-kol",
+        metadata={"channel": "push", "locale": "hi-IN", "tags": ["vip"]},
+    ),
     user("down-late", "1990-05-02", "UTC"),
     user("down-skipped", "1990-08-02", "UTC"),
     user("down-recovered", "1990-08-05", "Asia/Tokyo"),
@@ -109,7 +116,7 @@ def iso(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def start_run(tmp: Path, name: str, users: list[dict[str, str]], db: PostgresServer, *args: str) -> Any:
+def start_run(tmp: Path, name: str, users: list[dict[str, Any]], db: PostgresServer, *args: str) -> Any:
     users_file = tmp / f"{name}-users.json"
     users_file.write_text(json.dumps(users))
     command = [
@@ -144,9 +151,10 @@ def reports(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory)
     return {name: json.loads((tmp / f"{name}.json").read_text()) for name in runs}
 
 
-def check(report: dict[str, Any], users: list[dict[str, str]], expected: list[tuple[Any, ...]]) -> None:
+def check(report: dict[str, Any], users: list[dict[str, Any]], expected: list[tuple[Any, ...]]) -> None:
     deliveries, stats = report["deliveries"], report["stats"]
     names = {u["ref"]: f"{u['firstName']} {u['lastName']}" for u in users}
+    theirs = {u["ref"]: (u.get("externalId"), u.get("metadata")) for u in users}
     rejected: dict[str, list[str]] = {}
     for attempt in stats["rejected"]:
         assert attempt["status"] == 503
@@ -172,6 +180,7 @@ def check(report: dict[str, Any], users: list[dict[str, str]], expected: list[tu
         assert d["idempotencyKey"] == idempotency_key(UUID(d["userId"]), kind, date.fromisoformat(local_date))
         greeting = "it's your birthday" if kind == "birthday" else "happy anniversary"
         assert d["message"] == f"Hey, {names[ref]} {greeting}"
+        assert (d["externalId"], d["metadata"]) == theirs[ref], (ref, kind)  # the webhook body's
     delivered_at = [at(d["deliveredAt"]) for d in deliveries]
     assert delivered_at == sorted(delivered_at), "deliveries are listed in the order they arrived"
     assert set(rejected) <= {d["idempotencyKey"] for d in deliveries}, (

@@ -126,6 +126,8 @@ def test_create(client: Client) -> None:
     assert user == {
         **ADA,
         "anniversaryDate": None,
+        "externalId": None,
+        "metadata": None,
         "createdAt": "2026-03-01T12:00:00Z",
         "updatedAt": "2026-03-01T12:00:00Z",
     }
@@ -186,6 +188,8 @@ def test_put_replaces_every_field(client: Client, clock: ManualClock) -> None:
         **new,
         "id": user["id"],
         "anniversaryDate": None,  # left out of a PUT: gone
+        "externalId": None,
+        "metadata": None,
         "createdAt": "2026-03-01T12:00:00Z",
         "updatedAt": "2026-03-02T08:30:00Z",
     }

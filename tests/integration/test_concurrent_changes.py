@@ -201,3 +201,45 @@ def test_many_requests_at_once_never_fail_and_end_consistent(container: bootstra
         assert found
         assert all(e["status"] == Status.CANCELLED for e in found)
         assert len({e["event_type"] for e in found}) == len(found)  # moved in place, never doubled
+
+
+# --- two imports racing for the same new externalIds (issue 15) -------------------------------
+
+
+def test_an_import_that_loses_the_race_for_an_external_id_redoes_its_chunk_and_duplicates_nobody(
+    container: bootstrap.Container, database_url: str
+) -> None:
+    """Another transaction inserts crm-1 first and holds it uncommitted: the import's read does
+    not see it, its INSERT waits on the unique index; once the other commits, the import's
+    INSERT skips crm-1, the chunk is rolled back and redone, and finds crm-1 there."""
+    users = [{**ADA, "externalId": "crm-1"}, {**ADA, "externalId": "crm-2", "firstName": "Alan"}]
+    with psycopg.connect(database_url) as rival, psycopg.connect(database_url, autocommit=True) as watcher:
+        rival.execute(
+            b"INSERT INTO users (id, first_name, last_name, date_of_birth, timezone, external_id,"
+            b" created_at, updated_at) VALUES (gen_random_uuid(), 'Ada', 'Lovelace', '1990-12-10',"
+            b" 'Europe/London', 'crm-1', now(), now())"
+        )
+        request = Request(lambda: api.import_batch(ADMIN, json.dumps({"users": users})))
+        request.start()
+        deadline = time.monotonic() + WAIT_LIMIT
+        while time.monotonic() < deadline:
+            row = watcher.execute(
+                b"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                b" AND wait_event_type = 'Lock' AND pid <> %s",
+                (rival.info.backend_pid,),
+            ).fetchone()
+            if row and row[0] >= 1:
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the import never waited on the rival's externalId")
+        rival.commit()
+        assert request.status() == 200
+    results = request.result["results"]
+    # The rival's crm-1 has no anniversary and the same fields: unchanged; crm-2 is new.
+    assert [r["status"] for r in results] == ["unchanged", "created"]
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(b"SELECT external_id, count(*) FROM users GROUP BY 1 ORDER BY 1").fetchall()
+        events = conn.execute(b"SELECT count(*) FROM events").fetchone()
+    assert rows == [("crm-1", 1), ("crm-2", 1)]
+    assert events == (1,)  # crm-2's birthday; the rival made its user without events

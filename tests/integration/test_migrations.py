@@ -31,6 +31,8 @@ EXPECTED_COLUMNS = {
         "created_at": ("timestamp with time zone", "NO"),
         "updated_at": ("timestamp with time zone", "NO"),
         "deleted_at": ("timestamp with time zone", "YES"),
+        "external_id": ("text", "YES"),
+        "metadata": ("jsonb", "YES"),
     },
     "events": {
         "id": ("uuid", "NO"),
@@ -122,6 +124,42 @@ def test_migrating_an_empty_database_gives_the_expected_schema(empty_url: str) -
     pending_due = indexes(empty_url, "events")["events_pending_due"]
     assert "(due_utc)" in pending_due
     assert "WHERE (status = 'PENDING'::text)" in pending_due
+
+
+def test_0002_adds_external_ids_and_the_event_search_indexes_and_its_down_step_removes_them(
+    empty_url: str,
+) -> None:
+    migrations.upgrade(empty_url)
+    external = indexes(empty_url, "users")["users_external_id_live"]
+    assert external.startswith(
+        "CREATE UNIQUE INDEX users_external_id_live ON public.users USING btree (external_id)"
+    )
+    assert "WHERE ((deleted_at IS NULL) AND (external_id IS NOT NULL))" in external
+    found = indexes(empty_url, "events")
+    assert "(target_utc, id)" in found["events_target"]
+    assert "(status, target_utc, id)" in found["events_status_target"]
+    assert "WHERE late" in found["events_late_target"]
+    users = constraints(empty_url, "users")
+    assert "char_length(external_id)" in users["users_external_id_check"][1]
+    assert "jsonb_typeof(metadata)" in users["users_metadata_check"][1]
+
+    [reverted] = migrations.downgrade(empty_url)
+    assert (reverted.version, reverted.name) == (2, "external_ids_and_event_search")
+    columns_then = {
+        k: v for k, v in EXPECTED_COLUMNS["users"].items() if k not in ("external_id", "metadata")
+    }
+    assert columns(empty_url, "users") == columns_then
+    assert "users_external_id_live" not in indexes(empty_url, "users")
+    assert set(indexes(empty_url, "events")) == {
+        "events_pkey",
+        "events_one_per_occurrence",
+        "events_idempotency_key_key",
+        "events_pending_due",
+        "events_processing_lease",
+        "events_user",
+    }
+    migrations.upgrade(empty_url)
+    assert columns(empty_url, "users") == EXPECTED_COLUMNS["users"]
 
 
 def test_the_sweepers_query_uses_the_partial_index(empty_url: str) -> None:

@@ -209,3 +209,63 @@ def test_a_patch_of_the_zone_alone_cannot_leave_a_date_in_the_future() -> None:
     }
     # In Tongatapu (+13) it is 2 March too: fine.
     assert parse_user_patch({"timezone": "Pacific/Tongatapu"}, current, NOW).timezone == "Pacific/Tongatapu"
+
+
+# --- externalId and metadata (issue 15) ------------------------------------------------------
+
+
+def test_external_id_and_metadata_are_kept_as_given() -> None:
+    metadata = {"plan": "pro", "nested": {"list": [1, 2.5, None, True, "é"]}}
+    fields = parse_new_user({**VALID, "externalId": "CRM 42/é", "metadata": metadata}, NOW)
+    assert (fields.external_id, fields.metadata) == ("CRM 42/é", metadata)
+    assert parse_new_user(VALID, NOW).external_id is None
+    assert parse_new_user({**VALID, "externalId": None, "metadata": None}, NOW).metadata is None
+
+
+def test_a_patch_changes_or_clears_them_and_keeps_the_rest() -> None:
+    current = UserFields("Ada", "Lovelace", date(1990, 12, 10), "Europe/London", None, "crm-1", {"a": "1"})
+    assert parse_user_patch({"firstName": "Augusta"}, current, NOW).metadata == {"a": "1"}
+    cleared = parse_user_patch({"externalId": None, "metadata": None}, current, NOW)
+    assert (cleared.external_id, cleared.metadata, cleared.first_name) == (None, None, "Ada")
+    assert parse_user_patch({"metadata": {}}, current, NOW).metadata == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "must be 1 to 128 characters"),
+        ("x" * 129, "must be 1 to 128 characters"),
+        (" x", "must not start or end with whitespace"),
+        ("a\nb", "must not contain control or unassigned characters"),
+        (7, "must be a string"),
+    ],
+)
+def test_bad_external_ids(value: Any, message: str) -> None:
+    assert errors_of({**VALID, "externalId": value}) == {"externalId": message}
+
+
+def test_metadata_up_to_4096_bytes_of_compact_utf8_json() -> None:
+    exactly = {"k": "é" * 2044}  # {"k":"…"} is 8 bytes + 4,088: 4,096
+    assert parse_new_user({**VALID, "metadata": exactly}, NOW).metadata == exactly
+    over = {"k": "é" * 2044 + "x"}
+    assert errors_of({**VALID, "metadata": over}) == {
+        "metadata": "must be at most 4096 bytes as compact JSON, not 4097"
+    }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [[1], "x", 3, {"deep": [{"s": "\u0000"}]}, {"\ud800": 1}, {"x": float("nan")}, {"x": float("inf")}],
+)
+def test_metadata_that_is_not_an_object_or_that_jsonb_cannot_hold(value: Any) -> None:
+    assert set(errors_of({**VALID, "metadata": value})) == {"metadata"}
+
+
+def test_an_imported_user_needs_an_external_id() -> None:
+    from chalicelib.api.user_input import parse_imported_user
+
+    assert parse_imported_user({**VALID, "externalId": "e"}, NOW).external_id == "e"
+    for payload in (VALID, {**VALID, "externalId": None}):
+        with pytest.raises(ValidationError) as caught:
+            parse_imported_user(payload, NOW)
+        assert [(d.field, d.message) for d in caught.value.details] == [("externalId", "is required")]

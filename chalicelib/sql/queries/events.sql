@@ -34,3 +34,46 @@ SELECT EXISTS (
     WHERE user_id = %(user_id)s AND event_type = %(event_type)s
       AND occurrence_date = %(occurrence_date)s
 ) AS found;
+
+-- name: insert_events
+-- Many new PENDING events in one statement (the import's chunk), sent as one JSON array.
+INSERT INTO events (id, user_id, event_type, occurrence_date, target_utc, due_utc, timezone,
+                    idempotency_key, status, version, attempts, created_at, updated_at)
+SELECT e.id, e.user_id, e.event_type, e.occurrence_date, e.target_utc, e.target_utc, e.timezone,
+       e.idempotency_key, 'PENDING', 1, 0, %(now)s, %(now)s
+FROM jsonb_to_recordset(%(events)s::jsonb)
+     AS e (id uuid, user_id uuid, event_type text, occurrence_date date, target_utc timestamptz,
+           timezone text, idempotency_key text);
+
+-- name: list_events
+-- GET /events: the filters are "true" or the filter_events_* blocks that apply, joined by AND.
+-- The row comparison keeps paging on the (…, target_utc, id) indexes.
+SELECT * FROM events
+WHERE {filters}
+ORDER BY target_utc, id
+LIMIT %(limit)s;
+
+-- name: filter_events_status
+status = %(status)s
+
+-- name: filter_events_type
+event_type = %(event_type)s
+
+-- name: filter_events_user
+user_id = %(user_id)s
+
+-- name: filter_events_from
+target_utc >= %(from)s
+
+-- name: filter_events_to
+target_utc < %(to)s
+
+-- name: filter_events_late
+-- Literal rather than a parameter, so that a generic plan can still use events_late_target.
+late
+
+-- name: filter_events_on_time
+NOT late
+
+-- name: filter_events_after
+(target_utc, id) > (%(after_target)s, %(after_id)s)

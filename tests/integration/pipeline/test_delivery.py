@@ -32,6 +32,8 @@ def test_a_due_birthday_is_delivered_once_signed_and_the_next_one_scheduled(pipe
         "eventType": "birthday",
         "userId": str(user.id),
         "scheduledFor": "2026-03-02T09:00:00Z",
+        "externalId": None,
+        "metadata": None,
     }
     headers = request.headers
     assert headers["idempotency-key"] == headers["x-idempotency-key"] == headers["webhook-id"]

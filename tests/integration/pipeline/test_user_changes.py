@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from chalicelib.domain.events import Status
+from chalicelib.domain.users import UserFields
 from chalicelib.services import users
 from tests.integration.pipeline.support import Pipeline
 
@@ -57,3 +58,30 @@ def test_a_user_who_moves_timezone_while_the_message_waits_is_delivered_at_the_n
     assert request.headers["idempotency-key"] == event.idempotency_key  # same occurrence, same key
     done = pipeline.event(event.id)
     assert (done.status, done.late, done.timezone) == (Status.COMPLETED, False, "America/New_York")
+
+
+def test_the_webhook_carries_the_external_id_and_metadata_as_they_are_at_delivery(pipeline: Pipeline) -> None:
+    """Set at creation, changed while the message waits: the receiver gets the new values, and
+    the event was neither moved nor re-queued by the change."""
+    fields = UserFields("Ada", "Lovelace", date(1990, 3, 2), "UTC", None, "crm-1", {"plan": "free"})
+    user = users.create_user(pipeline.c.db, pipeline.clock, pipeline.c.schedule, fields)
+    event = pipeline.only(user.id, Status.PENDING)
+    pipeline.at(BIRTHDAY)
+    assert pipeline.sweep()["enqueued"] == 1
+
+    metadata = {"plan": "pro", "channels": ["email", "push"], "locale": "en-GB", "score": 1.5}
+    users.change_user(
+        pipeline.c.db,
+        pipeline.clock,
+        pipeline.c.schedule,
+        user.id,
+        lambda current: replace(current, external_id="crm-42", metadata=metadata),
+    )
+    assert pipeline.only(user.id, Status.PROCESSING).version == pipeline.event(event.id).version
+    assert pipeline.drain() == 1
+
+    [request] = pipeline.sink.requests
+    body = request.json()
+    assert (body["externalId"], body["metadata"], body["userId"]) == ("crm-42", metadata, str(user.id))
+    assert body["message"] == "Hey, Ada Lovelace it's your birthday"
+    assert pipeline.event(event.id).status is Status.COMPLETED

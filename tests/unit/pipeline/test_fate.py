@@ -206,7 +206,17 @@ def test_the_webhook_body_names_the_user_as_they_are_now_and_the_occurrence() ->
         "eventType": "birthday",
         "userId": str(USER.id),
         "scheduledFor": "2026-03-02T09:00:00Z",
+        "externalId": None,
+        "metadata": None,
     }
+
+
+def test_the_webhook_body_carries_the_teams_external_id_and_metadata_as_they_are_now() -> None:
+    metadata = {"channel": "push", "tags": ["vip"], "score": 1.5, "nested": {"ok": True, "none": None}}
+    theirs = replace(USER, fields=replace(USER.fields, external_id="crm-000123", metadata=metadata))
+    body = json.loads(webhook_body(claimed(), theirs))
+    assert (body["externalId"], body["metadata"]) == ("crm-000123", metadata)
+    assert body["message"] == "Hey, Ada Lovelace it's your birthday"
 
 
 # plan_following

@@ -1,0 +1,102 @@
+"""POST /user/import: many users in one transaction per chunk, idempotent on externalId.
+
+Per chunk: one locked read of the live users holding the chunk's externalIds; new users in
+one INSERT and their events in another; a user whose fields differ is changed as PUT would
+change it (its events follow only if a date or the zone changed); the same fields are left
+alone. Requests are at most 1,000 users, so a chunk is a request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from chalicelib.domain.errors import Conflict, ValidationError
+from chalicelib.domain.events import Event
+from chalicelib.domain.schedule import Schedule
+from chalicelib.domain.users import User, UserFields
+from chalicelib.ports import Clock, Database
+from chalicelib.services.scheduling import sync_user_events
+
+MAX_IMPORT = 1000
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Result:
+    index: int
+    status: str
+    """created, unchanged, updated or invalid."""
+    id: UUID | None = None
+    error: ValidationError | None = None
+
+
+class _Raced(Exception):
+    """Another transaction took one of the chunk's externalIds between our read and insert."""
+
+
+def import_users(
+    db: Database, clock: Clock, schedule: Schedule, parsed: list[UserFields | ValidationError]
+) -> list[Result]:
+    """`parsed` is the request's users in order, each either valid fields or why it is not."""
+    results: dict[int, Result] = {}
+    wanted: dict[str, int] = {}
+    for index, item in enumerate(parsed):
+        if isinstance(item, ValidationError):
+            results[index] = Result(index, "invalid", error=item)
+        elif item.external_id in wanted:
+            first = wanted[item.external_id]
+            error = ValidationError.single("externalId", f"appears earlier in this request, at index {first}")
+            results[index] = Result(index, "invalid", error=error)
+        else:
+            assert item.external_id is not None
+            wanted[item.external_id] = index
+    valid = {index: parsed[index] for index in wanted.values()}
+    for attempt in range(_ATTEMPTS):
+        try:
+            results.update(_write(db, clock, schedule, valid))
+            break
+        except _Raced:
+            if attempt == _ATTEMPTS - 1:
+                raise Conflict("other requests keep taking these externalIds; send the users again") from None
+    return [results[index] for index in range(len(parsed))]
+
+
+def _write(db: Database, clock: Clock, schedule: Schedule, valid: dict[int, Any]) -> dict[int, Result]:
+    now = clock.now()
+    results: dict[int, Result] = {}
+    with db.transaction() as store:
+        found = store.lock_users_by_external_ids([f.external_id for f in valid.values()])
+        existing = {u.external_id: u for u in found}
+        new_users: list[User] = []
+        for index, fields in valid.items():
+            current = existing.get(fields.external_id)
+            if current is None:
+                user = User(id=uuid.uuid4(), fields=fields, created_at=now, updated_at=now)
+                new_users.append(user)
+                results[index] = Result(index, "created", user.id)
+            elif current.fields == fields:
+                results[index] = Result(index, "unchanged", current.id)
+            else:
+                changed = User(current.id, fields, current.created_at, now)
+                store.update_user(changed)
+                sync_user_events(store, schedule, changed, now)
+                results[index] = Result(index, "updated", current.id)
+        if len(store.insert_users(new_users, now)) != len(new_users):
+            raise _Raced()  # rolls the chunk back; the next attempt reads the winner's users
+        store.insert_new_events([e for user in new_users for e in first_events(schedule, user, now)], now)
+    return results
+
+
+def first_events(schedule: Schedule, user: User, now: datetime) -> list[Event]:
+    """A new user's events, as `POST /user` schedules them: each type's next occurrence after
+    now (a user created in this transaction has no dates taken yet)."""
+    found = []
+    for event_type in schedule.types():
+        occurrence = schedule.next_free(event_type, user.fields, now, lambda _: False)
+        if occurrence is not None:
+            found.append(Event.new(user.id, event_type.name, occurrence, user.timezone, now))
+    return found
