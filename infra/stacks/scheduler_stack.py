@@ -137,6 +137,8 @@ class SchedulerStack(Stack):
         monitoring.watch_api(api_name, chalice_config.api_stage_name, app.api.logical_id)
         monitoring.watch_queues(queues.queue, queues.dead_letters)
         monitoring.watch_database(database.instance)
+        service = chalice_config.environment().get("POWERTOOLS_SERVICE_NAME", "event-scheduler")
+        monitoring.watch_worker(service)
         app.enable_canary(config.deployment_type, monitoring.rollback)
 
         dashboards.operations(
@@ -149,11 +151,12 @@ class SchedulerStack(Stack):
             dead_letters=queues.dead_letters,
             database=database.instance,
             alarms=monitoring.alarms,
+            service=service,
         )
         dashboards.deliveries(
             self,
             stage=stage,
-            service=chalice_config.environment().get("POWERTOOLS_SERVICE_NAME", "event-scheduler"),
+            service=service,
         )
         self._outputs(queues, ledger, database, monitoring, secrets)
 

@@ -319,3 +319,23 @@ def test_dashboards_and_alarms_name_only_metrics_the_app_emits(template: Templat
                 named.add(stat["MetricName"])
     assert named, "no app metric found in the template"
     assert named <= METRIC_NAMES
+
+
+def test_messages_the_worker_could_not_process_raise_an_alarm_and_show_on_operations(
+    template: Template,
+) -> None:
+    # An outage of the database, the ledger or the DLQ ends in batch failures, not Lambda
+    # errors: the function's error alarm stays green, so the app's own count must alarm.
+    props = alarm(template, "Unprocessed")
+    assert (props["Namespace"], props["MetricName"]) == ("EventScheduler", "Unprocessed")
+    assert props["Statistic"] == "Sum"
+    assert props["Dimensions"] == [{"Name": "service", "Value": "event-scheduler"}]
+    assert (props["Threshold"], props["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert (props["DatapointsToAlarm"], props["EvaluationPeriods"], props["Period"]) == (
+        monitoring.UNPROCESSED_MINUTES,
+        monitoring.UNPROCESSED_WINDOW,
+        60,
+    )
+    assert props["AlarmActions"] == [{"Ref": logical_id(template, "AWS::SNS::Topic", "MonitoringAlarms")}]
+    operations = json.dumps(template.props(logical_id(template, "AWS::CloudWatch::Dashboard", "Operations")))
+    assert re.search(r'\\"EventScheduler\\",\s*\\"Unprocessed\\"', operations), "no widget shows it"
