@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from chalicelib.services.ports import Received
+from chalicelib.ports import Received
 
 # Connections are reused across invocations; retries stay short because the sweeper and the
 # worker both have their own recovery (leases, visibility) and a time budget.

@@ -13,15 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.postgres import Database
-from chalicelib.adapters.sql_files import parse_named_queries
 from scripts.devstack.lambda_runner import LambdaRunner
 from scripts.devstack.virtual_queue import VirtualVisibilityQueue
 
-SQL = parse_named_queries(Path(__file__).with_name("replay.sql").read_text())
 MINUTE = timedelta(minutes=1)
 
 
@@ -74,9 +71,7 @@ class Replay:
     def _next_sweep(self, after: datetime) -> datetime | None:
         """The first minute boundary after `after` at which the sweeper has work."""
         with self.db.transaction() as store:
-            row = store.one(SQL["next_work"], {})
-        assert row is not None
-        work = [t for t in (row["due"], row["lease"]) if t is not None]
+            work = [t for t in store.next_work() if t is not None]
         if not work:
             return None
         return max(ceil_minute(min(work)), floor_minute(after) + MINUTE)
