@@ -62,10 +62,16 @@ def is_current(message: Message, event: Event | None) -> bool:
     return event is not None and event.status is Status.PROCESSING and event.version == message.version
 
 
-def lease_on_receive(event: Event, now: datetime, lease: timedelta) -> datetime:
+def lease_on_receive(event: Event, now: datetime, lease: timedelta) -> datetime | None:
     """A received current message holds its event for a lease from now (or from its due time,
-    if it came early): the sweeper never re-sends an event whose message is being worked on."""
-    return max(now, event.due_utc) + lease
+    if it came early), so the sweeper never re-sends an event whose message is being worked on.
+    None while more than half a lease is left: the on-time path (received seconds after the
+    claim) writes nothing, and half a lease outlasts a worker's run plus the queue's visibility
+    timeout, after which this message is back and received again."""
+    until = max(now, event.due_utc) + lease
+    if event.lease_until is not None and event.lease_until > until - lease / 2:
+        return None
+    return until
 
 
 def seconds_until_due(event: Event, now: datetime) -> int:

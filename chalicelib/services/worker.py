@@ -164,15 +164,7 @@ class Worker:
                 events = store.events_by_ids(job.message.event_id for job in wanted if job.message)
                 users = store.users_by_ids(e.user_id for e in events.values())
                 now = self.clock.now()
-                store.extend_leases(
-                    [
-                        (job.message, lease_on_receive(event, now, self.policy.lease))
-                        for job in wanted
-                        if job.message
-                        and (event := events.get(job.message.event_id))
-                        and is_current(job.message, event)
-                    ]
-                )
+                store.extend_leases(_leases(wanted, events, now, self.policy.lease))
         except Exception as exc:
             for job in wanted:
                 job.fail_step(f"could not read the events: {exc}")
@@ -364,6 +356,20 @@ def _job(record: dict[str, Any]) -> Job:
     except MalformedMessage as exc:
         job.decide(Fate.FAIL, str(exc))
     return job
+
+
+def _leases(
+    jobs: list[Job], events: dict[UUID, Event], now: datetime, lease: timedelta
+) -> list[tuple[Message, datetime]]:
+    """The leases the received current messages extend (domain/fate.lease_on_receive)."""
+    held = []
+    for job in jobs:
+        event = events.get(job.message.event_id) if job.message else None
+        if job.message and event and is_current(job.message, event):
+            until = lease_on_receive(event, now, lease)
+            if until is not None:
+                held.append((job.message, until))
+    return held
 
 
 def _attempt(job: Job, outcome: Outcome, at: datetime) -> Attempt:

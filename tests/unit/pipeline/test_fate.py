@@ -138,11 +138,20 @@ def test_an_early_message_that_is_stale_or_whose_user_is_gone_is_settled_at_once
 
 
 def test_a_received_message_holds_its_event_for_a_lease_from_now_or_from_its_due_time() -> None:
-    event = claimed()
     lease = timedelta(minutes=15)
-    later = TARGET + timedelta(minutes=12)
-    assert lease_on_receive(event, later, lease) == later + lease
-    assert lease_on_receive(event, TARGET - timedelta(minutes=2), lease) == TARGET + lease
+    event = claimed()  # held until TARGET + 15 min
+    waited = TARGET + timedelta(minutes=12)  # most of the lease spent in a backlog
+    assert lease_on_receive(event, waited, lease) == waited + lease
+    early = replace(event, lease_until=TARGET - timedelta(minutes=1))
+    assert lease_on_receive(early, TARGET - timedelta(minutes=2), lease) == TARGET + lease
+
+
+def test_a_message_received_with_more_than_half_its_lease_left_writes_nothing() -> None:
+    lease = timedelta(minutes=15)
+    event = claimed()
+    assert lease_on_receive(event, TARGET + timedelta(seconds=3), lease) is None  # on time
+    assert lease_on_receive(event, TARGET + timedelta(minutes=7), lease) is None
+    assert lease_on_receive(event, TARGET + timedelta(minutes=8), lease) == TARGET + timedelta(minutes=23)
 
 
 def test_only_a_current_message_moves_the_lease() -> None:
