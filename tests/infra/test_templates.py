@@ -339,3 +339,21 @@ def test_messages_the_worker_could_not_process_raise_an_alarm_and_show_on_operat
     assert props["AlarmActions"] == [{"Ref": logical_id(template, "AWS::SNS::Topic", "MonitoringAlarms")}]
     operations = json.dumps(template.props(logical_id(template, "AWS::CloudWatch::Dashboard", "Operations")))
     assert re.search(r'\\"EventScheduler\\",\s*\\"Unprocessed\\"', operations), "no widget shows it"
+
+
+def test_the_worker_timeout_covers_a_batch_and_half_a_lease_covers_a_message_coming_back(
+    template: Template,
+) -> None:
+    from chalicelib.settings import Settings
+
+    deliver = template.props("Deliver")
+    env = {k: v for k, v in deliver["Environment"]["Variables"].items() if isinstance(v, str)}
+    settings = Settings.from_env({k: v for k, v in env.items() if k != "STAGE"})
+    batch = deliver["Events"]["DeliverSqsEventSource"]["Properties"]["BatchSize"]
+    waves = -(-batch // settings.webhook_concurrency)  # a batch's POSTs go out this many at a time
+    worst_post = settings.webhook_connect_timeout + settings.webhook_read_timeout
+    assert deliver["Timeout"] >= 2 * waves * worst_post, "a batch of slow receivers must not time out"
+    # The worker extends a lease only when less than half of it is left: that half must outlast
+    # a run and the queue's visibility timeout, after which the message is received again.
+    queue = template.props(logical_id(template, "AWS::SQS::Queue", "DeliveryDeliveries"))
+    assert settings.lease.total_seconds() / 2 > queue["VisibilityTimeout"] + deliver["Timeout"]
