@@ -2,6 +2,7 @@
 
     scripts/bench.py [--events 20000] [--workers 8] [--localstack-events 200]
                      [--container-events 200] [--container-runs 3] [--receiver-delay 0.1]
+                     [--webhook-concurrency 10]
 
 N users are due at the same minute (one bulk INSERT). The real sweeper and worker code run
 against the real PostgreSQL (embedded unless DATABASE_URL is set; a fresh database either
@@ -10,12 +11,15 @@ figures SQS and DynamoDB are the in-memory implementations of the same ports: in
 event source mapping, not this code, moves messages, and moto manages only ~100-300 calls/s.
 A smaller run through a moto server over HTTP (as `make run` does) gives
 localStackEventsPerSecond. Worker concurrency is threads, each one Lambda-like consumer
-calling the real handler code a batch of 10 at a time.
+calling the real handler code a batch of 10 at a time, each with its own pool of
+--webhook-concurrency POST threads, as each Lambda container has.
 
 perContainerEventsPerSecond is one Lambda container's rate: one consumer, batches of 10 one
 after the other through the same handler code, against a second receiver that answers every
-POST after --receiver-delay seconds (the median of --container-runs runs). That figure, not the
-fast receiver's, is what the worker count in the README's scaling model is built on.
+POST after --receiver-delay seconds (the median of --container-runs runs), beside the same
+container posting one webhook at a time (perContainerOneAtATimeEventsPerSecond, same run).
+That figure, not the fast receiver's, is what the worker count in the README's scaling model
+is built on.
 
 The last line is one JSON object with the figures.
 """
@@ -181,6 +185,7 @@ def pipeline_run(
     dlq: Queue,
     ledger: DeliveryLedger,
     sweep_batch: int,
+    concurrency: int = 10,
 ) -> Run:
     """Seed n due events; the sweeper and the workers run at once, as in AWS."""
     target = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)  # unique per run
@@ -198,7 +203,7 @@ def pipeline_run(
 
     def consume() -> None:
         # Each thread is one Lambda container: a worker (and its webhook pool) of its own.
-        handler = handler_for(build_worker(db, clock, url, queue, dlq, ledger))
+        handler = handler_for(build_worker(db, clock, url, queue, dlq, ledger, concurrency))
         idle = 0
         while True:
             if event_source.poll_once(queue, handler):
@@ -227,10 +232,20 @@ def pipeline_run(
 
 
 def build_worker(
-    db: Database, clock: SystemClock, url: str, queue: Queue, dlq: Queue, ledger: DeliveryLedger
+    db: Database,
+    clock: SystemClock,
+    url: str,
+    queue: Queue,
+    dlq: Queue,
+    ledger: DeliveryLedger,
+    concurrency: int = 10,
 ) -> worker.Worker:
     policy = worker.DeliveryPolicy(
-        10, Backoff(timedelta(seconds=10), timedelta(minutes=15)), timedelta(minutes=15), timedelta(days=7)
+        10,
+        Backoff(timedelta(seconds=10), timedelta(minutes=15)),
+        timedelta(minutes=15),
+        timedelta(days=7),
+        webhook_concurrency=concurrency,
     )
     sender = HttpWebhookSender(url, clock, SECRET, 2.0, 5.0)
     return worker.Worker(db, clock, Schedule(), queue, dlq, ledger, sender, policy)
@@ -244,7 +259,7 @@ def handler_for(the_worker: worker.Worker) -> event_source.Handler:
     return handler
 
 
-def per_container(db: Database, url: str, n: int) -> tuple[float, int]:
+def per_container(db: Database, url: str, n: int, concurrency: int) -> tuple[float, int]:
     """One Lambda container: n due events enqueued first, then one consumer handing the real
     handler code batches of 10, one batch after the other, until the queue is empty.
     Returns (events completed a second, events completed)."""
@@ -252,7 +267,7 @@ def per_container(db: Database, url: str, n: int) -> tuple[float, int]:
     seed_due_birthdays(db, n, target, now=target - timedelta(days=30))
     clock = SystemClock(offset=target - datetime.now(UTC))
     queue = MemoryQueue()
-    the_worker = build_worker(db, clock, url, queue, MemoryQueue(), MemoryLedger())
+    the_worker = build_worker(db, clock, url, queue, MemoryQueue(), MemoryLedger(), concurrency)
     policy = sweeper.SweepPolicy(timedelta(minutes=15), timedelta(minutes=1), 1000, timedelta(minutes=5), 1)
     sweeper.sweep(db, clock, queue, policy)
     handler = handler_for(the_worker)
@@ -303,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--container-runs", type=int, default=3, help="the figure is their median")
     parser.add_argument(
+        "--webhook-concurrency", type=int, default=10, help="WEBHOOK_CONCURRENCY of each worker"
+    )
+    parser.add_argument(
         "--receiver-delay", type=float, default=0.1, help="seconds the per-container receiver takes to answer"
     )
     args = parser.parse_args(argv)
@@ -336,7 +354,15 @@ def measure(db: Database, hook: str, args: argparse.Namespace) -> tuple[dict[str
     cpu_before = (time.process_time(), cpu_seconds([RECEIVER_PIDS[hook]]), cpu_seconds(postgres_pids))
     with quietly():
         run = pipeline_run(
-            db, hook, n, workers, MemoryQueue(), MemoryQueue(), MemoryLedger(), args.sweep_batch
+            db,
+            hook,
+            n,
+            workers,
+            MemoryQueue(),
+            MemoryQueue(),
+            MemoryLedger(),
+            args.sweep_batch,
+            args.webhook_concurrency,
         )
     cpu_after = (time.process_time(), cpu_seconds([RECEIVER_PIDS[hook]]), cpu_seconds(postgres_pids))
     posts = receiver_stats(hook)["requests"] - posts_before
@@ -368,37 +394,47 @@ def measure(db: Database, hook: str, args: argparse.Namespace) -> tuple[dict[str
         log(f"through a moto server over HTTP:          {rate:8.1f} events/s ({small.completed} events)")
         ok = ok and small.completed == args.localstack_events
     if args.container_events:
-        rate, ok_container = per_container_figure(db, args)
-        figures |= {
-            "perContainerEventsPerSecond": round(rate, 1),
-            "perContainerReceiverDelayMs": round(args.receiver_delay * 1000),
-            "perContainerBatchSize": 10,
-        }
+        container, ok_container = per_container_figure(db, args)
+        figures |= container
         ok = ok and ok_container
     if not ok:
         log("MISMATCH: not every event was delivered exactly once")
     return figures, ok
 
 
-def per_container_figure(db: Database, args: argparse.Namespace) -> tuple[float, bool]:
-    """The median of several one-container runs against a receiver that answers slowly."""
+def per_container_figure(db: Database, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    """The median of several one-container runs against a receiver that answers slowly, and
+    the same container posting one webhook at a time (WEBHOOK_CONCURRENCY=1), in the same run."""
     n = args.container_events
+    one_at_a_time_n = max(10, n // 4)  # ~10 events/s: a quarter of the events is enough
     rates, ok = [], True
     with receiver(args.receiver_delay) as slow:
         before = receiver_stats(slow)["requests"]
         for _ in range(args.container_runs):
             with quietly():
-                rate, completed = per_container(db, slow, n)
+                rate, completed = per_container(db, slow, n, args.webhook_concurrency)
             rates.append(rate)
             ok = ok and completed == n
+        with quietly():
+            one_at_a_time, completed = per_container(db, slow, one_at_a_time_n, 1)
+        ok = ok and completed == one_at_a_time_n
         posts = receiver_stats(slow)["requests"] - before
-    ok = ok and posts == n * args.container_runs
+    ok = ok and posts == n * args.container_runs + one_at_a_time_n
     median = statistics.median(rates)
+    delay = f"{args.receiver_delay * 1000:.0f} ms"
     log(
-        f"one container, batches of 10, receiver answering in {args.receiver_delay * 1000:.0f} ms: "
+        f"one container, batches of 10, receiver answering in {delay}: "
         f"{median:8.1f} events/s (runs: {', '.join(f'{r:.1f}' for r in rates)})"
     )
-    return median, ok
+    log(f"  the same, one POST at a time:                      {one_at_a_time:8.1f} events/s")
+    figures = {
+        "perContainerEventsPerSecond": round(median, 1),
+        "perContainerOneAtATimeEventsPerSecond": round(one_at_a_time, 1),
+        "perContainerReceiverDelayMs": round(args.receiver_delay * 1000),
+        "perContainerBatchSize": 10,
+        "webhookConcurrency": args.webhook_concurrency,
+    }
+    return figures, ok
 
 
 def moto_run(db: Database, hook: str, n: int, workers: int) -> Run:
