@@ -9,30 +9,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
 import jwt
 import requests
 
+from chalicelib.ports import Claims, KeysUnavailable, TokenRejected
+
 JWKS_TIMEOUT_SECONDS = 3.0
 MAX_SUBJECT_LENGTH = 256
 
 
-class TokenRejected(Exception):
-    """The token is not acceptable; the message says why, for logs only (never for the caller)."""
-
-
-class KeysUnavailable(TokenRejected):
-    """The key set could not be fetched; verification fails closed."""
-
-
-@dataclass(frozen=True)
-class Claims:
-    subject: str
-    roles: tuple[str, ...]
-    email: str | None = None
+__all__ = ["Claims", "JwksKeys", "JwtVerifier", "KeysUnavailable", "SharedSecret", "TokenRejected"]
 
 
 class KeySource(Protocol):
