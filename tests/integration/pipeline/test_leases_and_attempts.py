@@ -13,6 +13,7 @@ from uuid import UUID
 import pytest
 
 from chalicelib.adapters.postgres import DatabaseUnavailable
+from chalicelib.domain.delivery import Message
 from chalicelib.domain.events import Event, Status
 from chalicelib.domain.users import User
 from chalicelib.ports import Attempt, Database, DeliveryLedger, Store
@@ -82,20 +83,35 @@ def test_a_received_message_extends_its_events_lease_at_the_same_version(pipelin
     assert len(pipeline.sink.requests) == 1
 
 
-def test_a_stale_message_does_not_touch_the_lease_of_the_events_newer_version(pipeline: Pipeline) -> None:
-    user, event = claimed(pipeline)
-    message = pipeline.c.queue.receive(1, 0)  # the claimed message, as a stale copy would be
-    assert len(message) == 1
-    pipeline.at(BIRTHDAY + timedelta(minutes=16))  # the lease ran out: the sweep re-sends it
-    assert pipeline.sweep()["requeued"] == 1
-    resent = pipeline.only(user.id, Status.PROCESSING)
-    assert resent.version == event.version + 1
+def test_a_lease_moves_only_for_the_current_version_only_later_and_never_waits_on_a_held_row(
+    pipeline: Pipeline,
+) -> None:
+    _, event = claimed(pipeline)
+    current = Message(event.id, event.version, event.idempotency_key)
+    stale = Message(event.id, event.version - 1, event.idempotency_key)
+    held = event.lease_until
+    assert held is not None
+    later = held + timedelta(minutes=30)
 
-    pipeline.at(BIRTHDAY + timedelta(minutes=20))
-    assert pipeline.drain() == 2  # the stale one dropped, the current one delivered
-    assert len(pipeline.sink.requests) == 1
-    done = pipeline.event(event.id)
-    assert (done.status, done.version, done.attempts) == (Status.COMPLETED, resent.version + 1, 1)
+    def lease() -> datetime | None:
+        return pipeline.event(event.id).lease_until
+
+    with pipeline.c.db.transaction() as store:
+        store.extend_leases([(stale, later)])
+    assert lease() == held
+    with pipeline.c.db.transaction() as store:
+        store.extend_leases([(current, held - timedelta(minutes=1))])
+    assert lease() == held  # never shortened
+    with pipeline.c.db.transaction() as holder:
+        lock = "SELECT id FROM events WHERE id = %(id)s FOR UPDATE"
+        holder.one(lock, {"id": event.id})  # type: ignore[attr-defined]
+        with pipeline.c.db.transaction() as store:  # a second connection: skips, does not wait
+            store.extend_leases([(current, later)])
+    assert lease() == held
+    with pipeline.c.db.transaction() as store:
+        store.extend_leases([(current, later)])
+    after = pipeline.event(event.id)
+    assert (after.lease_until, after.version, after.status) == (later, event.version, Status.PROCESSING)
 
 
 class Outage:
