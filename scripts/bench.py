@@ -175,6 +175,19 @@ class Run:
     completed: int
 
 
+_TARGETS: list[datetime] = []
+
+
+def next_target() -> datetime:
+    """A due instant no earlier run used: each run's figures are read back by its target (a
+    short run would otherwise share its second with the next and count its events too)."""
+    target = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    if _TARGETS and target <= _TARGETS[-1]:
+        target = _TARGETS[-1] + timedelta(seconds=1)
+    _TARGETS.append(target)
+    return target
+
+
 def pipeline_run(
     db: Database,
     url: str,
@@ -187,7 +200,7 @@ def pipeline_run(
     concurrency: int = 10,
 ) -> Run:
     """Seed n due events; the sweeper and the workers run at once, as in AWS."""
-    target = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)  # unique per run
+    target = next_target()
     seed_due_birthdays(db, n, target, now=target - timedelta(days=30))
     clock = SystemClock(offset=target - datetime.now(UTC))  # "now" is the due minute
     sweep_policy = sweeper.SweepPolicy(
@@ -262,7 +275,7 @@ def per_container(db: Database, url: str, n: int, concurrency: int) -> tuple[flo
     """One Lambda container: n due events enqueued first, then one consumer handing the real
     handler code batches of 10, one batch after the other, until the queue is empty.
     Returns (events completed a second, events completed)."""
-    target = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)  # unique per run
+    target = next_target()
     seed_due_birthdays(db, n, target, now=target - timedelta(days=30))
     clock = SystemClock(offset=target - datetime.now(UTC))
     queue = MemoryQueue()
