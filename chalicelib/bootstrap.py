@@ -8,6 +8,9 @@ A seam never fails silently: the container records which parts each part read wh
 built, and `use()` (or assigning `settings`) raises `SeamAlreadyUsed` once a part that read
 the one being replaced exists, instead of leaving that part with the old one (docs/architecture.md,
 "Seams for tests and tools").
+
+Each factory imports its adapter when first called: app.py is every function's module, so an
+import here is paid by all of them (the authorizer would load psycopg, the API the worker).
 """
 
 from __future__ import annotations

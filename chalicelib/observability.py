@@ -16,6 +16,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 SERVICE = "event-scheduler"
 NAMESPACE = "EventScheduler"
@@ -66,6 +67,10 @@ def emit(values: Iterable[tuple[str, MetricUnit, float]]) -> None:
     unknown = {name for name, _, _ in values} - METRIC_NAMES
     if unknown:
         raise ValueError(f"metrics {sorted(unknown)} are not in METRIC_NAMES")
+    if is_metrics_disabled():
+        # Not added at all: a disabled flush keeps the values, and Powertools prints the set
+        # unconditionally once a metric holds 100 of them.
+        return
     metrics = _metrics()
     with _lock:
         for name, unit, value in values:

@@ -65,8 +65,12 @@ def start_database(stack: contextlib.ExitStack, local: Path) -> str:
     url = os.environ.get("DATABASE_URL")
     if url:
         return url
-    from scripts.devstack.postgres import EmbeddedPostgres
+    from scripts.devstack.postgres import EmbeddedPostgres, stop_leftover
 
+    # This process holds the folder's lock: a server running on its data is a killed run's.
+    leftover = stop_leftover(local / "pgdata")
+    if leftover:
+        print(f"postgres  stopped the PostgreSQL (pid {leftover}) a killed make run left running")
     server = EmbeddedPostgres(local / "pgdata")
     stack.callback(server.close)
     return server.url()
@@ -82,9 +86,10 @@ def start_emulator(stack: contextlib.ExitStack, local: Path) -> str:
     if not endpoint.startswith("http://"):
         raise RuntimeError(f"nothing answers at {endpoint}; a moto server is started only on http://")
     host, _, port = endpoint.removeprefix("http://").partition(":")
-    server = aws.MotoServerProcess(host, int(port or 80), log=local / "moto.log")
+    journal = local / "aws.journal"
+    server = aws.MotoServerProcess(host, int(port or 80), log=local / "moto.log", journal=journal)
     stack.callback(server.stop)
-    print(f"AWS       {endpoint}  (moto server, pid {server.process.pid})")
+    print(f"AWS       {endpoint}  (moto server, pid {server.process.pid}, state kept in {journal})")
     return endpoint
 
 
@@ -129,18 +134,35 @@ def start_sink(stack: contextlib.ExitStack, port: int, secret: str, offset: time
     return sink.url
 
 
-def start_runner(stack: contextlib.ExitStack, sweep_every: float) -> None:
-    """The Lambda side, in this process: the app's handlers, built from the same environment."""
+def start_runner(stack: contextlib.ExitStack, env: dict[str, str]) -> None:
+    """The Lambda side, in this process: the app's handlers, built from the same environment,
+    and a progress line every PROGRESS_EVERY seconds (10) while there is work."""
     import app
     from chalicelib import bootstrap
+    from chalicelib.adapters import sqs
+    from scripts.devstack import progress
     from scripts.devstack.lambda_runner import LambdaRunner
 
     container = bootstrap.container()
+    report = progress.Progress(
+        in_flight=progress.postgres_in_flight(env["DATABASE_URL"]),
+        in_queue=progress.sqs_depth(
+            sqs.client(env["AWS_DEFAULT_REGION"], env["AWS_ENDPOINT_URL"]), env["QUEUE_URL"]
+        ),
+        now=container.clock.now,
+        every=float(env.get("PROGRESS_EVERY", "10")),
+    )
     runner = LambdaRunner(
-        app.sweep, app.deliver, container.queue, now=container.clock.now, sweep_every=sweep_every
+        report.count_sweep(app.sweep),
+        app.deliver,
+        container.queue,
+        now=container.clock.now,
+        sweep_every=float(env.get("SWEEP_EVERY", "60")),
     )
     runner.start()
     stack.callback(runner.stop)
+    report.start()
+    stack.callback(report.stop)
 
 
 def create_demo_user(api_url: str, token: str, today: datetime) -> None:
@@ -196,7 +218,7 @@ def main() -> int:
         os.environ.update(env)  # the in-process Lambda runner reads the same settings
         api_url = f"http://{HOST}:{api_port}"
         start_api(stack, env, api_port, local)
-        start_runner(stack, float(env.get("SWEEP_EVERY", "60")))
+        start_runner(stack, env)
         token = admin_token(env)
         print(f"API       {api_url}  (healthy after {time.monotonic() - started:.1f}s)")
         print(f"database  {env['DATABASE_URL']}")

@@ -249,6 +249,12 @@ class Store:
     def seed_due_birthdays(self, **params: Any) -> None:
         self.run("seed_due_birthdays", **params)
 
+    def progress_counts(self, since: datetime) -> tuple[int, int]:
+        """make run's progress line: PROCESSING now, and COMPLETED since `since`."""
+        row = self._one("progress_counts", since=since)
+        assert row is not None
+        return int(row["processing"]), int(row["delivered"])
+
     def lateness(self, target: datetime) -> dict[str, Any]:
         row = self._one("lateness", target=target)
         assert row is not None

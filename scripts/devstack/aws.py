@@ -21,6 +21,7 @@ import requests
 from chalicelib.adapters import sqs
 from chalicelib.adapters.ledger import DynamoLedger
 from chalicelib.handlers import QUEUE_NAME
+from scripts.devstack.paths import ROOT
 
 # The emulator accepts any credentials; real ones must never be needed (or sent) locally.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -97,34 +98,49 @@ def kind_of_emulator(endpoint: str) -> str | None:
 
 
 class MotoServerProcess:
-    """moto's server as a child process (its own GIL, as a real emulator would be), for
-    `make run`; stopped by its pid. Its state lives in memory and ends with it."""
+    """moto's server as a child process (its own GIL, as a real emulator would be); stopped by
+    its pid. Without `journal` its state lives in memory and ends with it; with one (`make
+    run`'s), every acknowledged write is journaled and replayed at the next start
+    (scripts/devstack/durable_moto.py)."""
 
-    def __init__(self, host: str, port: int, log: Path | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        log: Path | None = None,
+        journal: Path | None = None,
+        *,
+        checkpoint_every: int | None = None,
+    ) -> None:
         use_fake_credentials()
         self.endpoint = f"http://{host}:{port}"
         self._log = log.open("ab") if log else None
         out = self._log or subprocess.DEVNULL
         command = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
-        self.process = subprocess.Popen(command, stdout=out, stderr=out)
-        deadline = time.monotonic() + 30
-        while self._kind() is None:
+        if journal:
+            command = [sys.executable, "-m", "scripts.devstack.durable_moto", "-H", host, "-p", str(port)]
+            command += ["--journal", str(journal)]
+            if checkpoint_every:
+                command += ["--checkpoint-every", str(checkpoint_every)]
+        self.process = subprocess.Popen(command, stdout=out, stderr=out, cwd=ROOT)
+        deadline = time.monotonic() + 120  # a long journal takes a while to replay
+        while not self._answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"the moto server did not start on {self.endpoint}")
             time.sleep(0.1)
 
-    def _kind(self) -> str | None:
+    def _answers(self) -> bool:
         try:
-            return kind_of_emulator(self.endpoint)
-        except requests.Timeout:  # listening, but still too busy starting to answer in time
-            return None
+            return kind_of_emulator(self.endpoint) is not None
+        except requests.Timeout:  # listening, but slow to answer its first request on a busy machine
+            return False
 
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(10)
+                self.process.wait(60)  # a journaled server writes its checkpoint first
             except subprocess.TimeoutExpired:
                 self.process.kill()
         if self._log:

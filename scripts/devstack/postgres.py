@@ -1,20 +1,24 @@
 """An embedded PostgreSQL 16 from the pgserver wheel, for `make run`, the tests and the tools.
 
 It listens on a Unix socket in its data folder only. `stop()` and `start()` exist so fault
-tests can take the database away and bring it back.
+tests can take the database away and bring it back. `stop_leftover()` stops a server that a
+killed process left behind (`make run` calls it first, while it holds its folder's lock).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pgserver
+import psutil
 import psycopg
 from pgserver.utils import PostmasterInfo
 from psycopg import conninfo, sql
@@ -49,6 +53,56 @@ class EmbeddedPostgres:
     def close(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self._server.cleanup()
+
+
+HANDLES = ".handle_pids.json"
+"""pgserver's list of the processes using a server; the last one to leave stops it."""
+
+
+def stop_leftover(data_dir: Path, timeout: float = 30.0) -> int | None:
+    """Stops the postmaster a killed process left running on `data_dir`, and forgets the dead
+    handles that would keep pgserver from ever stopping it; returns its pid, None if none ran.
+
+    Only the pid named in postmaster.pid is signalled, and only once it is verified to be a
+    postgres process on this very data folder (a pid is reused after a reboot)."""
+    (data_dir / HANDLES).unlink(missing_ok=True)
+    try:
+        info = PostmasterInfo.read_from_pgdata(data_dir)
+    except (AssertionError, ValueError):  # a file half written by a start that was cut short
+        info = None
+    if info is None or info.process is None or not _serves(info.process, data_dir):
+        return None
+    process: psutil.Process = info.process
+    for how in (signal.SIGINT, signal.SIGQUIT, signal.SIGKILL):  # fast, immediate, kill
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(how)
+        deadline = time.monotonic() + timeout / 3
+        while _alive(process) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not _alive(process):
+            break
+    if _alive(process):
+        raise RuntimeError(f"the PostgreSQL left on {data_dir} (pid {process.pid}) does not stop")
+    return process.pid
+
+
+def _alive(process: psutil.Process) -> bool:
+    """Not our child, so a zombie until its parent (often no init in a container) reaps it."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _serves(process: psutil.Process, data_dir: Path) -> bool:
+    try:
+        if process.name() != "postgres":
+            return False
+        args = process.cmdline()
+        folder = args[args.index("-D") + 1] if "-D" in args else process.cwd()
+    except (psutil.Error, IndexError):
+        return False
+    return Path(folder).resolve() == data_dir.resolve()
 
 
 def create_database(admin_url: str, name: str, template: str | None = None) -> str:

@@ -62,6 +62,13 @@ class Stack:
                 raise AssertionError(f"timed out waiting for {what}:\n{self.log.read_text()}")
             time.sleep(0.2)
 
+    def kill(self) -> None:
+        """kill -9 of the whole process group, as a crash would."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(30)
+        self._output.close()
+
     def stop(self) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
