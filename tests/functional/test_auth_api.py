@@ -63,23 +63,37 @@ def every_request(
 
 
 def bad_tokens() -> list[Any]:
+    """Header factories, called inside the test: minted at collection, `nbf = now + 600` would
+    be valid, and the 60-second tokens expired (rejected for the wrong reason), by the time a
+    long suite reached them."""
     wrong = "a-wrong-secret-that-is-long-enough-for-hs256"
-    now = int(time.time())
-    user_token = token_for("user", str(uuid.uuid4()), ttl=60)
+
+    def now() -> int:
+        return int(time.time())
+
+    def user_token() -> str:
+        return token_for("user", str(uuid.uuid4()), ttl=60)
+
     return [
-        pytest.param({"Authorization": "Basic YWRtaW46YWRtaW4="}, id="basic-scheme"),
-        pytest.param({"Authorization": token_for("admin", "x")}, id="token-without-scheme"),
-        pytest.param({"Authorization": "Bearer"}, id="bearer-without-token"),
-        pytest.param(bearer("garbage"), id="garbage"),
-        pytest.param(bearer("eyJhbGciOiJIUzI1NiJ9.e30.!!"), id="garbage-with-dots"),
-        pytest.param(bearer(unsigned(claims())), id="alg-none"),
-        pytest.param(bearer(hs256(claims(), wrong)), id="hs256-wrong-secret"),
-        pytest.param(bearer(hs256(claims(), "")), id="hs256-empty-secret"),
-        pytest.param(bearer(token_for("admin", "x", ttl=-120)), id="expired"),
-        pytest.param(bearer(hs256(claims(nbf=now + 600), LOCAL_JWT_SECRET)), id="not-yet-valid"),
-        pytest.param(bearer(with_payload(user_token, roles=["admin"])), id="role-raised-after-signing"),
-        pytest.param(bearer(with_payload(user_token, exp=now + 86400)), id="expiry-extended-after-signing"),
-        pytest.param(bearer(hs256({"sub": "x", "exp": now + 60}, LOCAL_JWT_SECRET)), id="no-roles-claim"),
+        pytest.param(lambda: {"Authorization": "Basic YWRtaW46YWRtaW4="}, id="basic-scheme"),
+        pytest.param(lambda: {"Authorization": token_for("admin", "x")}, id="token-without-scheme"),
+        pytest.param(lambda: {"Authorization": "Bearer"}, id="bearer-without-token"),
+        pytest.param(lambda: bearer("garbage"), id="garbage"),
+        pytest.param(lambda: bearer("eyJhbGciOiJIUzI1NiJ9.e30.!!"), id="garbage-with-dots"),
+        pytest.param(lambda: bearer(unsigned(claims())), id="alg-none"),
+        pytest.param(lambda: bearer(hs256(claims(), wrong)), id="hs256-wrong-secret"),
+        pytest.param(lambda: bearer(hs256(claims(), "")), id="hs256-empty-secret"),
+        pytest.param(lambda: bearer(token_for("admin", "x", ttl=-120)), id="expired"),
+        pytest.param(lambda: bearer(hs256(claims(nbf=now() + 600), LOCAL_JWT_SECRET)), id="not-yet-valid"),
+        pytest.param(
+            lambda: bearer(with_payload(user_token(), roles=["admin"])), id="role-raised-after-signing"
+        ),
+        pytest.param(
+            lambda: bearer(with_payload(user_token(), exp=now() + 86400)), id="expiry-extended-after-signing"
+        ),
+        pytest.param(
+            lambda: bearer(hs256({"sub": "x", "exp": now() + 60}, LOCAL_JWT_SECRET)), id="no-roles-claim"
+        ),
     ]
 
 
@@ -92,10 +106,11 @@ def test_no_header_gets_401_and_changes_nothing(
     assert snapshot(database_url) == before
 
 
-@pytest.mark.parametrize("headers", bad_tokens())
+@pytest.mark.parametrize("mint", bad_tokens())
 def test_a_bad_token_gets_401_and_changes_nothing(
-    client: AuthorizedClient, people: dict[str, str], database_url: str, headers: dict[str, str]
+    client: AuthorizedClient, people: dict[str, str], database_url: str, mint: Callable[[], dict[str, str]]
 ) -> None:
+    headers = mint()
     before = snapshot(database_url)
     for response in every_request(client.anonymous, headers, people["bob"]):
         assert response.status_code == 401, response.body

@@ -4,7 +4,7 @@ arrives through a fake fetch; tests/functional/test_auth_rs256.py fetches it ove
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -72,33 +72,39 @@ def test_a_good_hs256_token_gives_its_claims() -> None:
     assert hs_verifier().verify(token) == Claims("u-1", ("user",), "u@example.com")
 
 
+def now() -> int:
+    return int(time.time())
+
+
+# Each token is minted inside the test, never at collection: a token minted then with
+# `now + 300` would be valid by the time a long suite reached it.
 @pytest.mark.parametrize(
-    "token",
+    "mint",
     [
-        pytest.param("garbage", id="garbage"),
-        pytest.param("a.b.c", id="three-garbage-segments"),
-        pytest.param(unsigned(claims()), id="alg-none"),
-        pytest.param(hs256(claims(), "a-wrong-secret-of-a-perfectly-good-length"), id="wrong-secret"),
-        pytest.param(hs256(claims(), ""), id="empty-secret"),
-        pytest.param(hs256(claims(ttl=-120), SECRET), id="expired"),
-        pytest.param(hs256(claims(nbf=int(time.time()) + 300), SECRET), id="not-yet-valid"),
-        pytest.param(hs256(claims(iat=int(time.time()) + 300), SECRET), id="issued-in-the-future"),
-        pytest.param(hs256({"roles": ["admin"], "exp": int(time.time()) + 60}, SECRET), id="no-sub"),
-        pytest.param(hs256({"sub": "x", "roles": ["admin"]}, SECRET), id="no-exp"),
-        pytest.param(hs256({"sub": "x", "exp": int(time.time()) + 60}, SECRET), id="no-roles"),
-        pytest.param(hs256(claims(roles="admin", sub=""), SECRET), id="empty-sub"),
-        pytest.param(hs256(claims(roles={"admin": True}), SECRET), id="roles-not-a-list"),
-        pytest.param(hs256(claims(), SECRET, {"alg": "HS512"}), id="header-says-hs512"),
+        pytest.param(lambda: "garbage", id="garbage"),
+        pytest.param(lambda: "a.b.c", id="three-garbage-segments"),
+        pytest.param(lambda: unsigned(claims()), id="alg-none"),
+        pytest.param(lambda: hs256(claims(), "a-wrong-secret-of-a-perfectly-good-length"), id="wrong-secret"),
+        pytest.param(lambda: hs256(claims(), ""), id="empty-secret"),
+        pytest.param(lambda: hs256(claims(ttl=-120), SECRET), id="expired"),
+        pytest.param(lambda: hs256(claims(nbf=now() + 300), SECRET), id="not-yet-valid"),
+        pytest.param(lambda: hs256(claims(iat=now() + 300), SECRET), id="issued-in-the-future"),
+        pytest.param(lambda: hs256({"roles": ["admin"], "exp": now() + 60}, SECRET), id="no-sub"),
+        pytest.param(lambda: hs256({"sub": "x", "roles": ["admin"]}, SECRET), id="no-exp"),
+        pytest.param(lambda: hs256({"sub": "x", "exp": now() + 60}, SECRET), id="no-roles"),
+        pytest.param(lambda: hs256(claims(roles="admin", sub=""), SECRET), id="empty-sub"),
+        pytest.param(lambda: hs256(claims(roles={"admin": True}), SECRET), id="roles-not-a-list"),
+        pytest.param(lambda: hs256(claims(), SECRET, {"alg": "HS512"}), id="header-says-hs512"),
     ],
 )
-def test_hs256_mode_rejects(token: str) -> None:
-    rejects(hs_verifier(), token)
+def test_hs256_mode_rejects(mint: Callable[[], str]) -> None:
+    rejects(hs_verifier(), mint())
 
 
 def test_a_payload_edited_after_signing_is_rejected() -> None:
     token = hs256(claims("user", sub="u-1", ttl=60), SECRET)
     rejects(hs_verifier(), with_payload(token, roles=["admin"]))
-    rejects(hs_verifier(), with_payload(token, exp=int(time.time()) + 86400))
+    rejects(hs_verifier(), with_payload(token, exp=now() + 86400))
 
 
 def test_leeway_forgives_small_clock_skew_only() -> None:
