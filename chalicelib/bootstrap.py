@@ -191,7 +191,11 @@ class Container:
 
         s = self.settings
         policy = DeliveryPolicy(
-            s.max_attempts, Backoff(s.backoff_base, s.backoff_cap), s.lease, s.max_event_age
+            s.max_attempts,
+            Backoff(s.backoff_base, s.backoff_cap),
+            s.lease,
+            s.max_event_age,
+            s.webhook_concurrency,
         )
         return Worker(
             self.db, self.clock, self.schedule, self.queue, self.dlq, self.ledger, self.webhook, policy

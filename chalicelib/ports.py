@@ -120,6 +120,12 @@ class Store(Protocol):
         ...
 
     # the worker
+    def extend_leases(self, leases: Sequence[tuple[Message, datetime]]) -> None:
+        """Each message's event, if still PROCESSING at its version, is held until at least
+        the given instant (never shortened, no version bump). A row another transaction holds
+        is skipped: that one is changing it anyway."""
+        ...
+
     def finish_events(self, changes: Sequence[tuple[Event, int]]) -> set[UUID]:
         """Each (new state, expected version) written where the row is still at that version;
         returns the ids written."""

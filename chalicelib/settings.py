@@ -135,6 +135,8 @@ class Settings:
     sweep_send_concurrency: int = 8
     webhook_connect_timeout: float = 2.0
     webhook_read_timeout: float = 5.0
+    webhook_concurrency: int = 10
+    """POSTs one worker container has in flight at once (a batch is at most 10 messages)."""
     auth: AuthSettings = field(default_factory=AuthSettings)
     clock_offset: timedelta = timedelta(0)
     """Local stack only: shifts "now", so a newcomer need not wait for 09:00 to see a delivery
@@ -183,6 +185,7 @@ class Settings:
             sweep_send_concurrency=_positive(env, "SWEEP_SEND_CONCURRENCY", "8"),
             webhook_connect_timeout=_seconds(env, "WEBHOOK_CONNECT_TIMEOUT", "2"),
             webhook_read_timeout=_seconds(env, "WEBHOOK_READ_TIMEOUT", "5"),
+            webhook_concurrency=_positive(env, "WEBHOOK_CONCURRENCY", "10"),
         )
 
     def schedule(self) -> Schedule:

@@ -1,6 +1,8 @@
 """End-to-end throughput and lateness of the delivery pipeline for N simultaneous events.
 
     scripts/bench.py [--events 20000] [--workers 8] [--localstack-events 200]
+                     [--container-events 200] [--container-runs 3] [--receiver-delay 0.1]
+                     [--webhook-concurrency 10]
 
 N users are due at the same minute (one bulk INSERT). The real sweeper and worker code run
 against the real PostgreSQL (embedded unless DATABASE_URL is set; a fresh database either
@@ -9,7 +11,15 @@ figures SQS and DynamoDB are the in-memory implementations of the same ports: in
 event source mapping, not this code, moves messages, and moto manages only ~100-300 calls/s.
 A smaller run through a moto server over HTTP (as `make run` does) gives
 localStackEventsPerSecond. Worker concurrency is threads, each one Lambda-like consumer
-calling the real handler code a batch of 10 at a time.
+calling the real handler code a batch of 10 at a time, each with its own pool of
+--webhook-concurrency POST threads, as each Lambda container has.
+
+perContainerEventsPerSecond is one Lambda container's rate: one consumer, batches of 10 one
+after the other through the same handler code, against a second receiver that answers every
+POST after --receiver-delay seconds (the median of --container-runs runs), beside the same
+container posting one webhook at a time (perContainerOneAtATimeEventsPerSecond, same run).
+That figure, not the fast receiver's, is what the worker count in the README's scaling model
+is built on.
 
 The last line is one JSON object with the figures.
 """
@@ -26,6 +36,7 @@ import argparse
 import contextlib
 import json
 import resource
+import statistics
 import subprocess
 import threading
 import time
@@ -59,7 +70,8 @@ from scripts.devstack.seed import seed_due_birthdays
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 (the spec's example, for signing cost)
 ROOT = Path(__file__).resolve().parent.parent
-RECEIVER_PID: list[int] = []
+RECEIVER_PIDS: dict[str, int] = {}
+"""Each receiver process, by its URL."""
 
 
 def log(text: str) -> None:
@@ -70,10 +82,10 @@ def log(text: str) -> None:
 
 
 @contextlib.contextmanager
-def receiver() -> Iterator[str]:
+def receiver(delay: float = 0.0) -> Iterator[str]:
     """The webhook sink in its own process (so its CPU is not this process's GIL)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "scripts.devstack.webhook_sink", "--quiet"],
+        [sys.executable, "-m", "scripts.devstack.webhook_sink", "--quiet", "--delay", str(delay)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -83,8 +95,9 @@ def receiver() -> Iterator[str]:
         line = process.stdout.readline().strip()
         if not line.startswith("listening "):
             raise RuntimeError(f"the receiver did not start: {line!r}")
-        RECEIVER_PID.append(process.pid)
-        yield line.split(" ", 1)[1]
+        url = line.split(" ", 1)[1]
+        RECEIVER_PIDS[url] = process.pid
+        yield url
     finally:
         process.terminate()
         process.wait(10)
@@ -162,6 +175,19 @@ class Run:
     completed: int
 
 
+_TARGETS: list[datetime] = []
+
+
+def next_target() -> datetime:
+    """A due instant no earlier run used: each run's figures are read back by its target (a
+    short run would otherwise share its second with the next and count its events too)."""
+    target = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    if _TARGETS and target <= _TARGETS[-1]:
+        target = _TARGETS[-1] + timedelta(seconds=1)
+    _TARGETS.append(target)
+    return target
+
+
 def pipeline_run(
     db: Database,
     url: str,
@@ -171,16 +197,12 @@ def pipeline_run(
     dlq: Queue,
     ledger: DeliveryLedger,
     sweep_batch: int,
+    concurrency: int = 10,
 ) -> Run:
     """Seed n due events; the sweeper and the workers run at once, as in AWS."""
-    target = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)  # unique per run
+    target = next_target()
     seed_due_birthdays(db, n, target, now=target - timedelta(days=30))
     clock = SystemClock(offset=target - datetime.now(UTC))  # "now" is the due minute
-    policy = worker.DeliveryPolicy(
-        10, Backoff(timedelta(seconds=10), timedelta(minutes=15)), timedelta(minutes=15), timedelta(days=7)
-    )
-    sender = HttpWebhookSender(url, SECRET, 2.0, 5.0)
-    the_worker = worker.Worker(db, clock, Schedule(), queue, dlq, ledger, sender, policy)
     sweep_policy = sweeper.SweepPolicy(
         timedelta(minutes=15),
         timedelta(minutes=1),
@@ -191,11 +213,9 @@ def pipeline_run(
     swept = threading.Event()
     summary: list[sweeper.SweepSummary] = []
 
-    def handler(records: list[dict[str, Any]]) -> dict[str, Any]:
-        failed = the_worker.deliver_batch(records)
-        return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
-
     def consume() -> None:
+        # Each thread is one Lambda container: a worker (and its webhook pool) of its own.
+        handler = handler_for(build_worker(db, clock, url, queue, dlq, ledger, concurrency))
         idle = 0
         while True:
             if event_source.poll_once(queue, handler):
@@ -221,6 +241,55 @@ def pipeline_run(
     with db.transaction() as store:
         row = store.lateness(target)
     return Run(n, seconds, summary[0], float(row["p50"] or 0), float(row["p99"] or 0), int(row["n"]))
+
+
+def build_worker(
+    db: Database,
+    clock: SystemClock,
+    url: str,
+    queue: Queue,
+    dlq: Queue,
+    ledger: DeliveryLedger,
+    concurrency: int = 10,
+) -> worker.Worker:
+    policy = worker.DeliveryPolicy(
+        10,
+        Backoff(timedelta(seconds=10), timedelta(minutes=15)),
+        timedelta(minutes=15),
+        timedelta(days=7),
+        webhook_concurrency=concurrency,
+    )
+    sender = HttpWebhookSender(url, SECRET, 2.0, 5.0)
+    return worker.Worker(db, clock, Schedule(), queue, dlq, ledger, sender, policy)
+
+
+def handler_for(the_worker: worker.Worker) -> event_source.Handler:
+    def handler(records: list[dict[str, Any]]) -> dict[str, Any]:
+        failed = the_worker.deliver_batch(records)
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+
+    return handler
+
+
+def per_container(db: Database, url: str, n: int, concurrency: int) -> tuple[float, int]:
+    """One Lambda container: n due events enqueued first, then one consumer handing the real
+    handler code batches of 10, one batch after the other, until the queue is empty.
+    Returns (events completed a second, events completed)."""
+    target = next_target()
+    seed_due_birthdays(db, n, target, now=target - timedelta(days=30))
+    clock = SystemClock(offset=target - datetime.now(UTC))
+    queue = MemoryQueue()
+    the_worker = build_worker(db, clock, url, queue, MemoryQueue(), MemoryLedger(), concurrency)
+    policy = sweeper.SweepPolicy(timedelta(minutes=15), timedelta(minutes=1), 1000, timedelta(minutes=5), 1)
+    sweeper.sweep(db, clock, queue, policy)
+    handler = handler_for(the_worker)
+    started = time.perf_counter()
+    while event_source.poll_once(queue, handler, batch_size=10):
+        pass
+    seconds = time.perf_counter() - started
+    with db.transaction() as store:
+        row = store.lateness(target)
+    return int(row["n"]) / seconds, int(row["n"])
 
 
 def sweeper_alone(db: Database, n: int, sweep_batch: int) -> float:
@@ -256,6 +325,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep-batch", type=int, default=1000)
     parser.add_argument("--raw-posts", type=int, default=None, help="default: min(events, 8000)")
     parser.add_argument("--localstack-events", type=int, default=200, help="0 skips the moto run")
+    parser.add_argument(
+        "--container-events", type=int, default=200, help="per run of the per-container figure; 0 skips it"
+    )
+    parser.add_argument("--container-runs", type=int, default=3, help="the figure is their median")
+    parser.add_argument(
+        "--webhook-concurrency", type=int, default=10, help="WEBHOOK_CONCURRENCY of each worker"
+    )
+    parser.add_argument(
+        "--receiver-delay", type=float, default=0.1, help="seconds the per-container receiver takes to answer"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     warnings.filterwarnings("ignore", module="platformdirs")  # pgserver without XDG_RUNTIME_DIR
@@ -284,12 +363,20 @@ def measure(db: Database, hook: str, args: argparse.Namespace) -> tuple[dict[str
 
     posts_before = receiver_stats(hook)["requests"]
     postgres_pids = pids_named("postgres")
-    cpu_before = (time.process_time(), cpu_seconds(RECEIVER_PID), cpu_seconds(postgres_pids))
+    cpu_before = (time.process_time(), cpu_seconds([RECEIVER_PIDS[hook]]), cpu_seconds(postgres_pids))
     with quietly():
         run = pipeline_run(
-            db, hook, n, workers, MemoryQueue(), MemoryQueue(), MemoryLedger(), args.sweep_batch
+            db,
+            hook,
+            n,
+            workers,
+            MemoryQueue(),
+            MemoryQueue(),
+            MemoryLedger(),
+            args.sweep_batch,
+            args.webhook_concurrency,
         )
-    cpu_after = (time.process_time(), cpu_seconds(RECEIVER_PID), cpu_seconds(postgres_pids))
+    cpu_after = (time.process_time(), cpu_seconds([RECEIVER_PIDS[hook]]), cpu_seconds(postgres_pids))
     posts = receiver_stats(hook)["requests"] - posts_before
     eps = run.completed / run.seconds
     cpu = [(b - a) * 1000 / max(run.completed, 1) for a, b in zip(cpu_before, cpu_after, strict=True)]
@@ -318,8 +405,47 @@ def measure(db: Database, hook: str, args: argparse.Namespace) -> tuple[dict[str
         figures["localStackEventsPerSecond"] = round(rate, 1)
         log(f"through a moto server over HTTP:          {rate:8.1f} events/s ({small.completed} events)")
         ok = ok and small.completed == args.localstack_events
+    if args.container_events:
+        container, ok_container = per_container_figure(db, args)
+        figures |= container
+        ok = ok and ok_container
     if not ok:
         log("MISMATCH: not every event was delivered exactly once")
+    return figures, ok
+
+
+def per_container_figure(db: Database, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    """The median of several one-container runs against a receiver that answers slowly, and
+    the same container posting one webhook at a time (WEBHOOK_CONCURRENCY=1), in the same run."""
+    n = args.container_events
+    one_at_a_time_n = max(10, n // 4)  # ~10 events/s: a quarter of the events is enough
+    rates, ok = [], True
+    with receiver(args.receiver_delay) as slow:
+        before = receiver_stats(slow)["requests"]
+        for _ in range(args.container_runs):
+            with quietly():
+                rate, completed = per_container(db, slow, n, args.webhook_concurrency)
+            rates.append(rate)
+            ok = ok and completed == n
+        with quietly():
+            one_at_a_time, completed = per_container(db, slow, one_at_a_time_n, 1)
+        ok = ok and completed == one_at_a_time_n
+        posts = receiver_stats(slow)["requests"] - before
+    ok = ok and posts == n * args.container_runs + one_at_a_time_n
+    median = statistics.median(rates)
+    delay = f"{args.receiver_delay * 1000:.0f} ms"
+    log(
+        f"one container, batches of 10, receiver answering in {delay}: "
+        f"{median:8.1f} events/s (runs: {', '.join(f'{r:.1f}' for r in rates)})"
+    )
+    log(f"  the same, one POST at a time:                      {one_at_a_time:8.1f} events/s")
+    figures = {
+        "perContainerEventsPerSecond": round(median, 1),
+        "perContainerOneAtATimeEventsPerSecond": round(one_at_a_time, 1),
+        "perContainerReceiverDelayMs": round(args.receiver_delay * 1000),
+        "perContainerBatchSize": 10,
+        "webhookConcurrency": args.webhook_concurrency,
+    }
     return figures, ok
 
 

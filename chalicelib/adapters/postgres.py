@@ -265,6 +265,15 @@ class Store:
         self.run("shorten_leases", lease_until=lease_until, ids=ids, versions=[m.version for m in claims])
 
     # the worker
+    def extend_leases(self, leases: Sequence[tuple[Message, datetime]]) -> None:
+        if leases:
+            self.run(
+                "extend_leases",
+                ids=[m.event_id for m, _ in leases],
+                versions=[m.version for m, _ in leases],
+                leases=[until for _, until in leases],
+            )
+
     def finish_events(self, changes: Sequence[tuple[Event, int]]) -> set[UUID]:
         """Only the fields the worker's transitions change are written."""
         if not changes:

@@ -1,7 +1,9 @@
 """What becomes of one queue message: the worker's decisions, pure (chalicelib/services/worker.py
 does the I/O around them; docs/architecture.md says where each step lives).
 
-classify   the message against the event and user it names: drop, cancel, skip, fail, or send
+classify   the message against the event and user it names: drop, cancel, skip, fail, wait
+           (too early), or send
+lease_on_receive  how long a received current message holds its event
 after_post a webhook outcome: delivered, retry later, or failed
 transition the event's new state for a fate, and whether the next occurrence is now due
 webhook_body what the receiver is sent
@@ -10,6 +12,7 @@ webhook_body what the receiver is sent
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -31,6 +34,9 @@ class Fate(StrEnum):
     DELIVERED = "delivered"
     RETRY = "retry"
     FAIL = "failed"
+    EARLY = "early"
+    """A current message received before its event is due (clock skew, an emulator without
+    delays): hidden for the seconds left, then decided again. Not an attempt."""
     DEAD_LETTER = "dead-lettered"
     """The event is already FAILED by this very message, whose move to the DLQ failed."""
     ERROR = "error"
@@ -44,10 +50,33 @@ TO_DLQ = frozenset({Fate.FAIL, Fate.DEAD_LETTER})
 """Fates whose message ends in the DLQ (after FAILED is stored)."""
 
 
-def attempt_number(receive_count: int, event: Event | None) -> int:
-    """Receives can restart (a re-queued event is a new message); PostgreSQL's count cannot."""
-    previous = event.attempts if event else 0
-    return max(receive_count, previous + 1)
+def attempt_number(event: Event | None) -> int:
+    """The POST about to be made: PostgreSQL counts POSTs (every outcome of one is stored with
+    its count). SQS's receive count is no part of it: a receive that ended in an outage of the
+    database, the ledger or the DLQ made no POST."""
+    return (event.attempts if event else 0) + 1
+
+
+def is_current(message: Message, event: Event | None) -> bool:
+    """The message is the one its event waits for: PROCESSING at the message's version."""
+    return event is not None and event.status is Status.PROCESSING and event.version == message.version
+
+
+def lease_on_receive(event: Event, now: datetime, lease: timedelta) -> datetime | None:
+    """A received current message holds its event for a lease from now (or from its due time,
+    if it came early), so the sweeper never re-sends an event whose message is being worked on.
+    None while more than half a lease is left: the on-time path (received seconds after the
+    claim) writes nothing, and half a lease outlasts a worker's run plus the queue's visibility
+    timeout, after which this message is back and received again."""
+    until = max(now, event.due_utc) + lease
+    if event.lease_until is not None and event.lease_until > until - lease / 2:
+        return None
+    return until
+
+
+def seconds_until_due(event: Event, now: datetime) -> int:
+    """Whole seconds an early message waits: rounded up, so it is never received early again."""
+    return max(1, math.ceil((event.due_utc - now).total_seconds()))
 
 
 def classify(
@@ -67,6 +96,8 @@ def classify(
     if now - event.due_utc > max_event_age:
         limit = _duration(max_event_age)
         return Fate.SKIP, f"older than MAX_EVENT_AGE ({limit}): due {iso_utc(event.due_utc)}"
+    if now < event.due_utc:
+        return Fate.EARLY, f"due in {seconds_until_due(event, now)} s"
     return Fate.SEND, ""
 
 

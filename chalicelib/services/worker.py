@@ -3,17 +3,25 @@
 Per batch, in this order (each step a method below; the decisions are in domain/fate.py;
 docs/architecture.md, "The worker, top to bottom"):
 1. decode each message and read its event and user (one transaction); `classify` drops what
-   is stale, cancels what belongs to a deleted user, skips what is older than MAX_EVENT_AGE;
+   is stale, cancels what belongs to a deleted user, skips what is older than MAX_EVENT_AGE,
+   holds back what came before its event is due; the same transaction extends the lease of
+   every event whose current message arrived (one UPDATE, no version bump), so the sweeper
+   never re-sends an event that is being worked on;
 2. ask the ledger which keys already have a success (a 2xx whose PostgreSQL update failed):
    those are finalised without a POST;
-3. POST the rest, one by one, writing each success to the ledger the moment the 2xx arrives;
+3. POST the rest concurrently (a pool of WEBHOOK_CONCURRENCY threads per worker, kept across
+   batches with their keep-alive connections), each success written to the ledger by its own
+   thread the moment its 2xx arrives;
 4. one transaction, holding the users' locks in id order, moves each event to its new state
    and schedules the next occurrence after every terminal state;
 5. only then do failed messages go to the DLQ: if the FAILED write fails, nothing is sent and
    the message comes back; if the DLQ send fails, the message comes back, finds its event
    FAILED by itself, and is sent to the DLQ again without a POST;
-6. messages that must come back get their visibility set to the backoff and are reported as
-   `batchItemFailures`.
+6. messages that must come back get their visibility set to the backoff (an early one: to the
+   seconds left) and are reported as `batchItemFailures`.
+
+`attempts` counts POSTs: a receive that ends in an error (database, ledger or DLQ unreachable)
+is not an attempt; it is logged with its `receives` and counted by the `Unprocessed` metric.
 
 A job's fate is decided once (`Job.decide`); a step that cannot carry it out records an
 `error` instead, which makes the message come back (Fate.ERROR).
@@ -23,15 +31,28 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
 from chalicelib import observability as obs
-from chalicelib.domain.delivery import Backoff, MalformedMessage, Message, Outcome
+from chalicelib.domain.delivery import SQS_MAX_VISIBILITY, Backoff, MalformedMessage, Message, Outcome
 from chalicelib.domain.events import Event, is_late
-from chalicelib.domain.fate import TO_DLQ, WRITES, Fate, after_post, attempt_number, classify, transition
+from chalicelib.domain.fate import (
+    TO_DLQ,
+    WRITES,
+    Fate,
+    after_post,
+    attempt_number,
+    classify,
+    is_current,
+    lease_on_receive,
+    seconds_until_due,
+    transition,
+)
 from chalicelib.domain.fate import webhook_body as body_for
 from chalicelib.domain.schedule import Schedule, continues, plan_following
 from chalicelib.domain.users import User
@@ -47,6 +68,8 @@ class DeliveryPolicy:
     lease: timedelta
     """After a deferral the lease covers the wait plus this much (the queue's visibility and then some)."""
     max_event_age: timedelta
+    webhook_concurrency: int = 10
+    """POSTs in flight at once, per worker (a batch is at most 10 messages)."""
 
 
 @dataclass
@@ -89,7 +112,7 @@ class Job:
 
     @property
     def attempt(self) -> int:
-        return attempt_number(self.receive_count, self.event)
+        return attempt_number(self.event)
 
     def log_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {"messageId": self.message_id, "action": self.fate.value}
@@ -97,6 +120,7 @@ class Job:
             fields |= obs.event_fields(self.message.event_id, self.message.idempotency_key)
             fields["version"] = self.message.version
             fields["attempt"] = self.attempt
+        fields["receives"] = self.receive_count  # minus the attempts: receives an outage cost
         reason = self.error or self.reason
         if reason:
             fields["reason"] = reason
@@ -124,9 +148,7 @@ class Worker:
         jobs = [_job(record) for record in records]
         self._load(jobs)
         self._check_ledger(jobs)
-        for job in jobs:
-            if job.pending:
-                self._post(job)
+        self._post_all([job for job in jobs if job.pending])
         self._write(jobs)
         self._to_dlq(jobs)
         failed = self._come_back(jobs)
@@ -142,16 +164,19 @@ class Worker:
             with self.db.transaction() as store:
                 events = store.events_by_ids(job.message.event_id for job in wanted if job.message)
                 users = store.users_by_ids(e.user_id for e in events.values())
+                now = self.clock.now()
+                store.extend_leases(_leases(wanted, events, now, self.policy.lease))
         except Exception as exc:
             for job in wanted:
                 job.fail_step(f"could not read the events: {exc}")
             return
-        now = self.clock.now()
         for job in wanted:
             assert job.message is not None
             job.event = events.get(job.message.event_id)
             job.user = users.get(job.event.user_id) if job.event else None
             fate, reason = classify(job.message, job.event, job.user, now, self.policy.max_event_age)
+            if fate is Fate.EARLY and job.event:
+                job.retry_in = min(timedelta(seconds=seconds_until_due(job.event, now)), SQS_MAX_VISIBILITY)
             if fate is not Fate.SEND:  # SEND is decided by the ledger or the POST
                 job.decide(fate, reason)
 
@@ -175,8 +200,24 @@ class Worker:
                 job.decide(Fate.FINALISE, "a success for this key is already in the ledger")
                 job.delivered_at, job.ledger_attempt = success.attempted_at, success.attempt
 
-    # 3. the POST
+    # 3. the POSTs, at once
+    @cached_property
+    def _pool(self) -> ThreadPoolExecutor:
+        """Kept for the container's life: its threads keep their keep-alive connections."""
+        return ThreadPoolExecutor(self.policy.webhook_concurrency, thread_name_prefix="webhook")
+
+    def _post_all(self, jobs: list[Job]) -> None:
+        if len(jobs) > 1 and self.policy.webhook_concurrency > 1:
+            list(self._pool.map(self._post, jobs))
+        else:
+            for job in jobs:
+                self._post(job)
+        for job in jobs:  # here, not in the threads: the jitter's draws stay in batch order
+            if job.decision is Fate.RETRY and job.outcome:
+                job.retry_in = self.policy.backoff.delay(job.attempt, job.outcome.retry_after, self.rng)
+
     def _post(self, job: Job) -> None:
+        """One POST and its ledger writes, in a pool thread; touches only its own job."""
         assert job.message is not None
         assert job.event is not None
         assert job.user is not None
@@ -193,8 +234,6 @@ class Worker:
         if job.decision is Fate.DELIVERED:
             job.delivered_at = attempted_at
             self._ledger_write(job, lambda: self.ledger.record_success(attempt))
-        elif job.decision is Fate.RETRY:
-            job.retry_in = self.policy.backoff.delay(job.attempt, outcome.retry_after, self.rng)
         self._ledger_write(job, lambda: self.ledger.record_attempt(attempt))
 
     def _ledger_write(self, job: Job, write: Any) -> None:
@@ -290,8 +329,9 @@ class Worker:
         failed = []
         for job in jobs:
             if job.fate is Fate.ERROR:
+                # The receive count paces these: an outage's retries back off like any other.
                 job.retry_in = self.policy.backoff.delay(job.receive_count, None, self.rng)
-            elif job.fate is not Fate.RETRY:
+            elif job.fate not in (Fate.RETRY, Fate.EARLY):
                 continue
             failed.append(job.message_id)
             seconds = int((job.retry_in or timedelta(0)).total_seconds())
@@ -317,6 +357,20 @@ def _job(record: dict[str, Any]) -> Job:
     except MalformedMessage as exc:
         job.decide(Fate.FAIL, str(exc))
     return job
+
+
+def _leases(
+    jobs: list[Job], events: dict[UUID, Event], now: datetime, lease: timedelta
+) -> list[tuple[Message, datetime]]:
+    """The leases the received current messages extend (domain/fate.lease_on_receive)."""
+    held = []
+    for job in jobs:
+        event = events.get(job.message.event_id) if job.message else None
+        if job.message and event and is_current(job.message, event):
+            until = lease_on_receive(event, now, lease)
+            if until is not None:
+                held.append((job.message, until))
+    return held
 
 
 def _attempt(job: Job, outcome: Outcome, at: datetime) -> Attempt:
@@ -363,6 +417,8 @@ def _report(jobs: list[Job]) -> None:
             values.append(("Retried", obs.Count, 1))
         elif fate is Fate.DROP:
             values.append(("Dropped", obs.Count, 1))
+        elif fate is Fate.ERROR:
+            values.append(("Unprocessed", obs.Count, 1))
         if job.outcome is not None:
             values.append(("DeliveryLatencyMs", obs.Milliseconds, job.outcome.latency_ms))
         level = "error" if fate is Fate.ERROR else "warning" if fate in TO_DLQ else "info"

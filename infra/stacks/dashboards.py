@@ -12,7 +12,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.monitoring import DELIVERY_COUNTS, METRICS_NAMESPACE
+from stacks.monitoring import DELIVERY_COUNTS, METRICS_NAMESPACE, app_metric
 
 MINUTE = Duration.minutes(1)
 
@@ -38,6 +38,7 @@ def operations(
     dead_letters: sqs.IQueue,
     database: rds.IDatabaseInstance,
     alarms: list[cw.Alarm],
+    service: str,
 ) -> cw.Dashboard:
     api = {"ApiName": api_name, "Stage": api_stage}
 
@@ -90,6 +91,13 @@ def operations(
             left=[database.metric_cpu_utilization(period=MINUTE)],
             right=[database.metric_database_connections(period=MINUTE)],
         ),
+    )
+    dashboard.add_widgets(
+        cw.GraphWidget(
+            title="Messages the worker could not process (database, ledger or DLQ unreachable)",
+            left=[app_metric("Unprocessed", service)],
+            width=24,
+        )
     )
     return dashboard
 

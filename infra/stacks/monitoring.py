@@ -2,7 +2,9 @@
 
 Thresholds are the seed's: error rate > 5 % for 5 minutes, p99 latency > 2 s for 5 minutes,
 queue depth > 1,000 for 10 minutes, any message in the DLQ, RDS CPU > 80 % for 15 minutes,
-any Lambda throttle.
+any Lambda throttle. Beyond the seed: messages the worker could not process (its database,
+ledger or DLQ unreachable: batch failures, which Lambda's error count never sees) in 2 of
+any 5 minutes.
 
 What rolls a canary back watches the *new* version: Lambda publishes each invocation through
 an alias under the dimensions FunctionName, Resource (`name:alias`) and ExecutedVersion, so
@@ -34,6 +36,22 @@ RDS_CPU_PERCENT = 80
 CLOUDWATCH_DELAY_SECONDS = 180
 """A datapoint's lag behind its minute: Lambda and API Gateway metrics land in ~1-2 minutes and
 an alarm is evaluated once a minute; 3 minutes is the budget the canary window must allow."""
+UNPROCESSED_MINUTES = 2
+"""Minutes with an unprocessed message, out of UNPROCESSED_WINDOW: one blip (a dropped
+connection, retried at once) stays quiet; an outage shows in the retries that follow it, which
+back off (10 s, 20 s, 40 s...) and so do not come every minute."""
+UNPROCESSED_WINDOW = 5
+
+
+def app_metric(name: str, service: str, statistic: str = "Sum") -> cw.Metric:
+    """One of the app's own metrics (EMF through Powertools: dimension `service`)."""
+    return cw.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": service},
+        statistic=statistic,
+        period=MINUTE,
+    )
 
 
 class Monitoring(Construct):
@@ -231,4 +249,16 @@ class Monitoring(Construct):
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=3,
             datapoints_to_alarm=3,
+        )
+
+    def watch_worker(self, service: str) -> None:
+        self._alarm(
+            "Unprocessed",
+            "Deliveries: the worker could not reach its database, ledger or DLQ "
+            f"in {UNPROCESSED_MINUTES} of the last {UNPROCESSED_WINDOW} minutes (messages wait and retry)",
+            metric=app_metric("Unprocessed", service),
+            threshold=0,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=UNPROCESSED_WINDOW,
+            datapoints_to_alarm=UNPROCESSED_MINUTES,
         )

@@ -168,6 +168,8 @@ class SchedulerStack(Stack):
         monitoring.watch_api(api_name, chalice_config.api_stage_name, "APIHandler")
         monitoring.watch_queues(queues.queue, queues.dead_letters)
         monitoring.watch_database(database.instance)
+        service = chalice_config.environment().get("POWERTOOLS_SERVICE_NAME", "event-scheduler")
+        monitoring.watch_worker(service)
         if with_app:
             self._canary(stage, config, chalice_config, secrets, authorizer_env, monitoring)
         Costs(self, "Costs", stage=stage, monthly_usd=config.monthly_budget_usd, topic=monitoring.topic)
@@ -182,11 +184,12 @@ class SchedulerStack(Stack):
             dead_letters=queues.dead_letters,
             database=database.instance,
             alarms=monitoring.alarms,
+            service=service,
         )
         dashboards.deliveries(
             self,
             stage=stage,
-            service=chalice_config.environment().get("POWERTOOLS_SERVICE_NAME", "event-scheduler"),
+            service=service,
         )
         self._outputs(queues, ledger, database, monitoring, secrets)
 

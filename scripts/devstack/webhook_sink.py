@@ -6,7 +6,7 @@ prints what arrives; the benchmark runs it in a separate process and reads `/__s
 `disable_nagle_algorithm` matters: stock `http.server` writes the status line and the body
 separately, and with Nagle plus delayed ACKs each response waits ~40 ms.
 
-    python -m scripts.devstack.webhook_sink [--port 0] [--quiet]
+    python -m scripts.devstack.webhook_sink [--port 0] [--quiet] [--delay SECONDS]
 """
 
 from __future__ import annotations
@@ -247,9 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="count requests only (GET /__stats)")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     args = parser.parse_args(argv)
     sink = WebhookSink(args.host, args.port, echo=not args.quiet)
     sink.record = False
+    sink.default = Reply(delay=args.delay)
     sink.start()
     print(f"listening {sink.url}", flush=True)
     try:

@@ -457,3 +457,41 @@ def test_dashboards_and_alarms_name_only_metrics_the_app_emits(template: Templat
                 named.add(stat["MetricName"])
     assert named, "no app metric found in the template"
     assert named <= METRIC_NAMES
+
+
+def test_messages_the_worker_could_not_process_raise_an_alarm_and_show_on_operations(
+    template: Template,
+) -> None:
+    # An outage of the database, the ledger or the DLQ ends in batch failures, not Lambda
+    # errors: the function's error alarm stays green, so the app's own count must alarm.
+    props = alarm(template, "Unprocessed")
+    assert (props["Namespace"], props["MetricName"]) == ("EventScheduler", "Unprocessed")
+    assert props["Statistic"] == "Sum"
+    assert props["Dimensions"] == [{"Name": "service", "Value": "event-scheduler"}]
+    assert (props["Threshold"], props["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert (props["DatapointsToAlarm"], props["EvaluationPeriods"], props["Period"]) == (
+        monitoring.UNPROCESSED_MINUTES,
+        monitoring.UNPROCESSED_WINDOW,
+        60,
+    )
+    assert props["AlarmActions"] == [{"Ref": logical_id(template, "AWS::SNS::Topic", "MonitoringAlarms")}]
+    operations = json.dumps(template.props(logical_id(template, "AWS::CloudWatch::Dashboard", "Operations")))
+    assert re.search(r'\\"EventScheduler\\",\s*\\"Unprocessed\\"', operations), "no widget shows it"
+
+
+def test_the_worker_timeout_covers_a_batch_and_half_a_lease_covers_a_message_coming_back(
+    template: Template,
+) -> None:
+    from chalicelib.settings import Settings
+
+    deliver = template.props("Deliver")
+    env = {k: v for k, v in deliver["Environment"]["Variables"].items() if isinstance(v, str)}
+    settings = Settings.from_env({k: v for k, v in env.items() if k != "STAGE"})
+    batch = deliver["Events"]["DeliverSqsEventSource"]["Properties"]["BatchSize"]
+    waves = -(-batch // settings.webhook_concurrency)  # a batch's POSTs go out this many at a time
+    worst_post = settings.webhook_connect_timeout + settings.webhook_read_timeout
+    assert deliver["Timeout"] >= 2 * waves * worst_post, "a batch of slow receivers must not time out"
+    # The worker extends a lease only when less than half of it is left: that half must outlast
+    # a run and the queue's visibility timeout, after which the message is received again.
+    queue = template.props(logical_id(template, "AWS::SQS::Queue", "DeliveryDeliveries"))
+    assert settings.lease.total_seconds() / 2 > queue["VisibilityTimeout"] + deliver["Timeout"]

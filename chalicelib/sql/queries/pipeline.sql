@@ -43,6 +43,24 @@ FROM unnest(%(ids)s::uuid[], %(versions)s::integer[]) AS sent (id, version)
 WHERE e.id = sent.id AND e.version = sent.version AND e.status = 'PROCESSING'
   AND e.lease_until > %(lease_until)s;
 
+-- name: extend_leases
+-- The worker received these current messages: their events are held longer, so the sweeper
+-- does not re-send what is being worked on. No version bump (the message stays current), never
+-- shortened, only on the message's version. SKIP LOCKED: a row another transaction holds (a
+-- re-queue, a reschedule, a duplicate's finalise) is changing anyway, and waiting on rows taken
+-- in no particular order could deadlock.
+UPDATE events AS e
+SET lease_until = held.lease_until
+FROM (
+    SELECT ev.id, h.lease_until
+    FROM unnest(%(ids)s::uuid[], %(versions)s::integer[], %(leases)s::timestamptz[])
+         AS h (id, version, lease_until)
+    JOIN events AS ev ON ev.id = h.id AND ev.version = h.version
+    WHERE ev.status = 'PROCESSING' AND ev.lease_until < h.lease_until
+    FOR UPDATE OF ev SKIP LOCKED
+) AS held
+WHERE e.id = held.id;
+
 -- name: events_by_ids
 SELECT * FROM events WHERE id = ANY(%(ids)s);
 

@@ -22,6 +22,7 @@ from scripts.devstack import aws
 from scripts.devstack.webhook_sink import WebhookSink
 from tests.integration.pipeline.support import Pipeline
 
+CONCURRENCY = 4
 SECRET = "whsec_" + base64.b64encode(b"a test signing key of 32 bytes!!").decode()
 
 
@@ -64,6 +65,7 @@ def pipeline_settings(
         webhook_connect_timeout=0.5,
         webhook_read_timeout=0.5,
         max_attempts=8,
+        webhook_concurrency=CONCURRENCY,  # every pipeline test POSTs a batch concurrently
     )
 
 

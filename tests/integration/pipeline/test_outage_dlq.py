@@ -120,11 +120,6 @@ def test_a_database_outage_sends_nothing_to_the_dlq_and_the_event_is_delivered_o
     assert pipeline.only(UUID(user_id), Status.PENDING).target_utc.year == 2027
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10: the worker counts SQS receives as attempts (max(ApproximateReceiveCount, "
-    "attempts + 1)), so an outage's receives spend MAX_ATTEMPTS; 'attempts count POSTs only' fixes it",
-)
 def test_an_outage_spends_no_delivery_attempt(pipeline: Pipeline, outage: Outage) -> None:
     _, event_id = sweep_one(pipeline)
     ride_out(pipeline, outage)

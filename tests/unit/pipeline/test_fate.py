@@ -19,6 +19,9 @@ from chalicelib.domain.fate import (
     after_post,
     attempt_number,
     classify,
+    is_current,
+    lease_on_receive,
+    seconds_until_due,
     transition,
     webhook_body,
 )
@@ -117,6 +120,48 @@ def test_max_event_age_is_named_in_its_largest_whole_unit() -> None:
         assert f"({shown})" in classify(message_for(event), event, USER, late, age)[1]
 
 
+def test_a_current_message_before_its_due_time_waits_for_the_seconds_left() -> None:
+    event = claimed()
+    early = TARGET - timedelta(seconds=42, milliseconds=300)
+    assert classify(message_for(event), event, USER, early, AGE) == (Fate.EARLY, "due in 43 s")
+    assert seconds_until_due(event, early) == 43  # rounded up: never early
+    assert seconds_until_due(event, TARGET - timedelta(milliseconds=1)) == 1
+    assert classify(message_for(event), event, USER, TARGET, AGE) == (Fate.SEND, "")
+
+
+def test_an_early_message_that_is_stale_or_whose_user_is_gone_is_settled_at_once() -> None:
+    event = claimed()
+    early = TARGET - timedelta(minutes=2)
+    stale = replace(message_for(event), version=event.version - 1)
+    assert classify(stale, event, USER, early, AGE)[0] is Fate.DROP
+    assert classify(message_for(event), event, None, early, AGE)[0] is Fate.CANCEL
+
+
+def test_a_received_message_holds_its_event_for_a_lease_from_now_or_from_its_due_time() -> None:
+    lease = timedelta(minutes=15)
+    event = claimed()  # held until TARGET + 15 min
+    waited = TARGET + timedelta(minutes=12)  # most of the lease spent in a backlog
+    assert lease_on_receive(event, waited, lease) == waited + lease
+    early = replace(event, lease_until=TARGET - timedelta(minutes=1))
+    assert lease_on_receive(early, TARGET - timedelta(minutes=2), lease) == TARGET + lease
+
+
+def test_a_message_received_with_more_than_half_its_lease_left_writes_nothing() -> None:
+    lease = timedelta(minutes=15)
+    event = claimed()
+    assert lease_on_receive(event, TARGET + timedelta(seconds=3), lease) is None  # on time
+    assert lease_on_receive(event, TARGET + timedelta(minutes=7), lease) is None
+    assert lease_on_receive(event, TARGET + timedelta(minutes=8), lease) == TARGET + timedelta(minutes=23)
+
+
+def test_only_a_current_message_moves_the_lease() -> None:
+    event = claimed()
+    assert is_current(message_for(event), event)
+    assert not is_current(replace(message_for(event), version=event.version - 1), event)
+    assert not is_current(message_for(event), replace(event, status=Status.COMPLETED))
+    assert not is_current(message_for(event), None)
+
+
 # after_post
 
 
@@ -137,11 +182,13 @@ def test_a_permanent_failure_fails_at_once() -> None:
     )
 
 
-def test_the_attempt_number_follows_receives_and_never_goes_back() -> None:
+def test_the_attempt_number_counts_posts_not_receives() -> None:
+    # Receives that ended in an outage (database, ledger, DLQ) spent no attempt: only
+    # PostgreSQL's count of POSTs does, whatever SQS's ApproximateReceiveCount says.
     event = claimed()
-    assert attempt_number(1, None) == 1
-    assert attempt_number(3, event) == 3
-    assert attempt_number(1, replace(event, attempts=4)) == 5
+    assert attempt_number(None) == 1
+    assert attempt_number(event) == 1
+    assert attempt_number(replace(event, attempts=4)) == 5
 
 
 # transition

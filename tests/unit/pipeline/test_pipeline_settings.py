@@ -21,6 +21,7 @@ def test_pipeline_defaults() -> None:
         2.0,
         5.0,
     )
+    assert s.webhook_concurrency == 10
 
 
 def test_pipeline_settings_come_from_the_environment() -> None:
@@ -33,6 +34,7 @@ def test_pipeline_settings_come_from_the_environment() -> None:
             "SWEEP_BATCH_SIZE": "1000",
             "SWEEP_TIME_BUDGET": "240s",
             "WEBHOOK_READ_TIMEOUT": "2.5",
+            "WEBHOOK_CONCURRENCY": "4",
             "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
         }
     )
@@ -48,6 +50,7 @@ def test_pipeline_settings_come_from_the_environment() -> None:
         2.5,
     )
     assert s.aws_endpoint_url == "http://127.0.0.1:4566"
+    assert s.webhook_concurrency == 4
 
 
 @pytest.mark.parametrize(
@@ -57,6 +60,7 @@ def test_pipeline_settings_come_from_the_environment() -> None:
         ("MAX_ATTEMPTS", "ten"),
         ("SWEEP_BATCH_SIZE", "-1"),
         ("WEBHOOK_READ_TIMEOUT", "0"),
+        ("WEBHOOK_CONCURRENCY", "0"),
     ],
 )
 def test_unusable_values_are_refused(name: str, value: str) -> None:
