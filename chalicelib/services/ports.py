@@ -31,8 +31,9 @@ class Received:
 class Queue(Protocol):
     """One SQS queue (the delivery queue or its DLQ)."""
 
-    def send_batch(self, bodies: Sequence[str]) -> list[int]:
-        """Sends up to 10 messages; returns the indexes of those that were not accepted."""
+    def send_batch(self, bodies: Sequence[str], delays: Sequence[int] = ()) -> list[int]:
+        """Sends up to 10 messages, `delays[i]` seconds hidden (SQS DelaySeconds, 0-900; none
+        when empty); returns the indexes of those that were not accepted."""
         ...
 
     def send(self, body: str, attributes: dict[str, str] | None = None) -> None: ...
@@ -44,6 +45,10 @@ class Queue(Protocol):
         ...
 
     def delete(self, receipt_handle: str) -> None: ...
+
+    def depth(self) -> int:
+        """Messages in the queue: visible, in flight and delayed (in SQS, approximate)."""
+        ...
 
 
 @dataclass(frozen=True)
