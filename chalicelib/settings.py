@@ -23,6 +23,7 @@ _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 LOCAL_JWT_SECRET = "event-scheduler-local-only-secret-never-deployed"  # noqa: S105
 MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key is at least as long as the hash
 MAX_LEEWAY = timedelta(minutes=5)  # clock skew, not a way to stretch a token's life
+MAX_SWEEP_LOOKAHEAD = timedelta(seconds=900)  # SQS DelaySeconds stops there
 
 
 class SettingsError(ValueError):
@@ -114,6 +115,9 @@ class Settings:
     sweep_batch_size: int = 500
     sweep_time_budget: timedelta = timedelta(seconds=50)
     sweep_send_concurrency: int = 8
+    sweep_lookahead: timedelta = timedelta(seconds=150)
+    """How far ahead of now a sweep claims (sent with SQS DelaySeconds): it must cover the gap
+    to the next run, which EventBridge may fire anywhere in its minute (README, Delivery)."""
     webhook_connect_timeout: float = 2.0
     webhook_read_timeout: float = 5.0
     auth: AuthSettings = field(default_factory=AuthSettings)
@@ -125,6 +129,11 @@ class Settings:
         self.auth.check(self.stage)
         if self.clock_offset and self.stage != "local":
             raise SettingsError(f"CLOCK_OFFSET is for the local stack only, not STAGE={self.stage}")
+        if not timedelta(0) <= self.sweep_lookahead <= MAX_SWEEP_LOOKAHEAD:
+            raise SettingsError(
+                "SWEEP_LOOKAHEAD must be from 0s to 900s (SQS's longest DelaySeconds), "
+                f"not {self.sweep_lookahead}"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -157,6 +166,7 @@ class Settings:
             sweep_batch_size=_positive(env, "SWEEP_BATCH_SIZE", "500"),
             sweep_time_budget=_duration(env, "SWEEP_TIME_BUDGET", "50s"),
             sweep_send_concurrency=_positive(env, "SWEEP_SEND_CONCURRENCY", "8"),
+            sweep_lookahead=_duration(env, "SWEEP_LOOKAHEAD", "150s"),
             webhook_connect_timeout=_seconds(env, "WEBHOOK_CONNECT_TIMEOUT", "2"),
             webhook_read_timeout=_seconds(env, "WEBHOOK_READ_TIMEOUT", "5"),
         )
