@@ -9,11 +9,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from chalicelib.domain.sweeping import MAX_DELAY_SECONDS
 from chalicelib.services.ports import Received
 
 # Connections are reused across invocations; retries stay short because the sweeper and the
 # worker both have their own recovery (leases, visibility) and a time budget.
-MAX_DELAY_SECONDS = 900
 DEPTH_ATTRIBUTES = (
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesNotVisible",
