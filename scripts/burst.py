@@ -95,7 +95,7 @@ def relay(stack: subprocess.Popen[str], log: IO[str], ready: threading.Event, li
         lines.append(line)
         if line.startswith("ready"):
             ready.set()
-        if not line.startswith(("token", "          export")):
+        if not line.startswith(("token", "          export", '{"_aws"')):
             print(f"stack | {line}", end="", flush=True)
     ready.set()
 
@@ -147,6 +147,7 @@ def sample(db_url: str, sqs: Any, queue_url: str, due: datetime) -> tuple[dict[s
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    aws.use_fake_credentials()
     api_port, sink_port, aws_port = args.port_base, args.port_base + 1, args.port_base + 2
     now = datetime.now(UTC)
     lead = timedelta(seconds=60 + math.ceil(args.users / CREATE_RATE))
