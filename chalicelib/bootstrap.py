@@ -10,18 +10,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters import secrets
 from chalicelib.adapters.clock import SystemClock
-from chalicelib.adapters.jwt_verifier import JwksKeys, JwtVerifier, KeySource, SharedSecret
-from chalicelib.adapters.postgres import Database
-from chalicelib.domain.delivery import Backoff
 from chalicelib.domain.schedule import Schedule
-from chalicelib.services.ports import Clock, DeliveryLedger, Queue, WebhookSender
-from chalicelib.services.sweeper import SweepPolicy
-from chalicelib.services.worker import DeliveryPolicy, Worker
+from chalicelib.ports import Clock, Database, DeliveryLedger, Queue, WebhookSender
 from chalicelib.settings import Settings, SettingsError
+
+if TYPE_CHECKING:  # each factory imports its adapter itself: a function loads only what it uses
+    from chalicelib.adapters.jwt_verifier import JwtVerifier
+    from chalicelib.services.sweeper import SweepPolicy
+    from chalicelib.services.worker import Worker
 
 
 @dataclass
@@ -39,9 +38,11 @@ class Container:
 
     @cached_property
     def db(self) -> Database:
+        from chalicelib.adapters.postgres import Database as PostgresDatabase
+
         s = self.settings
         url = _required(s.database_url, "DATABASE_URL")
-        return Database(url, max_size=s.db_pool_size, prepare_threshold=s.db_prepare_threshold)
+        return PostgresDatabase(url, max_size=s.db_pool_size, prepare_threshold=s.db_prepare_threshold)
 
     @cached_property
     def schedule(self) -> Schedule:
@@ -49,6 +50,8 @@ class Container:
 
     @cached_property
     def verifier(self) -> JwtVerifier:
+        from chalicelib.adapters.jwt_verifier import JwksKeys, JwtVerifier, KeySource, SharedSecret
+
         auth = self.settings.auth
         keys: KeySource
         if auth.jwks_url:
@@ -102,6 +105,8 @@ class Container:
 
     @cached_property
     def sweep_policy(self) -> SweepPolicy:
+        from chalicelib.services.sweeper import SweepPolicy
+
         s = self.settings
         return SweepPolicy(
             s.lease, s.send_retry, s.sweep_batch_size, s.sweep_time_budget, s.sweep_send_concurrency
@@ -109,6 +114,9 @@ class Container:
 
     @cached_property
     def worker(self) -> Worker:
+        from chalicelib.domain.delivery import Backoff
+        from chalicelib.services.worker import DeliveryPolicy, Worker
+
         s = self.settings
         policy = DeliveryPolicy(
             s.max_attempts, Backoff(s.backoff_base, s.backoff_cap), s.lease, s.max_event_age
@@ -130,6 +138,8 @@ _container: Container | None = None
 def container() -> Container:
     global _container
     if _container is None:
+        from chalicelib.adapters import secrets
+
         # In the cloud, secrets arrive as Secrets Manager references, resolved here, once.
         settings = Settings.from_env(secrets.resolve(os.environ))
         _container = Container(settings, SystemClock(settings.clock_offset))

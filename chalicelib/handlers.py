@@ -12,16 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import bootstrap
-from chalicelib.services import sweeper, worker
 
 QUEUE_NAME = "event-scheduler-deliveries"
 
 
 def sweep() -> dict[str, Any]:
+    from chalicelib.services import sweeper  # imported by the function that runs it (cold start)
+
     c = bootstrap.container()
     return sweeper.sweep(c.db, c.clock, c.queue, c.sweep_policy).as_json()
 
 
 def deliver(records: list[dict[str, Any]]) -> dict[str, Any]:
-    failed = worker.deliver_batch(bootstrap.container().worker, records)
+    failed = bootstrap.container().worker.deliver_batch(records)
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}

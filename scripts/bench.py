@@ -51,12 +51,12 @@ from chalicelib.adapters.sqs import client as sqs_client
 from chalicelib.adapters.webhook import HttpWebhookSender
 from chalicelib.domain.delivery import Backoff
 from chalicelib.domain.schedule import Schedule
+from chalicelib.ports import DeliveryLedger, Queue
 from chalicelib.services import sweeper, worker
-from chalicelib.services.ports import DeliveryLedger, Queue
 from scripts.devstack import aws, event_source
 from scripts.devstack.postgres import fresh_database
 from scripts.devstack.quiet import quietly
-from scripts.devstack.seed import SQL, seed_due_birthdays
+from scripts.devstack.seed import seed_due_birthdays
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 (the spec's example, for signing cost)
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,7 +193,7 @@ def pipeline_run(
     summary: list[sweeper.SweepSummary] = []
 
     def handler(records: list[dict[str, Any]]) -> dict[str, Any]:
-        failed = worker.deliver_batch(the_worker, records)
+        failed = the_worker.deliver_batch(records)
         return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
 
     def consume() -> None:
@@ -220,8 +220,7 @@ def pipeline_run(
         t.join()
     seconds = time.perf_counter() - started
     with db.transaction() as store:
-        row = store.one(SQL["lateness"], {"target": target})
-    assert row is not None
+        row = store.lateness(target)
     return Run(n, seconds, summary[0], float(row["p50"] or 0), float(row["p99"] or 0), int(row["n"]))
 
 

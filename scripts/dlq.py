@@ -25,8 +25,8 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 from chalicelib.adapters.clock import SystemClock
 from chalicelib.bootstrap import Container
 from chalicelib.handlers import QUEUE_NAME
+from chalicelib.ports import Clock
 from chalicelib.services import dlq
-from chalicelib.services.ports import Clock
 from chalicelib.settings import Settings
 
 

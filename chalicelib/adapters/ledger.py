@@ -20,7 +20,7 @@ from pynamodb.exceptions import PutError, PynamoDBException
 from pynamodb.models import Model
 
 from chalicelib.domain.errors import Unavailable
-from chalicelib.services.ports import Attempt
+from chalicelib.ports import Attempt
 
 RETENTION = timedelta(days=30)
 

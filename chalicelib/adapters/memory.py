@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
-from chalicelib.services.ports import Attempt, Clock, Received
+from chalicelib.ports import Attempt, Clock, Received
 
 DEFAULT_VISIBILITY = 30
 

@@ -10,7 +10,7 @@ import boto3
 from botocore.config import Config
 
 from chalicelib.domain.sweeping import MAX_DELAY_SECONDS
-from chalicelib.services.ports import Received
+from chalicelib.ports import Received
 
 # Connections are reused across invocations; retries stay short because the sweeper and the
 # worker both have their own recovery (leases, visibility) and a time budget.

@@ -23,7 +23,7 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from chalicelib.domain.delivery import Outcome, Verdict, parse_retry_after, verdict_for_status
-from chalicelib.services.ports import Clock, Delivery
+from chalicelib.ports import Clock, Delivery
 from chalicelib.settings import SettingsError
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)

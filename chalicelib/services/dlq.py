@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from chalicelib.adapters.postgres import Database
 from chalicelib.domain.delivery import MalformedMessage, Message
 from chalicelib.domain.errors import SchedulerError
 from chalicelib.domain.events import Event, Status
 from chalicelib.domain.users import User
+from chalicelib.ports import Attempt, Clock, Database, DeliveryLedger, Queue, Received
 from chalicelib.services.events import retry_event
-from chalicelib.services.ports import Attempt, Clock, DeliveryLedger, Queue, Received
 
 PASS_VISIBILITY = 120
 

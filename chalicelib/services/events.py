@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from chalicelib.adapters.postgres import Database
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.events import Event
-from chalicelib.services.ports import Clock
+from chalicelib.ports import Clock, Database
 
 
 def get_event(db: Database, event_id: UUID) -> Event:

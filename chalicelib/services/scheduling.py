@@ -3,50 +3,33 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Protocol
-from uuid import UUID
 
-from chalicelib.adapters.postgres import Store
 from chalicelib.domain.event_types import EventType
 from chalicelib.domain.events import Event
 from chalicelib.domain.occurrence import Occurrence
 from chalicelib.domain.schedule import Schedule
 from chalicelib.domain.users import User
-
-
-class EventWriter(Protocol):
-    """What scheduling needs of a transaction: a `Store`, or the worker's batched stand-in."""
-
-    def occurrence_exists(self, user_id: UUID, event_type: str, occurrence_date: Any) -> bool: ...
-
-    def insert_event(self, event: Event) -> None: ...
+from chalicelib.ports import Store
 
 
 def next_free_occurrence(
-    store: EventWriter,
+    store: Store,
     schedule: Schedule,
     event_type: EventType,
     user: User,
     after: datetime,
     own_date: date | None = None,
 ) -> Occurrence | None:
-    """The next occurrence after `after` whose date has no event yet (besides `own_date`).
+    """The next occurrence after `after` whose date has no event yet (besides `own_date`)."""
 
-    An occurrence already delivered, failed or skipped is never scheduled twice, even when a
-    zone change moves its wall time back into the future.
-    """
-    occurrence = schedule.next(event_type, user.fields, after)
-    while (
-        occurrence is not None
-        and occurrence.local_date != own_date
-        and store.occurrence_exists(user.id, event_type.name, occurrence.local_date)
-    ):
-        occurrence = schedule.next(event_type, user.fields, occurrence.target_utc)
-    return occurrence
+    def taken(day: date) -> bool:
+        return day != own_date and store.occurrence_exists(user.id, event_type.name, day)
+
+    return schedule.next_free(event_type, user.fields, after, taken)
 
 
 def schedule_next(
-    store: EventWriter, schedule: Schedule, event_type: EventType, user: User, after: datetime, now: datetime
+    store: Store, schedule: Schedule, event_type: EventType, user: User, after: datetime, now: datetime
 ) -> Event | None:
     """Inserts the type's next event for the user; the caller holds the user's lock."""
     occurrence = next_free_occurrence(store, schedule, event_type, user, after)

@@ -1,7 +1,7 @@
 """The sweeper: claim due events in batches and send them to the queue.
 
-Each batch is one statement (`claim_due`, then `requeue_expired` for leases that ran out) that
-commits before anything is sent. A send that fails leaves the event PROCESSING with its lease
+Each batch is one statement (`Store.claim_due`, then `Store.requeue_expired` for leases that
+ran out) that commits before anything is sent. A send that fails leaves the event PROCESSING with its lease
 cut short, so a coming sweep sends it again; a sweeper that dies between the commit and the
 send leaves it to the full lease. Either way the event comes back, under a new version, so a
 message that did get through is then stale and dropped by the worker.
@@ -17,11 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import observability as obs
-from chalicelib.adapters.postgres import Database
-from chalicelib.adapters.sql_files import queries
-from chalicelib.domain.delivery import Message
-from chalicelib.domain.events import LATE_AFTER
-from chalicelib.services.ports import Clock, Queue
+from chalicelib.ports import Claimed, Clock, Database, Queue
 
 SQS_BATCH = 10
 
@@ -50,12 +46,6 @@ class SweepSummary:
         return {_camel(k): v for k, v in asdict(self).items()}
 
 
-@dataclass(frozen=True)
-class _Claimed:
-    message: Message
-    target_utc: datetime
-
-
 def sweep(
     db: Database,
     clock: Clock,
@@ -67,14 +57,14 @@ def sweep(
     deadline = started + policy.time_budget.total_seconds()
     summary = SweepSummary(found=_count_due(db, clock.now()))
     with ThreadPoolExecutor(max_workers=policy.send_concurrency) as pool:
-        for query in ("claim_due", "requeue_expired"):
+        for requeue in (False, True):
             while True:
                 if monotonic() >= deadline:
                     summary.budget_spent = True
                     break
                 now = clock.now()
-                batch = _claim(db, query, now, policy)
-                if query == "claim_due":
+                batch = _claim(db, requeue, now, policy)
+                if not requeue:
                     summary.claimed += len(batch)
                 else:
                     summary.requeued += len(batch)
@@ -89,23 +79,17 @@ def sweep(
 
 def _count_due(db: Database, now: datetime) -> int:
     with db.transaction() as store:
-        row = store.one(queries()["count_due"], {"now": now})
-    return int(row["pending"] + row["expired"]) if row else 0
+        return store.count_due(now)
 
 
-def _claim(db: Database, query: str, now: datetime, policy: SweepPolicy) -> list[_Claimed]:
-    params = {
-        "now": now,
-        "lease_until": now + policy.lease,
-        "late_after": LATE_AFTER,
-        "limit": policy.batch_size,
-    }
+def _claim(db: Database, requeue: bool, now: datetime, policy: SweepPolicy) -> list[Claimed]:
+    """Due PENDING events first (`claim_due`), then expired leases (`requeue_expired`)."""
     with db.transaction() as store:
-        rows = store.all(queries()[query], params)
-    return [_Claimed(Message(r["id"], r["version"], r["idempotency_key"]), r["target_utc"]) for r in rows]
+        claim = store.requeue_expired if requeue else store.claim_due
+        return claim(now, now + policy.lease, policy.batch_size)
 
 
-def _note_lateness(summary: SweepSummary, batch: Sequence[_Claimed], now: datetime) -> None:
+def _note_lateness(summary: SweepSummary, batch: Sequence[Claimed], now: datetime) -> None:
     if batch:
         oldest = max((now - c.target_utc).total_seconds() for c in batch)
         summary.oldest_lateness_seconds = round(max(summary.oldest_lateness_seconds, oldest), 3)
@@ -117,7 +101,7 @@ def _send(
     queue: Queue,
     policy: SweepPolicy,
     pool: ThreadPoolExecutor,
-    batch: Sequence[_Claimed],
+    batch: Sequence[Claimed],
     summary: SweepSummary,
 ) -> None:
     chunks = [batch[i : i + SQS_BATCH] for i in range(0, len(batch), SQS_BATCH)]
@@ -132,7 +116,7 @@ def _send(
         _shorten_leases(db, clock.now() + policy.send_retry, failed)
 
 
-def _send_chunk(queue: Queue, chunk: Sequence[_Claimed]) -> list[_Claimed]:
+def _send_chunk(queue: Queue, chunk: Sequence[Claimed]) -> list[Claimed]:
     try:
         failed = queue.send_batch([c.message.encode() for c in chunk])
     except Exception as exc:
@@ -141,15 +125,10 @@ def _send_chunk(queue: Queue, chunk: Sequence[_Claimed]) -> list[_Claimed]:
     return [chunk[i] for i in failed]
 
 
-def _shorten_leases(db: Database, until: datetime, failed: Sequence[_Claimed]) -> None:
-    params = {
-        "lease_until": until,
-        "ids": [c.message.event_id for c in failed],
-        "versions": [c.message.version for c in failed],
-    }
+def _shorten_leases(db: Database, until: datetime, failed: Sequence[Claimed]) -> None:
     try:
         with db.transaction() as store:
-            store.run("shorten_leases", **params)
+            store.shorten_leases(until, [c.message for c in failed])
     except Exception as exc:
         # The full lease still brings them back; only sooner is lost.
         obs.log().error("could not shorten leases after a failed send", extra={"error": str(exc)[:300]})

@@ -7,12 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
-from chalicelib.adapters.postgres import Database
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.events import Event
 from chalicelib.domain.schedule import Schedule
 from chalicelib.domain.users import User, UserFields
-from chalicelib.services.ports import Clock
+from chalicelib.ports import Clock, Database
 from chalicelib.services.scheduling import schedule_next, sync_user_events
 
 

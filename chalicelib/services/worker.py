@@ -1,62 +1,306 @@
 """The worker: one SQS batch in, the webhook called once per due event, PostgreSQL finalised.
 
-Per batch:
-1. read the messages' events and users (one transaction); drop what is stale, cancel what
-   belongs to a deleted user, skip what is older than MAX_EVENT_AGE;
+Per batch, in this order (each step a method below; the decisions are in domain/fate.py):
+1. decode each message and read its event and user (one transaction); `classify` drops what
+   is stale, cancels what belongs to a deleted user, skips what is older than MAX_EVENT_AGE;
 2. ask the ledger which keys already have a success (a 2xx whose PostgreSQL update failed):
    those are finalised without a POST;
 3. POST the rest, one by one, writing each success to the ledger the moment the 2xx arrives;
 4. one transaction, holding the users' locks in id order, moves each event to its new state
-   and schedules the next occurrence after every terminal state (see `finalise`);
-5. messages that must come back later get their visibility set to the backoff and are
-   reported as `batchItemFailures`; permanent failures go to the DLQ and are acknowledged.
+   and schedules the next occurrence after every terminal state;
+5. only then do failed messages go to the DLQ: if the FAILED write fails, nothing is sent and
+   the message comes back; if the DLQ send fails, the message comes back, finds its event
+   FAILED by itself, and is sent to the DLQ again without a POST;
+6. messages that must come back get their visibility set to the backoff and are reported as
+   `batchItemFailures`.
+
+A job's fate is decided once (`Job.decide`); a step that cannot carry it out records an
+`error` instead, which makes the message come back (Fate.ERROR).
 """
 
 from __future__ import annotations
 
-import json
+import random
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from chalicelib import observability as obs
-from chalicelib.adapters import delivery_store
-from chalicelib.domain import event_types
-from chalicelib.domain.delivery import MalformedMessage, Message, Outcome, Verdict
-from chalicelib.domain.events import Event, Status, is_late
-from chalicelib.domain.instants import iso_utc
+from chalicelib.domain.delivery import Backoff, MalformedMessage, Message, Outcome
+from chalicelib.domain.events import Event, is_late
+from chalicelib.domain.fate import TO_DLQ, WRITES, Fate, after_post, attempt_number, classify, transition
+from chalicelib.domain.fate import webhook_body as body_for
+from chalicelib.domain.schedule import Schedule, continues, plan_following
 from chalicelib.domain.users import User
-from chalicelib.services.delivery_jobs import Action, DeliveryPolicy, Job, Worker
-from chalicelib.services.finalise import finalise
-from chalicelib.services.ports import Attempt
-from chalicelib.services.ports import Delivery as Post
+from chalicelib.ports import Attempt, Clock, Database, Delivery, DeliveryLedger, Queue, Store, WebhookSender
 
-__all__ = ["DeliveryPolicy", "Worker", "deliver_batch"]
+_MOVED = "the event moved on meanwhile; its new message decides"
 
 
-def deliver_batch(worker: Worker, records: Sequence[dict[str, Any]]) -> list[str]:
-    """Handles one SQS batch; returns the message ids that must come back (batchItemFailures)."""
-    jobs = [_job(record) for record in records]
-    _load(worker, jobs)
-    _check_ledger(worker, jobs)
-    for job in jobs:
-        if job.action is Action.SEND:
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    max_attempts: int
+    backoff: Backoff
+    lease: timedelta
+    """After a deferral the lease covers the wait plus this much (the queue's visibility and then some)."""
+    max_event_age: timedelta
+
+
+@dataclass
+class Job:
+    """One SQS record on its way through the batch."""
+
+    message_id: str
+    receipt_handle: str
+    body: str
+    receive_count: int
+    message: Message | None = None
+    event: Event | None = None
+    user: User | None = None
+    decision: Fate | None = None
+    reason: str = ""
+    error: str | None = None
+    outcome: Outcome | None = None
+    delivered_at: datetime | None = None
+    ledger_attempt: int = 0
+    retry_in: timedelta | None = None
+
+    def decide(self, fate: Fate, reason: str = "") -> None:
+        assert self.decision is None, f"{self.message_id} is already {self.decision}"
+        self.decision, self.reason = fate, reason
+
+    def fail_step(self, error: str) -> None:
+        if self.error is None:
+            self.error = error[:300]
+
+    @property
+    def fate(self) -> Fate:
+        if self.error is not None:
+            return Fate.ERROR
+        return self.decision or Fate.SEND
+
+    @property
+    def pending(self) -> bool:
+        """Still to be sent: classified SEND (left undecided), and nothing has gone wrong."""
+        return self.decision is None and self.error is None and self.event is not None
+
+    @property
+    def attempt(self) -> int:
+        return attempt_number(self.receive_count, self.event)
+
+    def log_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"messageId": self.message_id, "action": self.fate.value}
+        if self.message:
+            fields |= obs.event_fields(self.message.event_id, self.message.idempotency_key)
+            fields["version"] = self.message.version
+            fields["attempt"] = self.attempt
+        reason = self.error or self.reason
+        if reason:
+            fields["reason"] = reason
+        if self.outcome:
+            fields |= {"statusCode": self.outcome.status_code, "latencyMs": round(self.outcome.latency_ms, 1)}
+        return fields
+
+
+@dataclass(frozen=True)
+class Worker:
+    """The SQS consumer: `deliver_batch` is one Lambda invocation."""
+
+    db: Database
+    clock: Clock
+    schedule: Schedule
+    queue: Queue
+    dlq: Queue
+    ledger: DeliveryLedger
+    sender: WebhookSender
+    policy: DeliveryPolicy
+    rng: random.Random = field(default_factory=random.Random)
+
+    def deliver_batch(self, records: Sequence[dict[str, Any]]) -> list[str]:
+        """Handles one SQS batch; returns the message ids that must come back (batchItemFailures)."""
+        jobs = [_job(record) for record in records]
+        self._load(jobs)
+        self._check_ledger(jobs)
+        for job in jobs:
+            if job.pending:
+                self._post(job)
+        self._write(jobs)
+        self._to_dlq(jobs)
+        failed = self._come_back(jobs)
+        _report(jobs)
+        return failed
+
+    # 1. read and classify
+    def _load(self, jobs: list[Job]) -> None:
+        wanted = [job for job in jobs if job.message and job.decision is None]
+        if not wanted:
+            return
+        try:
+            with self.db.transaction() as store:
+                events = store.events_by_ids(job.message.event_id for job in wanted if job.message)
+                users = store.users_by_ids(e.user_id for e in events.values())
+        except Exception as exc:
+            for job in wanted:
+                job.fail_step(f"could not read the events: {exc}")
+            return
+        now = self.clock.now()
+        for job in wanted:
+            assert job.message is not None
+            job.event = events.get(job.message.event_id)
+            job.user = users.get(job.event.user_id) if job.event else None
+            fate, reason = classify(job.message, job.event, job.user, now, self.policy.max_event_age)
+            if fate is not Fate.SEND:  # SEND is decided by the ledger or the POST
+                job.decide(fate, reason)
+
+    # 2. the ledger: a success already recorded is finalised without a POST
+    def _check_ledger(self, jobs: list[Job]) -> None:
+        sending = [job for job in jobs if job.pending and job.message]
+        if not sending:
+            return
+        try:
+            found = self.ledger.find_successes(
+                [job.message.idempotency_key for job in sending if job.message]
+            )
+        except Exception as exc:
+            for job in sending:  # unsure whether it was delivered before: better later than twice
+                job.fail_step(f"the delivery ledger is unavailable: {exc}")
+            return
+        for job in sending:
+            assert job.message is not None
+            success = found.get(job.message.idempotency_key)
+            if success is not None:
+                job.decide(Fate.FINALISE, "a success for this key is already in the ledger")
+                job.delivered_at, job.ledger_attempt = success.attempted_at, success.attempt
+
+    # 3. the POST
+    def _post(self, job: Job) -> None:
+        assert job.message is not None
+        assert job.event is not None
+        assert job.user is not None
+        try:
+            delivery = Delivery(job.message.idempotency_key, body_for(job.event, job.user))
+            outcome = self.sender.deliver(delivery)
+        except Exception as exc:  # a bug or a broken template: this message only
+            job.fail_step(f"could not send: {exc!r}")
+            return
+        attempted_at = self.clock.now()
+        job.outcome = outcome
+        job.decide(*after_post(outcome, job.attempt, self.policy.max_attempts))
+        attempt = _attempt(job, outcome, attempted_at)
+        if job.decision is Fate.DELIVERED:
+            job.delivered_at = attempted_at
+            self._ledger_write(job, lambda: self.ledger.record_success(attempt))
+        elif job.decision is Fate.RETRY:
+            job.retry_in = self.policy.backoff.delay(job.attempt, outcome.retry_after, self.rng)
+        self._ledger_write(job, lambda: self.ledger.record_attempt(attempt))
+
+    def _ledger_write(self, job: Job, write: Any) -> None:
+        try:
+            write()
+        except Exception as exc:
+            # PostgreSQL, written next, still records the outcome; only the audit trail is short.
+            obs.log().error("ledger write failed", extra=job.log_fields() | {"error": str(exc)[:300]})
+
+    # 4. PostgreSQL: the whole batch in a handful of statements; if that fails, event by event
+    def _write(self, jobs: list[Job]) -> None:
+        writing = [job for job in jobs if job.fate in WRITES and job.event]
+        if not writing:
+            return
+        try:
+            self._write_together(writing)
+        except Exception as exc:
+            obs.log().warning("batch write failed; writing event by event", extra={"error": str(exc)[:300]})
+            self._write_one_by_one(writing)
+
+    def _new_state(self, job: Job, now: datetime) -> tuple[Event, bool]:
+        event = job.event
+        assert event is not None
+        if job.fate in (Fate.DELIVERED, Fate.FINALISE):
+            attempts = job.attempt if job.outcome else max(event.attempts, job.ledger_attempt)
+        elif job.fate is Fate.FAIL:
+            attempts = job.attempt if job.outcome else event.attempts
+        else:
+            attempts = job.attempt
+        lease = now + (job.retry_in or timedelta(0)) + self.policy.lease
+        return transition(
+            event, job.fate, now, attempts=attempts, reason=job.reason,
+            delivered_at=job.delivered_at, lease_until=lease,
+        )  # fmt: skip
+
+    def _write_together(self, jobs: list[Job]) -> None:
+        with self.db.transaction() as store:
+            users = _lock_users(store, jobs)
+            now = self.clock.now()
+            changes = [(job, *self._new_state(job, now)) for job in jobs]
+            written = store.finish_events([(new, job.event.version) for job, new, _ in changes if job.event])
+            for job, new, _ in changes:
+                if new.id not in written:
+                    _note_moved(job)
+            finished = [new for _, new, terminal in changes if terminal and new.id in written]
+            self._schedule_following(store, finished, users, now)
+
+    def _write_one_by_one(self, jobs: list[Job]) -> None:
+        """Each event in a savepoint, so one bad event fails only its own message."""
+        try:
+            with self.db.transaction() as store:
+                users = _lock_users(store, jobs)
+                now = self.clock.now()
+                for job in jobs:
+                    try:
+                        with store.savepoint():
+                            self._write_one(store, job, users, now)
+                    except Exception as exc:
+                        job.fail_step(f"could not finalise in PostgreSQL: {exc}")
+        except Exception as exc:
+            for job in jobs:
+                job.fail_step(f"could not finalise in PostgreSQL: {exc}")
+
+    def _write_one(self, store: Store, job: Job, users: dict[UUID, User], now: datetime) -> None:
+        assert job.event is not None
+        new, terminal = self._new_state(job, now)
+        if not store.update_event(new, job.event.version):
+            _note_moved(job)
+        elif terminal:
+            self._schedule_following(store, [new], users, now)
+
+    def _schedule_following(
+        self, store: Store, finished: list[Event], users: dict[UUID, User], now: datetime
+    ) -> None:
+        """Every terminal state schedules the next occurrence (domain/schedule.plan_following)."""
+        finished = [e for e in finished if continues(e, users)]
+        if finished:
+            known = store.event_dates_for_users({e.user_id for e in finished})
+            store.insert_events(plan_following(self.schedule, finished, users, known, now))
+
+    # 5. the DLQ, once FAILED is stored
+    def _to_dlq(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            if job.fate not in TO_DLQ:
+                continue
             try:
-                _post(worker, job)
-            except Exception as exc:  # a bug or a broken template: this message only
-                job.action, job.reason = Action.ERROR, f"could not send: {exc!r}"[:300]
-    finalise(worker, jobs)
-    failed = _requeue_failures(worker, jobs)
-    _report(worker, jobs)
-    return failed
+                self.dlq.send(job.body, {"failureReason": job.reason[:256], "messageId": job.message_id})
+            except Exception as exc:
+                job.fail_step(f"could not move to the DLQ: {exc}")
 
-
-def _duration(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    # 6. what comes back, and when
+    def _come_back(self, jobs: list[Job]) -> list[str]:
+        failed = []
+        for job in jobs:
+            if job.fate is Fate.ERROR:
+                job.retry_in = self.policy.backoff.delay(job.receive_count, None, self.rng)
+            elif job.fate is not Fate.RETRY:
+                continue
+            failed.append(job.message_id)
+            seconds = int((job.retry_in or timedelta(0)).total_seconds())
+            try:
+                self.queue.change_visibility(job.receipt_handle, seconds)
+            except Exception as exc:  # it still comes back, after the queue's own visibility timeout
+                obs.log().warning(
+                    "could not set the retry delay", extra=job.log_fields() | {"error": str(exc)[:300]}
+                )
+        return failed
 
 
 def _job(record: dict[str, Any]) -> Job:
@@ -70,98 +314,8 @@ def _job(record: dict[str, Any]) -> Job:
     try:
         job.message = Message.decode(job.body)
     except MalformedMessage as exc:
-        job.action, job.reason = Action.FAIL, str(exc)
+        job.decide(Fate.FAIL, str(exc))
     return job
-
-
-def _load(worker: Worker, jobs: list[Job]) -> None:
-    wanted = [job for job in jobs if job.message]
-    if not wanted:
-        return
-    try:
-        with worker.db.transaction() as store:
-            events = delivery_store.events_by_ids(
-                store, [job.message.event_id for job in wanted if job.message]
-            )
-            users = delivery_store.users_by_ids(store, [e.user_id for e in events.values()])
-    except Exception as exc:
-        _all_error(worker, wanted, f"could not read the events: {exc}")
-        return
-    now = worker.clock.now()
-    for job in wanted:
-        assert job.message is not None
-        job.event = events.get(job.message.event_id)
-        job.user = users.get(job.event.user_id) if job.event else None
-        job.action, job.reason = _classify(worker, job.message, job.event, job.user, now)
-
-
-def _classify(
-    worker: Worker, message: Message, event: Event | None, user: User | None, now: datetime
-) -> tuple[Action, str]:
-    if event is None:
-        return Action.DROP, "no such event"
-    if event.status is not Status.PROCESSING or event.version != message.version:
-        return Action.DROP, f"stale: the event is {event.status} at version {event.version}"
-    if user is None:
-        return Action.CANCEL, "the user was deleted"
-    if event.event_type not in event_types.REGISTRY:
-        return Action.FAIL, f"unknown event type {event.event_type!r}"
-    age = now - event.due_utc
-    if age > worker.policy.max_event_age:
-        limit = _duration(worker.policy.max_event_age)
-        return Action.SKIP, f"older than MAX_EVENT_AGE ({limit}): due {iso_utc(event.due_utc)}"
-    return Action.SEND, ""
-
-
-def _check_ledger(worker: Worker, jobs: list[Job]) -> None:
-    sending = [job for job in jobs if job.action is Action.SEND and job.message]
-    if not sending:
-        return
-    try:
-        found = worker.ledger.find_successes([job.message.idempotency_key for job in sending if job.message])
-    except Exception as exc:
-        # Unsure whether it was delivered before: better later than twice.
-        _all_error(worker, sending, f"the delivery ledger is unavailable: {exc}")
-        return
-    for job in sending:
-        assert job.message is not None
-        success = found.get(job.message.idempotency_key)
-        if success is not None:
-            job.action, job.delivered_at = Action.FINALISE, success.attempted_at
-            job.ledger_attempt = success.attempt
-            job.reason = "a success for this key is already in the ledger"
-
-
-def _post(worker: Worker, job: Job) -> None:
-    assert job.message is not None
-    assert job.event is not None
-    assert job.user is not None
-    event_type = event_types.get(job.event.event_type)
-    body = {
-        "message": event_type.message(job.user.fields),
-        "eventId": str(job.event.id),
-        "eventType": job.event.event_type,
-        "userId": str(job.event.user_id),
-        "scheduledFor": iso_utc(job.event.target_utc),
-    }
-    outcome = worker.sender.deliver(Post(job.message.idempotency_key, json.dumps(body).encode()))
-    attempted_at = worker.clock.now()
-    job.outcome = outcome
-    attempt = _attempt(job, outcome, attempted_at)
-    if outcome.verdict is Verdict.SUCCESS:
-        job.action, job.delivered_at = Action.DELIVERED, attempted_at
-        _ledger_write(worker, job, lambda: worker.ledger.record_success(attempt))
-    elif outcome.verdict is Verdict.TRANSIENT and job.attempt < worker.policy.max_attempts:
-        job.action, job.reason = Action.RETRY, outcome.reason
-        job.retry_in = worker.policy.backoff.delay(job.attempt, outcome.retry_after, worker.rng)
-    else:
-        job.action = Action.FAIL
-        job.reason = (
-            outcome.reason
-            if outcome.verdict is Verdict.PERMANENT
-            else (f"gave up after {job.attempt} attempts: {outcome.reason}")
-        )
-    _ledger_write(worker, job, lambda: worker.ledger.record_attempt(attempt))
 
 
 def _attempt(job: Job, outcome: Outcome, at: datetime) -> Attempt:
@@ -178,60 +332,38 @@ def _attempt(job: Job, outcome: Outcome, at: datetime) -> Attempt:
     )
 
 
-def _ledger_write(worker: Worker, job: Job, write: Any) -> None:
-    try:
-        write()
-    except Exception as exc:
-        # PostgreSQL, written next, still records the outcome; only the audit trail is short.
-        obs.log().error("ledger write failed", extra=job.log_fields() | {"error": str(exc)[:300]})
+def _lock_users(store: Store, jobs: list[Job]) -> dict[UUID, User]:
+    return store.users_by_ids((job.event.user_id for job in jobs if job.event), lock=True)
 
 
-def _all_error(worker: Worker, jobs: Sequence[Job], reason: str) -> None:
-    for job in jobs:
-        job.action, job.reason = Action.ERROR, reason[:300]
+def _note_moved(job: Job) -> None:
+    job.reason = f"{job.reason}; {_MOVED}" if job.reason else _MOVED
 
 
-def _requeue_failures(worker: Worker, jobs: list[Job]) -> list[str]:
-    failed = []
-    for job in jobs:
-        if job.action is Action.ERROR:
-            job.retry_in = worker.policy.backoff.delay(job.receive_count, None, worker.rng)
-        elif job.action is not Action.RETRY:
-            continue
-        failed.append(job.message_id)
-        seconds = int((job.retry_in or timedelta(0)).total_seconds())
-        try:
-            worker.queue.change_visibility(job.receipt_handle, seconds)
-        except Exception as exc:  # it still comes back, after the queue's own visibility timeout
-            obs.log().warning(
-                "could not set the retry delay", extra=job.log_fields() | {"error": str(exc)[:300]}
-            )
-    return failed
-
-
-def _report(worker: Worker, jobs: list[Job]) -> None:
+def _report(jobs: list[Job]) -> None:
     values: list[tuple[str, Any, float]] = []
     for job in jobs:
         fields = job.log_fields()
+        fate = job.fate
         if job.retry_in is not None:
             fields["retryInSeconds"] = int(job.retry_in.total_seconds())
-        if job.action in (Action.DELIVERED, Action.FINALISE) and job.event and job.delivered_at:
+        if fate in (Fate.DELIVERED, Fate.FINALISE) and job.event and job.delivered_at:
             lateness = (job.delivered_at - job.event.target_utc).total_seconds()
             late = is_late(job.event.target_utc, job.delivered_at)
             fields |= {"late": late, "latenessSeconds": round(lateness, 3)}
             values += [("Delivered", obs.Count, 1), ("LatenessSeconds", obs.Seconds, lateness)]
             if late:
                 values.append(("DeliveredLate", obs.Count, 1))
-        elif job.action is Action.FAIL:
+        elif fate is Fate.FAIL:
             values.append(("Failed", obs.Count, 1))
-        elif job.action is Action.SKIP:
+        elif fate is Fate.SKIP:
             values.append(("Skipped", obs.Count, 1))
-        elif job.action is Action.RETRY:
+        elif fate is Fate.RETRY:
             values.append(("Retried", obs.Count, 1))
-        elif job.action is Action.DROP:
+        elif fate is Fate.DROP:
             values.append(("Dropped", obs.Count, 1))
         if job.outcome is not None:
             values.append(("DeliveryLatencyMs", obs.Milliseconds, job.outcome.latency_ms))
-        level = "error" if job.action is Action.ERROR else "warning" if job.action is Action.FAIL else "info"
-        getattr(obs.log(), level)(f"event {job.action.value}", extra=fields)
+        level = "error" if fate is Fate.ERROR else "warning" if fate in TO_DLQ else "info"
+        getattr(obs.log(), level)(f"event {fate.value}", extra=fields)
     obs.emit(values)

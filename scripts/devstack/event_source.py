@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.services.ports import Queue, Received
+from chalicelib.ports import Queue, Received
 
 Handler = Callable[[list[dict[str, Any]]], dict[str, Any]]
 QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:event-scheduler-deliveries"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.services.ports import Queue
+from chalicelib.ports import Queue
 from scripts.devstack import event_source
 
 logger = logging.getLogger("lambda-runner")

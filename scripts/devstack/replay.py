@@ -15,15 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.postgres import Database
-from chalicelib.adapters.sql_files import parse_named_queries
 from scripts.devstack.lambda_runner import LambdaRunner
 from scripts.devstack.virtual_queue import VirtualVisibilityQueue
 
-SQL = parse_named_queries(Path(__file__).with_name("replay.sql").read_text())
 MINUTE = timedelta(minutes=1)
 
 
@@ -85,9 +82,8 @@ class Replay:
     def _next_sweep(self, after: datetime) -> datetime | None:
         """The first firing after `after` at which the sweeper has work."""
         with self.db.transaction() as store:
-            row = store.one(SQL["next_work"], {})
-        assert row is not None
-        work = [t for t in (row["due"] and row["due"] - self.lookahead, row["lease"]) if t is not None]
+            due, lease = store.next_work()
+        work = [t for t in (due and due - self.lookahead, lease) if t is not None]
         if not work:
             return None
         return max(

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from chalicelib.adapters.postgres import Database
-from chalicelib.adapters.sql_files import parse_named_queries
-
-SQL = parse_named_queries((Path(__file__).with_name("seed.sql")).read_text())
 
 
 def seed_due_birthdays(
@@ -32,4 +28,4 @@ def seed_due_birthdays(
         "occurrence_date": day,
     }
     with db.transaction() as store:
-        store.conn.execute(SQL["seed_due_birthdays"].encode(), params)
+        store.seed_due_birthdays(**params)

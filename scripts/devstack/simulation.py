@@ -39,14 +39,14 @@ from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from chalicelib.domain.events import LATE_AFTER
 from chalicelib.domain.instants import iso_utc as iso
 from chalicelib.domain.occurrence import LeapDayPolicy
-from chalicelib.services.ports import DeliveryLedger, Queue
+from chalicelib.ports import DeliveryLedger, Queue
 from chalicelib.settings import LOCAL_JWT_SECRET, Settings
 from scripts.devstack import aws
 from scripts.devstack.lambda_runner import LambdaRunner
 from scripts.devstack.paths import ROOT
 from scripts.devstack.postgres import fresh_database
 from scripts.devstack.quiet import quietly
-from scripts.devstack.replay import SQL, Progress, Replay
+from scripts.devstack.replay import Progress, Replay
 from scripts.devstack.virtual_queue import VirtualVisibilityQueue
 from scripts.devstack.webhook_sink import Recorded, Reply, WebhookSink
 
@@ -165,7 +165,7 @@ def simulate(config: Config) -> dict[str, Any]:
                 lookahead=container.settings.sweep_lookahead,
             ).run()
         with container.db.transaction() as store:
-            counts = store.all(SQL["event_counts"], {})
+            counts = store.event_counts()
         refs = {user_id: config.users[i].get("ref") for i, user_id in enumerate(user_ids)}
         return report(config, sink.requests, refs, progress, counts, queue.parked(), started)
 

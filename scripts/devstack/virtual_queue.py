@@ -23,7 +23,7 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from chalicelib.services.ports import Clock, Queue, Received
+from chalicelib.ports import Clock, Queue, Received
 
 PARK_SECONDS = 12 * 3600 - 60
 """Just under SQS's 12-hour ceiling on a visibility timeout."""

@@ -16,7 +16,7 @@ from chalice.test import Client
 from chalicelib import bootstrap
 from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
-from chalicelib.services.ports import Attempt
+from chalicelib.ports import Attempt
 from scripts.devstack.event_source import lambda_record
 
 BIRTHDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

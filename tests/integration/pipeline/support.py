@@ -12,8 +12,8 @@ from chalicelib import bootstrap, handlers
 from chalicelib.adapters.clock import ManualClock
 from chalicelib.domain.events import Event, Status
 from chalicelib.domain.users import User, UserFields
+from chalicelib.ports import Queue, Received
 from chalicelib.services import users
-from chalicelib.services.ports import Queue, Received
 from scripts.devstack import event_source
 from scripts.devstack.signatures import verify_signature
 from scripts.devstack.webhook_sink import WebhookSink

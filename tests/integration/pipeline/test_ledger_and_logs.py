@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.adapters.ledger import RETENTION, DynamoLedger, ledger_model
 from chalicelib.observability import METRIC_NAMES
-from chalicelib.services.ports import Attempt
+from chalicelib.ports import Attempt
 from scripts.devstack import aws
 from tests.integration.pipeline.support import Pipeline
 

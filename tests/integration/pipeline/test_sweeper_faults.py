@@ -15,7 +15,7 @@ from chalicelib.adapters.memory import MemoryQueue
 from chalicelib.adapters.postgres import Database
 from chalicelib.adapters.sqs import SqsQueue
 from chalicelib.domain.events import Status
-from chalicelib.services.ports import Queue
+from chalicelib.ports import Queue
 from chalicelib.services.sweeper import SweepPolicy, SweepSummary, sweep
 from scripts.devstack.aws import free_port
 from scripts.devstack.seed import seed_due_birthdays

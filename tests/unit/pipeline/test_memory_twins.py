@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
-from chalicelib.services.ports import Attempt
+from chalicelib.ports import Attempt
 from tests.conftest import START
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.webhook import HttpWebhookSender, sign, signing_key
-from chalicelib.services.ports import Delivery
+from chalicelib.ports import Delivery
 from chalicelib.settings import SettingsError
 from tests.conftest import START
 

@@ -1,3 +1,15 @@
+-- The tools' queries (scripts/: the simulator, the benchmark, the volume tests), reached
+-- through chalicelib.adapters.postgres.Store like every other query.
+
+-- name: next_work
+-- When the sweeper next has something to do: the earliest PENDING event to fall due, and the
+-- earliest lease to run out (both served by partial indexes).
+SELECT (SELECT min(due_utc) FROM events WHERE status = 'PENDING') AS due,
+       (SELECT min(lease_until) FROM events WHERE status = 'PROCESSING') AS lease;
+
+-- name: event_counts
+-- The simulator's closing tally, per event type and status.
+SELECT event_type, status, count(*) AS n FROM events GROUP BY event_type, status ORDER BY 1, 2;
 -- name: seed_due_birthdays
 -- N users with one PENDING birthday each, targets from %(first)s every %(spacing)s: the
 -- benchmark's and the volume tests' load, in one statement (the FK is checked at its end).

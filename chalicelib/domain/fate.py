@@ -1,0 +1,126 @@
+"""What becomes of one queue message: the worker's decisions, pure (chalicelib/services/worker.py
+does the I/O around them; docs/architecture.md says where each step lives).
+
+classify   the message against the event and user it names: drop, cancel, skip, fail, or send
+after_post a webhook outcome: delivered, retry later, or failed
+transition the event's new state for a fate, and whether the next occurrence is now due
+webhook_body what the receiver is sent
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from chalicelib.domain import event_types
+from chalicelib.domain.delivery import Message, Outcome, Verdict
+from chalicelib.domain.events import Event, Status
+from chalicelib.domain.instants import iso_utc
+from chalicelib.domain.users import User
+
+
+class Fate(StrEnum):
+    """The one outcome of one message; its value is the log line's `action`."""
+
+    SEND = "send"
+    DROP = "dropped"
+    CANCEL = "cancelled"
+    SKIP = "skipped"
+    FINALISE = "finalised-from-ledger"
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    FAIL = "failed"
+    DEAD_LETTER = "dead-lettered"
+    """The event is already FAILED by this very message, whose move to the DLQ failed."""
+    ERROR = "error"
+    """The decision could not be carried out (PostgreSQL, the ledger or the DLQ failed): the
+    message comes back after a backoff and is decided again."""
+
+
+WRITES = frozenset({Fate.CANCEL, Fate.SKIP, Fate.FINALISE, Fate.DELIVERED, Fate.RETRY, Fate.FAIL})
+"""Fates that write the event's new state to PostgreSQL."""
+TO_DLQ = frozenset({Fate.FAIL, Fate.DEAD_LETTER})
+"""Fates whose message ends in the DLQ (after FAILED is stored)."""
+
+
+def attempt_number(receive_count: int, event: Event | None) -> int:
+    """Receives can restart (a re-queued event is a new message); PostgreSQL's count cannot."""
+    previous = event.attempts if event else 0
+    return max(receive_count, previous + 1)
+
+
+def classify(
+    message: Message, event: Event | None, user: User | None, now: datetime, max_event_age: timedelta
+) -> tuple[Fate, str]:
+    """SEND, or why not (with the reason logged and stored)."""
+    if event is None:
+        return Fate.DROP, "no such event"
+    if event.status is Status.FAILED and event.version == message.version + 1:
+        return Fate.DEAD_LETTER, "already FAILED by this message; sent to the DLQ again"
+    if event.status is not Status.PROCESSING or event.version != message.version:
+        return Fate.DROP, f"stale: the event is {event.status} at version {event.version}"
+    if user is None:
+        return Fate.CANCEL, "the user was deleted"
+    if event.event_type not in event_types.REGISTRY:
+        return Fate.FAIL, f"unknown event type {event.event_type!r}"
+    if now - event.due_utc > max_event_age:
+        limit = _duration(max_event_age)
+        return Fate.SKIP, f"older than MAX_EVENT_AGE ({limit}): due {iso_utc(event.due_utc)}"
+    return Fate.SEND, ""
+
+
+def after_post(outcome: Outcome, attempt: int, max_attempts: int) -> tuple[Fate, str]:
+    if outcome.verdict is Verdict.SUCCESS:
+        return Fate.DELIVERED, ""
+    if outcome.verdict is Verdict.TRANSIENT and attempt < max_attempts:
+        return Fate.RETRY, outcome.reason
+    if outcome.verdict is Verdict.PERMANENT:
+        return Fate.FAIL, outcome.reason
+    return Fate.FAIL, f"gave up after {attempt} attempts: {outcome.reason}"
+
+
+def transition(
+    event: Event,
+    fate: Fate,
+    now: datetime,
+    *,
+    attempts: int,
+    reason: str = "",
+    delivered_at: datetime | None = None,
+    lease_until: datetime | None = None,
+) -> tuple[Event, bool]:
+    """The event's new state for a fate in WRITES, and whether it is terminal (so the next
+    occurrence is due). `attempts` is the count to store; `lease_until` is for RETRY."""
+    if fate in (Fate.DELIVERED, Fate.FINALISE):
+        return event.complete(now, attempts, delivered_at), True
+    if fate is Fate.SKIP:
+        return event.skip(now, reason), True
+    if fate is Fate.FAIL:
+        return event.fail(now, attempts, reason), True
+    if fate is Fate.CANCEL:
+        return event.cancel(now), False
+    if fate is Fate.RETRY:
+        assert lease_until is not None, "a retry extends the lease"
+        return event.defer(now, attempts, lease_until), False
+    raise ValueError(f"{fate} writes nothing")
+
+
+def webhook_body(event: Event, user: User) -> bytes:
+    """The receiver's JSON: the message in the user's current name, and what it is about."""
+    body = {
+        "message": event_types.get(event.event_type).message(user.fields),
+        "eventId": str(event.id),
+        "eventType": event.event_type,
+        "userId": str(event.user_id),
+        "scheduledFor": iso_utc(event.target_utc),
+    }
+    return json.dumps(body).encode()
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

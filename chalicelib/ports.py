@@ -1,0 +1,213 @@
+"""What the services need from the outside world, stated as protocols.
+
+The layers (docs/architecture.md): domain ← ports ← services ← api and handlers. Adapters
+implement these protocols and import only the domain and this module; bootstrap builds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from chalicelib.domain.delivery import Message, Outcome
+from chalicelib.domain.events import Event
+from chalicelib.domain.instants import iso_utc
+from chalicelib.domain.schedule import KnownEvent
+from chalicelib.domain.users import User
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """An event the sweeper just claimed (or re-queued): its message, and when it is meant to arrive."""
+
+    message: Message
+    target_utc: datetime
+
+
+class Store(Protocol):
+    """Every read and write of one PostgreSQL transaction, by name; returns domain objects.
+
+    The one implementation is `chalicelib.adapters.postgres.Store`, the only module that names
+    a query (chalicelib/sql/queries/*.sql).
+    """
+
+    # users
+    def insert_user(self, user: User) -> None: ...
+
+    def get_user(self, user_id: UUID, *, lock: bool = False) -> User | None:
+        """`lock` takes the user's row lock: every change to a user's events holds it first."""
+        ...
+
+    def update_user(self, user: User) -> None: ...
+
+    def delete_user(self, user_id: UUID, now: datetime) -> bool: ...
+
+    def list_users(self, limit: int, after: UUID | None) -> list[User]: ...
+
+    def users_by_ids(self, ids: Iterable[UUID], *, lock: bool = False) -> dict[UUID, User]:
+        """Live users; `lock` takes their row locks in id order (so two workers never deadlock)."""
+        ...
+
+    # events
+    def insert_event(self, event: Event) -> None: ...
+
+    def insert_events(self, events: Sequence[Event]) -> None:
+        """Many at once, in one pipelined statement."""
+        ...
+
+    def update_event(self, event: Event, expected_version: int) -> bool:
+        """Writes `event` if the row is still at `expected_version`; False if it moved on."""
+        ...
+
+    def save_event(self, event: Event, expected_version: int) -> None:
+        """Like `update_event`, for callers that hold the row's lock: losing is a Conflict."""
+        ...
+
+    def get_event(self, event_id: UUID) -> Event | None: ...
+
+    def events_by_ids(self, ids: Iterable[UUID]) -> dict[UUID, Event]: ...
+
+    def events_for_user(self, user_id: UUID) -> list[Event]: ...
+
+    def active_events_for_user(self, user_id: UUID) -> list[Event]:
+        """PENDING and PROCESSING events, locked for this transaction."""
+        ...
+
+    def occurrence_exists(self, user_id: UUID, event_type: str, occurrence_date: date) -> bool: ...
+
+    def event_dates_for_users(self, user_ids: Iterable[UUID]) -> list[KnownEvent]: ...
+
+    # the sweeper
+    def count_due(self, now: datetime) -> int:
+        """Due PENDING events plus PROCESSING events whose lease ran out."""
+        ...
+
+    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[Claimed]:
+        """PENDING → PROCESSING for up to `limit` due events (`Event.claim`, in bulk)."""
+        ...
+
+    def requeue_expired(self, now: datetime, lease_until: datetime, limit: int) -> list[Claimed]:
+        """PROCESSING → PROCESSING, a new version, for expired leases (`Event.requeue`, in bulk)."""
+        ...
+
+    def shorten_leases(self, lease_until: datetime, claims: Sequence[Message]) -> None:
+        """Claims whose message never reached the queue come back at `lease_until`."""
+        ...
+
+    # the worker
+    def finish_events(self, changes: Sequence[tuple[Event, int]]) -> set[UUID]:
+        """Each (new state, expected version) written where the row is still at that version;
+        returns the ids written."""
+        ...
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested transaction: an error inside undoes only what it wrote."""
+        ...
+
+
+class Database(Protocol):
+    """The way in to PostgreSQL: one transaction at a time, each a `Store`."""
+
+    def transaction(self) -> AbstractContextManager[Store]:
+        """Commits on exit, rolls back on error; unique violations arrive as `Conflict`,
+        an unreachable database as `Unavailable`."""
+        ...
+
+    def ping(self) -> bool: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware, in UTC."""
+        ...
+
+
+@dataclass(frozen=True)
+class Received:
+    """A message as a consumer sees it, with SQS's attributes (ApproximateReceiveCount, ...)."""
+
+    message_id: str
+    receipt_handle: str
+    body: str
+    attributes: dict[str, str]
+
+
+class Queue(Protocol):
+    """One SQS queue (the delivery queue or its DLQ)."""
+
+    def send_batch(self, bodies: Sequence[str], delays: Sequence[int] = ()) -> list[int]:
+        """Sends up to 10 messages, `delays[i]` seconds hidden (SQS DelaySeconds, 0-900; none
+        when empty); returns the indexes of those that were not accepted."""
+        ...
+
+    def send(self, body: str, attributes: dict[str, str] | None = None) -> None: ...
+
+    def change_visibility(self, receipt_handle: str, seconds: int) -> None: ...
+
+    def receive(self, max_messages: int = 10, visibility_timeout: int | None = None) -> list[Received]:
+        """What the event source mapping does in AWS: the local runner, tests and tools use it."""
+        ...
+
+    def delete(self, receipt_handle: str) -> None: ...
+
+    def depth(self) -> int:
+        """Messages in the queue: visible, in flight and delayed (in SQS, approximate)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One POST to the webhook, as the delivery ledger keeps it."""
+
+    event_id: UUID
+    idempotency_key: str
+    attempt: int
+    attempted_at: datetime
+    outcome: str
+    status_code: int | None
+    error: str | None
+    latency_ms: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "eventId": str(self.event_id),
+            "idempotencyKey": self.idempotency_key,
+            "attempt": self.attempt,
+            "attemptedAt": iso_utc(self.attempted_at),
+            "outcome": self.outcome,
+            "statusCode": self.status_code,
+            "error": self.error,
+            "latencyMs": round(self.latency_ms, 1),
+        }
+
+
+class DeliveryLedger(Protocol):
+    def record_attempt(self, attempt: Attempt) -> None: ...
+
+    def record_success(self, attempt: Attempt) -> bool:
+        """Writes the key's success once (a conditional put); False if one was already there."""
+        ...
+
+    def find_successes(self, keys: Sequence[str]) -> dict[str, Attempt]:
+        """The recorded success of each key that has one."""
+        ...
+
+    def attempts_for_event(self, event_id: UUID) -> list[Attempt]:
+        """Oldest first."""
+        ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the webhook is sent for one event."""
+
+    idempotency_key: str
+    body: bytes
+
+
+class WebhookSender(Protocol):
+    def deliver(self, delivery: Delivery) -> Outcome: ...
