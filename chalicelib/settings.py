@@ -107,8 +107,6 @@ class Settings:
     lease: timedelta = timedelta(minutes=15)
     """How long a claimed event may stay PROCESSING before the sweeper sends it again; longer
     than the queue's visibility timeout plus the wait in a backlog."""
-    send_retry: timedelta = timedelta(minutes=1)
-    """When an SQS send fails, the lease is cut to this, so the next sweep sends it again."""
     max_attempts: int = 10
     backoff_base: timedelta = timedelta(seconds=10)
     backoff_cap: timedelta = timedelta(minutes=15)
@@ -159,7 +157,6 @@ class Settings:
             clock_offset=_clock_offset(env.get("CLOCK_OFFSET", "")),
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             lease=_duration(env, "DELIVERY_LEASE", "15m"),
-            send_retry=_duration(env, "SEND_RETRY_AFTER", "1m"),
             max_attempts=_positive(env, "MAX_ATTEMPTS", "10"),
             backoff_base=_duration(env, "BACKOFF_BASE", "10s"),
             backoff_cap=_duration(env, "BACKOFF_CAP", "15m"),
