@@ -21,6 +21,7 @@ import requests
 from chalicelib.adapters import sqs
 from chalicelib.adapters.ledger import DynamoLedger
 from chalicelib.handlers import QUEUE_NAME
+from scripts.devstack.paths import ROOT
 
 # The emulator accepts any credentials; real ones must never be needed (or sent) locally.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -105,8 +106,9 @@ class MotoServerProcess:
         self.endpoint = f"http://{host}:{port}"
         self._log = log.open("ab") if log else None
         out = self._log or subprocess.DEVNULL
-        command = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
-        self.process = subprocess.Popen(command, stdout=out, stderr=out)
+        # moto's server, with its SQS clock reads made cheap (scripts/devstack/moto_speedup.py).
+        command = [sys.executable, "-m", "scripts.devstack.moto_speedup", "-H", host, "-p", str(port)]
+        self.process = subprocess.Popen(command, stdout=out, stderr=out, cwd=ROOT)
         deadline = time.monotonic() + 30
         while kind_of_emulator(self.endpoint) is None:
             if self.process.poll() is not None or time.monotonic() > deadline:
