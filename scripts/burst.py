@@ -56,8 +56,8 @@ from scripts.devstack.webhook_sink import Reply, WebhookSink
 
 HOST = "127.0.0.1"
 SECRET = "whsec_" + base64.b64encode(b"event-scheduler burst signing key").decode()
-CREATE_RATE = 40.0
-"""Users a second the API is assumed to create at worst (it managed ~150 here): sets the due minute."""
+CREATE_RATE = 50.0
+"""Users a second the API is assumed to create at worst (~110 here): sets the due minute."""
 STATUS_SQL = (
     "SELECT status, count(*) FROM events WHERE event_type = 'birthday' AND target_utc = %s GROUP BY 1"
 )
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     aws.use_fake_credentials()
     api_port, sink_port, aws_port = args.port_base, args.port_base + 1, args.port_base + 2
     now = datetime.now(UTC)
-    lead = timedelta(seconds=60 + math.ceil(args.users / CREATE_RATE))
+    lead = timedelta(seconds=30 + math.ceil(args.users / CREATE_RATE))
     due = (now + lead + timedelta(minutes=1)).replace(second=0, microsecond=0)
     with contextlib.ExitStack() as stack:
         local = args.local_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="burst-")))
@@ -201,9 +201,10 @@ def main(argv: list[str] | None = None) -> int:
             "receiverDelay": args.receiver_delay,
         }
     print(json.dumps(result))
-    # One batch may be finished in PostgreSQL and not yet deleted from the queue.
+    # The samples are not atomic: a batch finished in PostgreSQL may not be deleted from the
+    # queue yet, and another may finish between the two reads.
     ok = (
-        result["completed"] == args.users and result["duplicates"] == 0 and result["maxDepthOverActive"] <= 10
+        result["completed"] == args.users and result["duplicates"] == 0 and result["maxDepthOverActive"] <= 20
     )
     return 0 if ok else 1
 
