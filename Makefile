@@ -53,10 +53,11 @@ format: $(INSTALLED)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-# The Lambda deployment package and SAM template for one stage, as Chalice emits them.
+# The Lambda deployment package and SAM template for one stage: `chalice package`, then lean,
+# precompiled and reproducible (scripts/build_package.py; the CDK app builds the same).
 package: $(INSTALLED)
 	rm -rf $(PACKAGE_OUT)
-	$(VENV)/bin/chalice package --stage $(STAGE) $(PACKAGE_OUT)
+	$(PY) scripts/build_package.py --stage $(STAGE) --out $(PACKAGE_OUT)
 	@ls -l $(PACKAGE_OUT)
 
 # The CDK cloud assembly for one stage (STAGE=dev|staging|prod), offline.

@@ -10,7 +10,7 @@ from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Cron, Request, Response, SQSEvent
 
-from chalicelib import bootstrap, deploy, handlers
+from chalicelib import bootstrap, handlers
 from chalicelib.api import auth, cors, events, openapi, users
 
 # Powertools owns the logger named after the service; Chalice adding its own handler to it
@@ -110,4 +110,6 @@ def deliver(event: SQSEvent) -> dict[str, Any]:
 @app.lambda_function(name="migrate")
 def migrate(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Run by the deploy (a CloudFormation custom resource): applies pending migrations."""
+    from chalicelib import deploy  # psycopg: only this function needs it at import
+
     return deploy.on_deploy(event, bootstrap.container().settings.database_url)

@@ -2,15 +2,22 @@
 
 Importing app.py builds nothing: `chalice package`, `cdk synth` and the test client all import
 it. Tests, the benchmark and the simulator `install()` a container of their own instead, and
-`use()` swaps in any adapter (an in-memory queue, a ledger, a sender).
+`use()` swaps in any part (an in-memory queue, a ledger, a sender, other settings).
+
+A seam never fails silently: the container records which parts each part read while it was
+built, and `use()` (or assigning `settings`) raises `SeamAlreadyUsed` once a part that read
+the one being replaced exists, instead of leaving that part with the old one (docs/architecture.md,
+"Seams for tests and tools").
+
+Each factory imports its adapter when first called: app.py is every function's module, so an
+import here is paid by all of them (the authorizer would load psycopg, the API the worker).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from chalicelib.adapters.clock import SystemClock
 from chalicelib.domain.schedule import Schedule
@@ -23,20 +30,86 @@ if TYPE_CHECKING:  # each factory imports its adapter itself: a function loads o
     from chalicelib.services.worker import Worker
 
 
-@dataclass
-class Container:
-    settings: Settings
-    clock: Clock = field(default_factory=SystemClock)
+T = TypeVar("T")
 
-    def use(self, **adapters: Any) -> Container:
-        """Installs ready-made adapters in place of the lazily built ones (`queue=MemoryQueue()`)."""
-        for name, adapter in adapters.items():
-            if not isinstance(getattr(type(self), name, None), cached_property):
+
+class SeamAlreadyUsed(RuntimeError):
+    """A part was replaced after a part built from it: that one would keep the old one."""
+
+
+class _Part(Generic[T]):
+    """A part the container builds on first use (like `functools.cached_property`), noting
+    which part was being built when it was read."""
+
+    def __init__(self, factory: Callable[[Container], T]) -> None:
+        self._factory = factory
+        self.name = factory.__name__
+        self.__doc__ = factory.__doc__
+
+    @overload
+    def __get__(self, container: None, owner: type) -> _Part[T]: ...
+
+    @overload
+    def __get__(self, container: Container, owner: type) -> T: ...
+
+    def __get__(self, container: Container | None, owner: type) -> _Part[T] | T:
+        if container is None:
+            return self
+        value: T = container._get(self.name, lambda: self._factory(container))
+        return value
+
+
+class Container:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self._parts: dict[str, Any] = {"settings": settings, "clock": clock or SystemClock()}
+        self._building: list[str] = []
+        self._readers: dict[str, set[str]] = {}
+
+    def _get(self, name: str, build: Callable[[], Any]) -> Any:
+        if self._building:
+            self._readers.setdefault(name, set()).add(self._building[-1])
+        if name not in self._parts:
+            self._building.append(name)
+            try:
+                self._parts[name] = build()
+            finally:
+                self._building.pop()
+        return self._parts[name]
+
+    @classmethod
+    def part_names(cls) -> frozenset[str]:
+        return frozenset({"settings", "clock"} | {n for n, v in vars(cls).items() if isinstance(v, _Part)})
+
+    def use(self, **parts: Any) -> Container:
+        """Installs ready-made parts in place of the lazily built ones (`queue=MemoryQueue()`);
+        raises SeamAlreadyUsed if a part built from one of them exists already."""
+        for name, part in parts.items():
+            if name not in self.part_names():
                 raise AttributeError(f"the container builds no {name!r}")
-            self.__dict__[name] = adapter
+            built = sorted(r for r in self._readers.get(name, ()) if r in self._parts and r != name)
+            if built:
+                raise SeamAlreadyUsed(
+                    f"{name!r} cannot be replaced: {', '.join(built)} was already built with the old one;"
+                    f" use({name}=...) before anything reads it"
+                )
+            self._parts[name] = part
         return self
 
-    @cached_property
+    @property
+    def settings(self) -> Settings:
+        value: Settings = self._get("settings", lambda: None)
+        return value
+
+    @settings.setter
+    def settings(self, settings: Settings) -> None:
+        self.use(settings=settings)
+
+    @property
+    def clock(self) -> Clock:
+        value: Clock = self._get("clock", lambda: None)
+        return value
+
+    @_Part
     def db(self) -> Database:
         from chalicelib.adapters.postgres import Database as PostgresDatabase
 
@@ -44,11 +117,11 @@ class Container:
         url = _required(s.database_url, "DATABASE_URL")
         return PostgresDatabase(url, max_size=s.db_pool_size, prepare_threshold=s.db_prepare_threshold)
 
-    @cached_property
+    @_Part
     def schedule(self) -> Schedule:
         return self.settings.schedule()
 
-    @cached_property
+    @_Part
     def verifier(self) -> JwtVerifier:
         from chalicelib.adapters.jwt_verifier import JwksKeys, JwtVerifier, KeySource, SharedSecret
 
@@ -65,32 +138,32 @@ class Container:
             keys = SharedSecret(secret)
         return JwtVerifier(keys, auth.issuer, auth.audience, auth.leeway, auth.roles_claim)
 
-    @cached_property
+    @_Part
     def sqs(self) -> Any:
         from chalicelib.adapters import sqs
 
         return sqs.client(self.settings.aws_region, self.settings.aws_endpoint_url)
 
-    @cached_property
+    @_Part
     def queue(self) -> Queue:
         from chalicelib.adapters.sqs import SqsQueue
 
         return SqsQueue(self.sqs, _required(self.settings.queue_url, "QUEUE_URL"))
 
-    @cached_property
+    @_Part
     def dlq(self) -> Queue:
         from chalicelib.adapters.sqs import SqsQueue
 
         return SqsQueue(self.sqs, _required(self.settings.dlq_url, "DLQ_URL"))
 
-    @cached_property
+    @_Part
     def ledger(self) -> DeliveryLedger:
         from chalicelib.adapters.ledger import DynamoLedger
 
         s = self.settings
         return DynamoLedger(s.ledger_table, s.aws_region, s.aws_endpoint_url)
 
-    @cached_property
+    @_Part
     def webhook(self) -> WebhookSender:
         from chalicelib.adapters.webhook import HttpWebhookSender
 
@@ -103,7 +176,7 @@ class Container:
             s.webhook_read_timeout,
         )
 
-    @cached_property
+    @_Part
     def sweep_policy(self) -> SweepPolicy:
         from chalicelib.services.sweeper import SweepPolicy
 
@@ -112,7 +185,7 @@ class Container:
             s.lease, s.sweep_lookahead, s.sweep_batch_size, s.sweep_time_budget, s.sweep_send_concurrency
         )
 
-    @cached_property
+    @_Part
     def worker(self) -> Worker:
         from chalicelib.domain.delivery import Backoff
         from chalicelib.services.worker import DeliveryPolicy, Worker

@@ -11,27 +11,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-
-from chalicelib.adapters import migrations
 from chalicelib.settings import SettingsError
+
+if TYPE_CHECKING:  # psycopg is loaded when the migrator runs, not by every function's import
+    from chalicelib.adapters import migrations
 
 PHYSICAL_ID = "event-scheduler-schema"  # constant: an update must never look like a replacement
 
-Upgrade = Callable[[str], list[migrations.Migration]]
+Upgrade = Callable[[str], "list[migrations.Migration]"]
 CONNECT_ATTEMPTS = 7  # waits of 5, 10, 20, 40, 60, 60 s: ~4 minutes, inside the 300-s timeout
 
 
 def on_deploy(
-    event: Mapping[str, Any], database_url: str | None, upgrade: Upgrade = migrations.upgrade
+    event: Mapping[str, Any], database_url: str | None, upgrade: Upgrade | None = None
 ) -> dict[str, Any]:
+    from chalicelib.adapters import migrations
+
     if event.get("RequestType") == "Delete":
         return {"PhysicalResourceId": event.get("PhysicalResourceId", PHYSICAL_ID)}
     if not database_url:
         raise SettingsError("DATABASE_URL, or DB_SECRET_ARN with DB_HOST, must be set to migrate")
-    applied = _upgrade_when_reachable(upgrade, database_url, time.sleep)
+    applied = _upgrade_when_reachable(upgrade or migrations.upgrade, database_url, time.sleep)
     latest = max((m.version for m in migrations.available()), default=0)
     return {
         "PhysicalResourceId": PHYSICAL_ID,
@@ -44,6 +46,8 @@ def _upgrade_when_reachable(
 ) -> list[migrations.Migration]:
     """On a stack's first deploy the proxy may report its target unavailable for a few minutes
     after CloudFormation says it exists: wait for it rather than fail the deploy."""
+    import psycopg
+
     for attempt in range(1, attempts + 1):
         try:
             return upgrade(url)

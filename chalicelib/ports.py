@@ -132,6 +132,27 @@ class Database(Protocol):
     def ping(self) -> bool: ...
 
 
+class TokenRejected(Exception):
+    """The token is not acceptable; the message says why, for logs only (never for the caller)."""
+
+
+class KeysUnavailable(TokenRejected):
+    """The key set could not be fetched; verification fails closed."""
+
+
+@dataclass(frozen=True)
+class Claims:
+    subject: str
+    roles: tuple[str, ...]
+    email: str | None = None
+
+
+class TokenVerifier(Protocol):
+    def verify(self, token: str) -> Claims:
+        """The token's claims; raises TokenRejected (KeysUnavailable when keys cannot be had)."""
+        ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current instant, timezone-aware, in UTC."""

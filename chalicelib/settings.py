@@ -18,7 +18,7 @@ _DURATION = re.compile(r"(?P<n>[0-9]+)(?P<unit>[smhd]?)")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-# Signs local tokens (scripts/token.py) when STAGE=local and neither JWT_SECRET nor JWKS_URL is
+# Signs local tokens (scripts/mint_token.py) when STAGE=local and neither JWT_SECRET nor JWKS_URL is
 # set. Public on purpose; any other stage refuses it and must be given its own key material.
 LOCAL_JWT_SECRET = "event-scheduler-local-only-secret-never-deployed"  # noqa: S105
 MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key is at least as long as the hash

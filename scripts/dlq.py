@@ -18,9 +18,8 @@ import sys
 from pathlib import Path
 from uuid import UUID
 
-# The project root replaces this folder at the head of sys.path: scripts/token.py would
-# otherwise shadow the standard library's `token` module.
-sys.path[0] = str(Path(__file__).resolve().parent.parent)
+# Run as a file, this folder heads sys.path and the project root is not on it.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chalicelib.adapters.clock import SystemClock
 from chalicelib.bootstrap import Container

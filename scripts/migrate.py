@@ -14,9 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-# The project root replaces this folder at the head of sys.path: scripts/token.py would
-# otherwise shadow the standard library's `token` module.
-sys.path[0] = str(Path(__file__).resolve().parent.parent)
+# Run as a file, this folder heads sys.path and the project root is not on it.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
 

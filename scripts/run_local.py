@@ -28,9 +28,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-# The project root replaces this folder at the head of sys.path: scripts/token.py would
-# otherwise shadow the standard library's `token` module.
-sys.path[0] = str(Path(__file__).resolve().parent.parent)
+# Run as a file, this folder heads sys.path and the project root is not on it.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests
 
@@ -221,7 +220,7 @@ def main() -> int:
 
 
 def admin_token(env: dict[str, Any]) -> str:
-    from scripts.token import local_secret, mint
+    from scripts.mint_token import local_secret, mint
 
     secret = local_secret(env).secret_for(env.get("STAGE", "local"))
     assert secret is not None

@@ -103,8 +103,7 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 def container(settings: Settings, clock: ManualClock, db: Database) -> Iterator[bootstrap.Container]:
-    c = bootstrap.Container(settings, clock)
-    c.__dict__["db"] = db  # share the fixture's pool instead of building a second one
+    c = bootstrap.Container(settings, clock).use(db=db)  # the fixture's pool, not a second one
     bootstrap.install(c)
     yield c
     bootstrap.install(None)

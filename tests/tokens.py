@@ -1,4 +1,4 @@
-"""Tokens for tests: real ones from scripts/token.py, and hand-built JWS for the attacks
+"""Tokens for tests: real ones from scripts/mint_token.py, and hand-built JWS for the attacks
 (`alg: none`, edited payloads, odd keys) that a JWT library refuses to produce."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from chalicelib.settings import LOCAL_JWT_SECRET
-from scripts.token import mint
+from scripts.mint_token import mint
 
 ADMIN_SUB = "test-admin"
 

@@ -9,30 +9,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-import jwt
-import requests
+from chalicelib.adapters import pyjwt_loader
+
+from chalicelib.ports import Claims, KeysUnavailable, TokenRejected
 
 JWKS_TIMEOUT_SECONDS = 3.0
 MAX_SUBJECT_LENGTH = 256
 
 
-class TokenRejected(Exception):
-    """The token is not acceptable; the message says why, for logs only (never for the caller)."""
-
-
-class KeysUnavailable(TokenRejected):
-    """The key set could not be fetched; verification fails closed."""
-
-
-@dataclass(frozen=True)
-class Claims:
-    subject: str
-    roles: tuple[str, ...]
-    email: str | None = None
+__all__ = ["Claims", "JwksKeys", "JwtVerifier", "KeysUnavailable", "SharedSecret", "TokenRejected"]
 
 
 class KeySource(Protocol):
@@ -54,6 +42,8 @@ class SharedSecret:
 
 
 def fetch_json(url: str) -> Mapping[str, Any]:
+    import requests  # RS256 only: HS256 containers never load it
+
     response = requests.get(url, timeout=JWKS_TIMEOUT_SECONDS)
     response.raise_for_status()
     body = response.json()
@@ -98,6 +88,8 @@ class JwksKeys:
         if self._fetched_at is not None and now - self._fetched_at < self._min_refresh:
             raise TokenRejected(f"unknown key id {kid!r}")
         self._fetched_at = now
+        import requests  # the default fetch's errors; loaded already by then
+
         try:
             document = self._fetch(self._url)
         except (requests.RequestException, ValueError) as exc:
@@ -110,6 +102,7 @@ class JwksKeys:
 
 def _rsa_keys(document: Mapping[str, Any], algorithms: tuple[str, ...]) -> dict[str, Any]:
     """Signing RSA keys with a `kid`; anything else in the set is skipped, not fatal."""
+    jwt = pyjwt_loader.load(asymmetric=True)
     keys = {}
     for entry in document.get("keys") or []:
         if not isinstance(entry, dict) or entry.get("kty") != "RSA" or entry.get("use", "sig") != "sig":
@@ -139,6 +132,7 @@ class JwtVerifier:
         self._roles_claim = roles_claim
 
     def verify(self, token: str) -> Claims:
+        jwt = pyjwt_loader.load(asymmetric=not self._keys.algorithms[0].startswith("HS"))
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") not in self._keys.algorithms:

@@ -12,17 +12,12 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from uuid import UUID
 
+from chalicelib.adapters.clock import SystemClock
 from chalicelib.ports import Attempt, Clock, Received
 
 DEFAULT_VISIBILITY = 30
-
-
-class _RealTime:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @dataclass
@@ -40,7 +35,7 @@ class _Stored:
 class MemoryQueue:
     """A standard SQS queue: at-least-once, visibility timeouts, ApproximateReceiveCount."""
 
-    clock: Clock = field(default_factory=_RealTime)
+    clock: Clock = field(default_factory=SystemClock)
     visibility_timeout: int = DEFAULT_VISIBILITY
 
     def __post_init__(self) -> None:

@@ -1,7 +1,8 @@
 """PostgreSQL through psycopg 3: a lazily opened pool (`Database`, the connector) and `Store`,
 the one module that names queries (procrastinate's manager: chalicelib/sql/queries/*.sql).
 
-`Database` and `Store` implement `chalicelib.ports.Database` and `chalicelib.ports.Store`.
+`Database` and `Store` implement `chalicelib.ports.Database` and `chalicelib.ports.Store`
+(docs/architecture.md, "The store").
 """
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ from uuid import UUID
 from chalice.app import AuthResponse
 
 from chalicelib import bootstrap
-from chalicelib.adapters.jwt_verifier import Claims, KeysUnavailable, TokenRejected
 from chalicelib.domain import access
 from chalicelib.domain.access import Action, Principal
 from chalicelib.domain.errors import Forbidden, NotFound, Unauthenticated
+from chalicelib.ports import Claims, KeysUnavailable, TokenRejected
 from chalicelib.settings import AuthMode
 
 logger = logging.getLogger(__name__)

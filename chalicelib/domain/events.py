@@ -1,13 +1,17 @@
-"""A scheduled event and its state machine.
+"""A scheduled event and its state machine: the one state machine (TRANSITIONS).
 
-PENDING ─claim→ PROCESSING ─→ COMPLETED | FAILED | SKIPPED
-PENDING ─→ CANCELLED          PROCESSING ─→ PENDING (lease expired, or rescheduled)
-PROCESSING ─→ CANCELLED (user deleted while queued)    FAILED ─retry→ PENDING
+PENDING ─claim→ PROCESSING ─complete|fail|skip→ COMPLETED | FAILED | SKIPPED
+PENDING ─cancel→ CANCELLED            PROCESSING ─cancel→ CANCELLED (user deleted while queued)
+PENDING ─reschedule→ PENDING          PROCESSING ─reschedule→ PENDING (date or zone changed)
 PROCESSING ─requeue→ PROCESSING (lease expired: sent again in a new message)
+PROCESSING ─defer→ PROCESSING (a transient failure: same message, later)
+FAILED ─retry→ PENDING (an operator)
 
-Every change bumps `version`, so a queued message that names an older version is stale. The
-one exception is `defer`: the worker holding the current message extends its own lease, and
-that message must stay valid.
+The sweeper runs `claim` and `requeue` in bulk, in SQL (Store.claim_due, Store.requeue_expired);
+tests/integration/test_state_machine.py holds those statements to these methods. Every change
+bumps `version`, so a queued message that names an older version is stale. The one exception
+is `defer`: the worker holding the current message extends its own lease, and that message
+must stay valid.
 """
 
 from __future__ import annotations
@@ -122,12 +126,6 @@ class Event:
         if self.status is not Status.PROCESSING:
             raise IllegalTransition(f"only a PROCESSING event can be deferred, not {self.status}")
         return replace(self, attempts=attempts, lease_until=lease_until, updated_at=now)
-
-    def release(self, now: datetime) -> Event:
-        """The lease expired before a worker finished: due again."""
-        if self.status is not Status.PROCESSING:
-            raise IllegalTransition(f"only a PROCESSING event can be released, not {self.status}")
-        return self._to(Status.PENDING, now, lease_until=None)
 
     def reschedule(self, occurrence: Occurrence, timezone: str, now: datetime) -> Event:
         if self.status not in ACTIVE:

@@ -1,4 +1,4 @@
-"""When a yearly event happens: the time-semantics contract of DESIGN.md.
+"""When a yearly event happens: the time-semantics contract (README.md, "Time semantics").
 
 - The occurrence is the anchor's month/day at the delivery time in the user's zone.
 - 29 February in a common year falls on 1 March (`mar1`) or 28 February (`feb28`).

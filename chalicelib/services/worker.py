@@ -1,6 +1,7 @@
 """The worker: one SQS batch in, the webhook called once per due event, PostgreSQL finalised.
 
-Per batch, in this order (each step a method below; the decisions are in domain/fate.py):
+Per batch, in this order (each step a method below; the decisions are in domain/fate.py;
+docs/architecture.md, "The worker, top to bottom"):
 1. decode each message and read its event and user (one transaction); `classify` drops what
    is stale, cancels what belongs to a deleted user, skips what is older than MAX_EVENT_AGE;
 2. ask the ledger which keys already have a success (a 2xx whose PostgreSQL update failed):
@@ -354,7 +355,7 @@ def _report(jobs: list[Job]) -> None:
             values += [("Delivered", obs.Count, 1), ("LatenessSeconds", obs.Seconds, lateness)]
             if late:
                 values.append(("DeliveredLate", obs.Count, 1))
-        elif fate is Fate.FAIL:
+        elif fate is Fate.FAIL or fate is Fate.DEAD_LETTER:  # one count per message into the DLQ
             values.append(("Failed", obs.Count, 1))
         elif fate is Fate.SKIP:
             values.append(("Skipped", obs.Count, 1))

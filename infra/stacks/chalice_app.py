@@ -26,6 +26,7 @@ from chalice.cdk import Chalice
 from chalice.utils import to_cfn_resource_name
 from constructs import Construct
 
+from scripts import build_package
 from stacks.stages import ROOT
 
 ALIAS = "live"
@@ -67,12 +68,15 @@ def authorizer_ids() -> list[str]:
 
 
 class _PatchedChalice(Chalice):
-    """Chalice 1.34 names the API handler's log group after "ApiHandler", a resource it then
+    """Packages with scripts/build_package.py (what `make package` builds: lean, precompiled,
+    reproducible) instead of a bare `chalice package`.
+
+    Chalice 1.34 names the API handler's log group after "ApiHandler", a resource it then
     renames to "APIHandler", and CfnInclude rejects the dangling reference: mend the packaged
     template before it is included."""
 
     def _package_app(self) -> None:
-        super()._package_app()
+        build_package.build(Path(self.source_dir), Path(self._sam_package_dir), self.stage_name)
         path = Path(self._sam_package_dir) / "sam.json"
         template = json.loads(path.read_text())
         group = template["Resources"].get("ApiHandlerLogGroup")

@@ -110,11 +110,17 @@ class MotoServerProcess:
         command = [sys.executable, "-m", "scripts.devstack.moto_speedup", "-H", host, "-p", str(port)]
         self.process = subprocess.Popen(command, stdout=out, stderr=out, cwd=ROOT)
         deadline = time.monotonic() + 30
-        while kind_of_emulator(self.endpoint) is None:
+        while self._kind() is None:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"the moto server did not start on {self.endpoint}")
             time.sleep(0.1)
+
+    def _kind(self) -> str | None:
+        try:
+            return kind_of_emulator(self.endpoint)
+        except requests.Timeout:  # listening, but still too busy starting to answer in time
+            return None
 
     def stop(self) -> None:
         if self.process.poll() is None:

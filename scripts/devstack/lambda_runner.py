@@ -78,24 +78,17 @@ class LambdaRunner:
     def sweep_once(self) -> Any:
         return self.sweep(schedule_event(self.now(), self.region), LambdaContext("event-scheduler-sweep"))
 
+    def _handler(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        response = self.deliver({"Records": records}, LambdaContext("event-scheduler-deliver"))
+        return dict(response or {})
+
     def poll_once(self) -> int:
         """One batch through the SQS handler; returns how many messages it held."""
-
-        def handler(records: list[dict[str, Any]]) -> dict[str, Any]:
-            response = self.deliver({"Records": records}, LambdaContext("event-scheduler-deliver"))
-            return dict(response or {})
-
-        return event_source.poll_once(self.queue, handler)
+        return event_source.poll_once(self.queue, self._handler)
 
     def drain(self, max_polls: int = 10_000) -> int:
         """Polls until a receive comes back empty (the simulator and tests step with this)."""
-        total = 0
-        for _ in range(max_polls):
-            handed = self.poll_once()
-            if not handed:
-                break
-            total += handed
-        return total
+        return event_source.drain(self.queue, self._handler, max_polls=max_polls)
 
     def start(self) -> LambdaRunner:
         self._threads = [

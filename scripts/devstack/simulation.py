@@ -36,7 +36,7 @@ from typing import Any
 from chalicelib import bootstrap
 from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
-from chalicelib.domain.events import LATE_AFTER
+from chalicelib.domain.events import is_late
 from chalicelib.domain.instants import iso_utc as iso
 from chalicelib.domain.occurrence import LeapDayPolicy
 from chalicelib.ports import DeliveryLedger, Queue
@@ -193,7 +193,7 @@ def create_users(users: Sequence[dict[str, Any]]) -> list[str]:
     from chalice.test import Client
 
     from app import app
-    from scripts.token import mint
+    from scripts.mint_token import mint
 
     headers = {
         "Authorization": f"Bearer {mint('admin', 'simulator', LOCAL_JWT_SECRET, ttl=6 * 3600)}",
@@ -297,5 +297,5 @@ def _delivery(recorded: Recorded, refs: dict[str, Any]) -> dict[str, Any]:
         "targetUtc": iso(target),
         "deliveredAt": iso(delivered),
         "idempotencyKey": recorded.headers.get("idempotency-key"),
-        "late": delivered - target > LATE_AFTER,
+        "late": is_late(target, delivered),
     }

@@ -20,13 +20,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from chalicelib.domain.events import is_late
 from scripts.devstack.signatures import verify_signature
-
-LATE_AFTER_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -220,9 +219,10 @@ def describe(recorded: Recorded) -> str:
     signature = {True: "valid", False: "INVALID", None: "not checked"}[recorded.signature_valid]
     late = ""
     if isinstance(body, dict) and isinstance(body.get("scheduledFor"), str):
-        scheduled = datetime.fromisoformat(body["scheduledFor"].replace("Z", "+00:00")).timestamp()
-        lateness = recorded.received_at - scheduled
-        late = f"  LATE by {lateness:.0f}s" if lateness > LATE_AFTER_SECONDS else ""
+        scheduled = datetime.fromisoformat(body["scheduledFor"].replace("Z", "+00:00"))
+        received = datetime.fromtimestamp(recorded.received_at, UTC)
+        lateness = (received - scheduled).total_seconds()
+        late = f"  LATE by {lateness:.0f}s" if is_late(scheduled, received) else ""
     message = body.get("message") if isinstance(body, dict) else None
     return (
         f"webhook <- {recorded.status} {message!r} key={recorded.headers.get('idempotency-key')} "

@@ -163,7 +163,7 @@ def test_health_and_the_document_need_no_token(client: AuthorizedClient) -> None
 def use_auth(container: bootstrap.Container) -> Iterator[Callable[[AuthSettings], None]]:
     def install(auth: AuthSettings) -> None:
         swapped = bootstrap.Container(replace(container.settings, auth=auth), container.clock)
-        swapped.__dict__["db"] = container.db
+        swapped.use(db=container.db)
         bootstrap.install(swapped)
 
     yield install

@@ -533,7 +533,7 @@ def test_a_name_change_does_not_move_the_event(client: Client) -> None:
 def test_without_the_database_health_says_so_and_requests_get_a_503(clock: ManualClock) -> None:
     unreachable = "postgresql://nobody@/postgres?host=/nonexistent-socket-dir"
     container = bootstrap.Container(Settings(database_url=unreachable), clock)
-    container.__dict__["db"] = Database(unreachable, timeout=0.2)
+    container.use(db=Database(unreachable, timeout=0.2))
     bootstrap.install(container)
     try:
         with AuthorizedClient(app, token=admin_token()) as client:

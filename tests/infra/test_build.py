@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -48,3 +49,38 @@ def test_make_package_writes_the_sam_template_and_the_deployment_zip(package: Pa
     )
     assert any(n.startswith("tzdata/zoneinfo/Europe/") for n in names)
     assert unzipped < LAMBDA_UNZIPPED_LIMIT
+
+
+def test_two_builds_of_one_commit_give_byte_identical_zips(
+    package: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    again = tmp_path_factory.mktemp("package-again") / "dev"
+    make("package", "STAGE=dev", f"PACKAGE_OUT={again}")
+    first = (package / "deployment.zip").read_bytes()
+    assert first == (again / "deployment.zip").read_bytes()
+
+
+def test_the_zip_is_lean_sorted_and_precompiled_for_a_read_only_code_folder(package: Path) -> None:
+    with zipfile.ZipFile(package / "deployment.zip") as archive:
+        infos = archive.infolist()
+        names = [info.filename for info in infos]
+        pycs = {n: archive.read(n)[:16] for n in names if n.endswith(".pyc")}
+        version_py = archive.read("psycopg_binary/version.py").decode()
+    assert names == sorted(names)
+    assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert package.joinpath("deployment.zip").stat().st_size <= 15 * 1000 * 1000
+    # What the Lambda runtime provides is left out.
+    assert not [n for n in names if n.split("/")[0] in {"boto3", "botocore", "s3transfer", "dateutil"}]
+    assert "\nfrom importlib" not in version_py
+    assert '__version__ = "' in version_py
+    # Every module has its .pyc beside it, hash-based and never checked against the source (the
+    # zip's 1980 timestamps would make a timestamp-checked one stale); none comes from elsewhere.
+    sources = {n for n in names if n.endswith(".py")}
+    expected = {
+        str(PurePosixPath(n).parent / "__pycache__" / f"{PurePosixPath(n).stem}.cpython-311.pyc")
+        for n in sources
+    }
+    assert set(pycs) == {p.removeprefix("./") for p in expected}
+    magic = importlib.util.MAGIC_NUMBER
+    assert {header[:4] for header in pycs.values()} == {magic}
+    assert {int.from_bytes(header[4:8], "little") for header in pycs.values()} == {0b01}  # unchecked hash

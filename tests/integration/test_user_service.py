@@ -39,11 +39,13 @@ def the_event(db: Database, user: User, event_type: str = "birthday") -> Event:
 
 
 def claim(db: Database, event: Event, now: datetime) -> Event:
-    """What the sweeper does: PENDING to PROCESSING with a lease."""
-    claimed = event.claim(now, now + timedelta(minutes=5))
+    """What the sweeper does, with its own statement: PENDING to PROCESSING with a lease."""
     with db.transaction() as store:
-        store.save_event(claimed, event.version)
-    return claimed
+        claimed = store.claim_due(now, now + timedelta(minutes=5), limit=100)
+        assert [c.message.event_id for c in claimed] == [event.id]
+        found = store.get_event(event.id)
+    assert found is not None
+    return found
 
 
 def change(db: Database, clock: ManualClock, user: User, **fields: object) -> User:

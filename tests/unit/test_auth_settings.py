@@ -8,7 +8,7 @@ import pytest
 from chalicelib import bootstrap
 from chalicelib.adapters.jwt_verifier import JwksKeys, SharedSecret
 from chalicelib.settings import LOCAL_JWT_SECRET, AuthMode, AuthSettings, Settings, SettingsError
-from scripts import token as token_script
+from scripts import mint_token as token_script
 
 CLOUD_SECRET = "a-cloud-secret-from-secrets-manager-0123456789"
 

@@ -28,7 +28,11 @@ MOVES: dict[str, tuple[Move, frozenset[Status], Status]] = {
         frozenset({Status.PENDING}),
         Status.PROCESSING,
     ),
-    "release": (lambda e: e.release(NOW), frozenset({Status.PROCESSING}), Status.PENDING),
+    "requeue": (
+        lambda e: e.requeue(NOW, NOW + timedelta(minutes=10)),
+        frozenset({Status.PROCESSING}),
+        Status.PROCESSING,
+    ),
     "reschedule": (
         lambda e: e.reschedule(LATER, "Europe/London", NOW),
         frozenset({Status.PENDING, Status.PROCESSING}),
@@ -126,7 +130,7 @@ def test_every_change_bumps_the_version() -> None:
     versions = [event.version]
     for step in (
         lambda e: e.claim(NOW, NOW + timedelta(minutes=5)),
-        lambda e: e.release(NOW),
+        lambda e: e.requeue(NOW, NOW + timedelta(minutes=10)),
         lambda e: e.reschedule(LATER, "Asia/Tokyo", NOW),
         lambda e: e.claim(NOW, NOW + timedelta(minutes=5)),
         lambda e: e.fail(NOW, 3, "HTTP 400"),

@@ -78,3 +78,12 @@ def test_plain_secrets_fill_their_variables_and_only_referenced_ones_are_fetched
 def test_the_real_client_is_built_for_the_functions_region_without_calling_aws() -> None:
     client = secrets._boto3_client({"AWS_REGION": "eu-west-1"})
     assert client.meta.region_name == "eu-west-1"  # type: ignore[attr-defined]
+
+
+def test_with_a_jwks_url_the_hs256_secret_is_not_fetched() -> None:
+    # The stack gives the authorizer both references; RS256 needs only the JWKS, and a filled
+    # JWT_SECRET next to JWKS_URL would be refused by the settings.
+    client = FakeSecretsManager({"arn:jwt": "j" * 40})
+    env = {"JWT_SECRET_ARN": "arn:jwt", "JWKS_URL": "https://issuer.example/jwks.json", "STAGE": "prod"}
+    assert secrets.resolve(env, client) == env
+    assert client.asked == []

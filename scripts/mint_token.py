@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Mint a JWT for the local stack: `scripts/token.py --role admin [--sub ID] [--ttl SECONDS]`.
+"""Mint a JWT for the local stack: `scripts/mint_token.py --role admin [--sub ID] [--ttl SECONDS]`.
 
-Prints the token alone on its last line (stdout), so `TOKEN=$(scripts/token.py --role admin)`
+Prints the token alone on its last line (stdout), so `TOKEN=$(scripts/mint_token.py --role admin)`
 works. Signs with JWT_SECRET, or with the documented local secret when STAGE is local (the
 default); adds JWT_ISSUER and JWT_AUDIENCE when they are set, as the app then requires them.
 A negative --ttl gives a token that has already expired, for tests.
@@ -12,9 +12,8 @@ from __future__ import annotations
 import os
 import sys
 
-# Run as a script, this folder heads sys.path, where this file would shadow the standard
-# library's `token` module (imported by inspect, dataclasses...): the repository root goes there.
-sys.path[0:1] = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+# Run as a file, this folder heads sys.path and the project root is not on it.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import argparse
 import time
@@ -76,7 +75,7 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
     try:
         auth = local_secret(env)
     except SettingsError as exc:
-        parser.exit(2, f"token.py: {exc}\n")
+        parser.exit(2, f"mint_token.py: {exc}\n")
     secret = auth.secret_for(env.get("STAGE", "local"))
     assert secret is not None
     token = mint(

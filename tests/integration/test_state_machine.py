@@ -1,0 +1,118 @@
+"""One state machine: every statement that moves an event in SQL agrees with domain/events.py.
+
+Statically, each UPDATE of events with fixed statuses moves only along TRANSITIONS; and run
+against PostgreSQL, each bulk statement leaves a row exactly as the domain method it stands
+for would (claim_due = Event.claim, requeue_expired = Event.requeue, finish_events = whatever
+the worker's transition computed)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from chalicelib.adapters.postgres import Database
+from chalicelib.adapters.sql_files import queries
+from chalicelib.domain.events import TRANSITIONS, Event, Status
+from chalicelib.domain.occurrence import Occurrence
+from chalicelib.domain.users import User, UserFields
+
+pytestmark = pytest.mark.integration
+
+TARGET = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+STATUS = re.compile(r"status = '(\w+)'")
+
+
+def moves_in_sql() -> dict[str, tuple[set[Status], Status | None]]:
+    """Each events UPDATE: the statuses it takes rows from, and the one it sets (None: kept)."""
+    found: dict[str, tuple[set[Status], Status | None]] = {}
+    for name, text in queries().items():
+        sql = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+        if not re.match(r"UPDATE events\b", sql, re.IGNORECASE):
+            continue
+        set_clause, _, rest = sql.partition("WHERE")
+        to = STATUS.search(set_clause)
+        found[name] = ({Status(s) for s in STATUS.findall(rest)}, Status(to[1]) if to else None)
+    return found
+
+
+def test_every_sql_statement_that_moves_an_event_moves_it_along_the_state_machine() -> None:
+    moves = moves_in_sql()
+    assert {"claim_due", "requeue_expired", "shorten_leases", "update_event", "finish_events"} <= set(moves)
+    for name, (sources, target) in moves.items():
+        if not sources:
+            continue  # update_event, finish_events: the status comes from the domain (tested below)
+        for source in sources:
+            assert (target or source) in TRANSITIONS[source], f"{name}: {source} → {target or source}"
+    assert moves["claim_due"] == ({Status.PENDING}, Status.PROCESSING)
+    assert moves["requeue_expired"] == ({Status.PROCESSING}, None)
+
+
+def stored(db: Database, target: datetime = TARGET) -> Event:
+    user = User(uuid.uuid4(), UserFields("Ada", "Lovelace", date(1990, 3, 2), "UTC"), TARGET, TARGET)
+    event = Event.new(
+        user.id, "birthday", Occurrence(target.date(), target), "UTC", target - timedelta(days=30)
+    )
+    with db.transaction() as store:
+        store.insert_user(user)
+        store.insert_event(event)
+    return event
+
+
+def read(db: Database, event: Event) -> Event:
+    with db.transaction() as store:
+        found = store.get_event(event.id)
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_claim_due_is_event_claim(db: Database, late: bool) -> None:
+    event = stored(db)
+    now = TARGET + (timedelta(minutes=6) if late else timedelta(seconds=3))
+    lease = now + timedelta(minutes=15)
+    with db.transaction() as store:
+        [claimed] = store.claim_due(now, lease, 10)
+    assert read(db, event) == event.claim(now, lease)
+    assert (claimed.message.version, claimed.target_utc) == (event.version + 1, TARGET)
+
+
+def test_requeue_expired_is_event_requeue(db: Database) -> None:
+    event = stored(db)
+    first = TARGET + timedelta(seconds=3)
+    with db.transaction() as store:
+        store.claim_due(first, first + timedelta(minutes=15), 10)
+    claimed = read(db, event)
+    now = first + timedelta(minutes=16)
+    lease = now + timedelta(minutes=15)
+    with db.transaction() as store:
+        [again] = store.requeue_expired(now, lease, 10)
+    assert read(db, event) == claimed.requeue(now, lease)
+    assert again.message.version == claimed.version + 1
+
+
+WORKER_MOVES: dict[str, Callable[[Event, datetime], Event]] = {
+    "complete": lambda e, now: e.complete(now, 1),
+    "fail": lambda e, now: e.fail(now, 2, "HTTP 400: Bad Request"),
+    "skip": lambda e, now: e.skip(now, "older than MAX_EVENT_AGE (7d)"),
+    "cancel": lambda e, now: e.cancel(now),
+    "defer": lambda e, now: e.defer(now, 1, now + timedelta(hours=1)),
+}
+
+
+@pytest.mark.parametrize("move", sorted(WORKER_MOVES))
+def test_finish_events_writes_exactly_the_domain_transition(db: Database, move: str) -> None:
+    event = stored(db)
+    now = TARGET + timedelta(seconds=3)
+    with db.transaction() as store:
+        store.claim_due(now, now + timedelta(minutes=15), 10)
+    claimed = read(db, event)
+    new = WORKER_MOVES[move](claimed, now + timedelta(seconds=1))
+    assert new.status in TRANSITIONS[claimed.status] or new.status is claimed.status
+    with db.transaction() as store:
+        assert store.finish_events([(new, claimed.version)]) == {event.id}
+        assert store.finish_events([(new, claimed.version - 1)]) == set()  # a stale version lands nowhere
+    assert read(db, event) == new
