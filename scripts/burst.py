@@ -22,9 +22,8 @@ from __future__ import annotations
 import os
 import sys
 
-# The project root replaces this folder at the head of sys.path: scripts/token.py would
-# otherwise shadow the standard library's `token` module.
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Run as a file, this folder heads sys.path and the project root is not on it.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import argparse
 import base64

@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from chalicelib.adapters import pyjwt_loader
-
 from chalicelib.ports import Claims, KeysUnavailable, TokenRejected
 
 JWKS_TIMEOUT_SECONDS = 3.0
