@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Rate, Request, Response, SQSEvent
+from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Cron, Request, Response, SQSEvent
 
 from chalicelib import bootstrap, handlers
 from chalicelib.api import auth, cors, events, http, openapi, users
@@ -111,7 +111,9 @@ def retry_event(event_id: str) -> Response:
     return events.retry(context(), event_id)
 
 
-@app.schedule(Rate(1, unit=Rate.MINUTES), name="sweep")
+# cron(* * * * ? *), not rate(1 minute): a rate counts from the rule's creation; either fires at
+# some second of the minute, which the sweep's look-ahead absorbs.
+@app.schedule(Cron("*", "*", "*", "*", "?", "*"), name="sweep")
 def sweep(event: CloudWatchEvent) -> dict[str, Any]:
     return handlers.sweep()
 

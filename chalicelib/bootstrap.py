@@ -181,7 +181,7 @@ class Container:
 
         s = self.settings
         return SweepPolicy(
-            s.lease, s.send_retry, s.sweep_batch_size, s.sweep_time_budget, s.sweep_send_concurrency
+            s.lease, s.sweep_lookahead, s.sweep_batch_size, s.sweep_time_budget, s.sweep_send_concurrency
         )
 
     @_Part

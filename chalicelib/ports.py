@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -26,6 +26,8 @@ class Claimed:
 
     message: Message
     target_utc: datetime
+    due_utc: datetime
+    """When the worker may deliver it: its message is delayed until then."""
 
 
 class Store(Protocol):
@@ -103,20 +105,30 @@ class Store(Protocol):
     def event_dates_for_users(self, user_ids: Iterable[UUID]) -> list[KnownEvent]: ...
 
     # the sweeper
-    def count_due(self, now: datetime) -> int:
-        """Due PENDING events plus PROCESSING events whose lease ran out."""
+    def count_due(self, now: datetime, horizon: datetime) -> int:
+        """PENDING events due by `horizon` plus PROCESSING events whose lease ran out."""
         ...
 
-    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[Claimed]:
-        """PENDING → PROCESSING for up to `limit` due events (`Event.claim`, in bulk)."""
+    def claim_due(self, now: datetime, horizon: datetime, lease: timedelta, limit: int) -> list[Claimed]:
+        """PENDING → PROCESSING for up to `limit` events due by `horizon` (`Event.claim`, in
+        bulk), each leased for `lease` from when it is due."""
         ...
 
-    def requeue_expired(self, now: datetime, lease_until: datetime, limit: int) -> list[Claimed]:
-        """PROCESSING → PROCESSING, a new version, for expired leases (`Event.requeue`, in bulk)."""
+    def resend_unsent(self, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
+        """A new version for claims whose message never reached the queue (`mark_unsent`)."""
         ...
 
-    def shorten_leases(self, lease_until: datetime, claims: Sequence[Message]) -> None:
-        """Claims whose message never reached the queue come back at `lease_until`."""
+    def requeue_expired(self, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
+        """PROCESSING → PROCESSING, a new version, for sent claims whose lease ran out, oldest
+        first (`Event.requeue`, in bulk)."""
+        ...
+
+    def count_expecting_a_message(self) -> int:
+        """PROCESSING events whose message reached the queue."""
+        ...
+
+    def mark_unsent(self, claims: Sequence[Message]) -> None:
+        """These claims' messages never reached the queue: the next sweep sends them first."""
         ...
 
     # the worker
@@ -187,8 +199,9 @@ class Received:
 class Queue(Protocol):
     """One SQS queue (the delivery queue or its DLQ)."""
 
-    def send_batch(self, bodies: Sequence[str]) -> list[int]:
-        """Sends up to 10 messages; returns the indexes of those that were not accepted."""
+    def send_batch(self, bodies: Sequence[str], delays: Sequence[int] = ()) -> list[int]:
+        """Sends up to 10 messages, `delays[i]` seconds hidden (SQS DelaySeconds, 0-900; none
+        when empty); returns the indexes of those that were not accepted."""
         ...
 
     def send(self, body: str, attributes: dict[str, str] | None = None) -> None: ...
@@ -200,6 +213,10 @@ class Queue(Protocol):
         ...
 
     def delete(self, receipt_handle: str) -> None: ...
+
+    def depth(self) -> int:
+        """Messages in the queue: visible, in flight and delayed (in SQS, approximate)."""
+        ...
 
 
 @dataclass(frozen=True)

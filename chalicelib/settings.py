@@ -33,6 +33,7 @@ MAX_JWKS_AGE = timedelta(days=1)  # a revoked key must stop verifying within a d
 # a receive), the 90 receives above 10 attempts ride out at least ~11 h of outage; the queue
 # keeps messages 4 days, and the lease re-queues anything lost. SQS allows up to 1,000.
 DLQ_MAX_RECEIVE_COUNT = 100
+MAX_SWEEP_LOOKAHEAD = timedelta(seconds=900)  # SQS DelaySeconds stops there
 
 
 class SettingsError(ValueError):
@@ -125,14 +126,15 @@ class Settings:
     lease: timedelta = timedelta(minutes=15)
     """How long a claimed event may stay PROCESSING before the sweeper sends it again; longer
     than the queue's visibility timeout plus the wait in a backlog."""
-    send_retry: timedelta = timedelta(minutes=1)
-    """When an SQS send fails, the lease is cut to this, so the next sweep sends it again."""
     max_attempts: int = 10
     backoff_base: timedelta = timedelta(seconds=10)
     backoff_cap: timedelta = timedelta(minutes=15)
     sweep_batch_size: int = 500
     sweep_time_budget: timedelta = timedelta(seconds=50)
     sweep_send_concurrency: int = 8
+    sweep_lookahead: timedelta = timedelta(seconds=150)
+    """How far ahead of now a sweep claims (sent with SQS DelaySeconds): it must cover the gap
+    to the next run, which EventBridge may fire anywhere in its minute (README, Delivery)."""
     webhook_connect_timeout: float = 2.0
     webhook_read_timeout: float = 5.0
     webhook_concurrency: int = 10
@@ -151,6 +153,11 @@ class Settings:
             )
         if self.clock_offset and self.stage != "local":
             raise SettingsError(f"CLOCK_OFFSET is for the local stack only, not STAGE={self.stage}")
+        if not timedelta(0) <= self.sweep_lookahead <= MAX_SWEEP_LOOKAHEAD:
+            raise SettingsError(
+                "SWEEP_LOOKAHEAD must be from 0s to 900s (SQS's longest DelaySeconds), "
+                f"not {self.sweep_lookahead}"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -176,13 +183,13 @@ class Settings:
             clock_offset=_clock_offset(env.get("CLOCK_OFFSET", "")),
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             lease=_duration(env, "DELIVERY_LEASE", "15m"),
-            send_retry=_duration(env, "SEND_RETRY_AFTER", "1m"),
             max_attempts=_positive(env, "MAX_ATTEMPTS", "10"),
             backoff_base=_duration(env, "BACKOFF_BASE", "10s"),
             backoff_cap=_duration(env, "BACKOFF_CAP", "15m"),
             sweep_batch_size=_positive(env, "SWEEP_BATCH_SIZE", "500"),
             sweep_time_budget=_duration(env, "SWEEP_TIME_BUDGET", "50s"),
             sweep_send_concurrency=_positive(env, "SWEEP_SEND_CONCURRENCY", "8"),
+            sweep_lookahead=_duration(env, "SWEEP_LOOKAHEAD", "150s"),
             webhook_connect_timeout=_seconds(env, "WEBHOOK_CONNECT_TIMEOUT", "2"),
             webhook_read_timeout=_seconds(env, "WEBHOOK_READ_TIMEOUT", "5"),
             webhook_concurrency=_positive(env, "WEBHOOK_CONCURRENCY", "10"),

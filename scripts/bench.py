@@ -205,10 +205,9 @@ def pipeline_run(
     clock = SystemClock(offset=target - datetime.now(UTC))  # "now" is the due minute
     sweep_policy = sweeper.SweepPolicy(
         timedelta(minutes=15),
-        timedelta(minutes=1),
-        sweep_batch,
-        timedelta(minutes=5),
-        1 if isinstance(queue, MemoryQueue) else 8,
+        batch_size=sweep_batch,
+        time_budget=timedelta(minutes=5),
+        send_concurrency=1 if isinstance(queue, MemoryQueue) else 8,
     )
     swept = threading.Event()
     summary: list[sweeper.SweepSummary] = []
@@ -299,7 +298,7 @@ def sweeper_alone(db: Database, n: int, sweep_batch: int) -> float:
     with db.transaction() as store:
         store.conn.execute(b"ANALYZE events")
     policy = sweeper.SweepPolicy(
-        timedelta(minutes=15), timedelta(minutes=1), sweep_batch, timedelta(minutes=5), 1
+        timedelta(minutes=15), batch_size=sweep_batch, time_budget=timedelta(minutes=5)
     )
     summary = sweeper.sweep(db, SystemClock(), MemoryQueue(), policy)
     # Out of the way of the end-to-end run: these were only ever claimed.

@@ -3,7 +3,7 @@
 
     .venv/bin/python scripts/simulate.py --users USERS.json --start ISO --end ISO --out REPORT.json
         [--delivery-time HH:MM] [--leap-day mar1|feb28] [--webhook-failure-rate F]
-        [--downtime ISO/ISO]... [--seed N] [--aws moto|memory]
+        [--downtime ISO/ISO]... [--seed N] [--aws moto|memory] [--sweep-phase SECONDS]
 
 USERS.json is a JSON array of {firstName, lastName, dateOfBirth, timezone} objects, with an
 optional anniversaryDate and an optional `ref` string echoed back in the report. The users are
@@ -66,6 +66,18 @@ def rate(text: str) -> float:
     return value
 
 
+def phase(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 60:
+        raise argparse.ArgumentTypeError(
+            f"a sweep phase is a number of seconds from 0 to below 60, not {text!r}"
+        )
+    return value
+
+
 def delivery_time(text: str) -> Any:
     try:
         return parse_time("--delivery-time", text)
@@ -85,6 +97,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--downtime", type=window, action="append", default=[], help="START/END; repeatable")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--aws", choices=["moto", "memory"], default="moto")
+    p.add_argument(
+        "--sweep-phase", type=phase, default=0.0, help="seconds into each minute at which the sweep fires"
+    )
     return p
 
 
@@ -115,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             downtime=sorted(args.downtime),
             seed=args.seed,
             aws=args.aws,
+            sweep_phase=args.sweep_phase,
         )
         result = simulate(config)
     except (SimulationError, OSError, ValueError) as exc:

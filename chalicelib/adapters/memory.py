@@ -50,18 +50,28 @@ class MemoryQueue:
     def _time(self) -> float:
         return self.clock.now().timestamp()
 
-    def send_batch(self, bodies: Sequence[str]) -> list[int]:
+    def send_batch(self, bodies: Sequence[str], delays: Sequence[int] = ()) -> list[int]:
         if len(bodies) > 10:
             raise ValueError("SQS takes at most 10 messages a batch")
-        for body in bodies:
-            self.send(body)
+        for i, body in enumerate(bodies):
+            self._put(body, None, delays[i] if i < len(delays) else 0)
         return []
 
     def send(self, body: str, attributes: dict[str, str] | None = None) -> None:
+        self._put(body, attributes, 0)
+
+    def _put(self, body: str, attributes: dict[str, str] | None, delay: int) -> None:
+        if not 0 <= delay <= 900:
+            raise ValueError(f"SQS takes a DelaySeconds from 0 to 900, not {delay}")
         with self._lock:
+            now = self._time()
             message_id = f"m-{next(self._ids)}"
-            self._messages[message_id] = _Stored(message_id, body, dict(attributes or {}), self._time())
-            self._ready.append((message_id, 0))
+            stored = _Stored(message_id, body, dict(attributes or {}), now)
+            self._messages[message_id] = stored
+            if delay > 0:
+                self._hide(stored, now + delay)
+            else:
+                self._ready.append((message_id, 0))
             self.sent += 1
 
     def receive(self, max_messages: int = 10, visibility_timeout: int | None = None) -> list[Received]:
@@ -117,7 +127,7 @@ class MemoryQueue:
         return self._messages[message_id]
 
     def depth(self) -> int:
-        """Messages in the queue, visible or not (SQS's two approximate counts, summed)."""
+        """Messages in the queue: visible, in flight or delayed (SQS's three counts, exact)."""
         with self._lock:
             return len(self._messages)
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
@@ -27,6 +27,7 @@ from chalicelib.domain.delivery import Message
 from chalicelib.domain.errors import Conflict, FieldError, Unavailable
 from chalicelib.domain.events import LATE_AFTER, Event, EventFilter, Status
 from chalicelib.domain.schedule import KnownEvent
+from chalicelib.domain.sweeping import UNSENT_LEASE
 from chalicelib.domain.users import User, UserFields
 from chalicelib.ports import Claimed
 
@@ -244,25 +245,44 @@ class Store:
         ]
 
     # the sweeper
-    def count_due(self, now: datetime) -> int:
-        row = self._one("count_due", now=now)
+    def count_due(self, now: datetime, horizon: datetime) -> int:
+        row = self._one("count_due", now=now, horizon=horizon)
         return int(row["pending"] + row["expired"]) if row else 0
 
-    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[Claimed]:
-        return self._claim("claim_due", now, lease_until, limit)
+    def claim_due(self, now: datetime, horizon: datetime, lease: timedelta, limit: int) -> list[Claimed]:
+        return self._claim("claim_due", now, lease, limit, horizon=horizon)
 
-    def requeue_expired(self, now: datetime, lease_until: datetime, limit: int) -> list[Claimed]:
-        return self._claim("requeue_expired", now, lease_until, limit)
+    def resend_unsent(self, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
+        return self._claim("resend_unsent", now, lease, limit)
 
-    def _claim(self, name: str, now: datetime, lease_until: datetime, limit: int) -> list[Claimed]:
-        rows = self._all(name, now=now, lease_until=lease_until, late_after=LATE_AFTER, limit=limit)
+    def requeue_expired(self, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
+        return self._claim("requeue_expired", now, lease, limit)
+
+    def _claim(self, name: str, now: datetime, lease: timedelta, limit: int, **more: Any) -> list[Claimed]:
+        params = {
+            "now": now,
+            "lease": lease,
+            "late_after": LATE_AFTER,
+            "limit": limit,
+            "unsent": UNSENT_LEASE,
+        }
+        rows = self._all(name, **params, **more)
         return [
-            Claimed(Message(r["id"], r["version"], r["idempotency_key"]), _utc(r["target_utc"])) for r in rows
+            Claimed(
+                Message(r["id"], r["version"], r["idempotency_key"]),
+                _utc(r["target_utc"]),
+                _utc(r["due_utc"]),
+            )
+            for r in rows
         ]
 
-    def shorten_leases(self, lease_until: datetime, claims: Sequence[Message]) -> None:
+    def count_expecting_a_message(self) -> int:
+        row = self._one("count_expecting_a_message", unsent=UNSENT_LEASE)
+        return int(row["n"]) if row else 0
+
+    def mark_unsent(self, claims: Sequence[Message]) -> None:
         ids = [m.event_id for m in claims]
-        self.run("shorten_leases", lease_until=lease_until, ids=ids, versions=[m.version for m in claims])
+        self.run("mark_unsent", unsent=UNSENT_LEASE, ids=ids, versions=[m.version for m in claims])
 
     # the worker
     def extend_leases(self, leases: Sequence[tuple[Message, datetime]]) -> None:

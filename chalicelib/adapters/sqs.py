@@ -9,10 +9,17 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from chalicelib.domain.sweeping import MAX_DELAY_SECONDS
 from chalicelib.ports import Received
 
 # Connections are reused across invocations; retries stay short because the sweeper and the
 # worker both have their own recovery (leases, visibility) and a time budget.
+DEPTH_ATTRIBUTES = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
+
 _CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=16)
 
 
@@ -27,10 +34,13 @@ class SqsQueue:
         self._sqs = sqs
         self.url = url
 
-    def send_batch(self, bodies: Sequence[str]) -> list[int]:
+    def send_batch(self, bodies: Sequence[str], delays: Sequence[int] = ()) -> list[int]:
         if not bodies:
             return []
-        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)]
+        entries: list[dict[str, Any]] = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies)]
+        for entry, delay in zip(entries, delays, strict=False):
+            if delay > 0:
+                entry["DelaySeconds"] = min(int(delay), MAX_DELAY_SECONDS)
         response = self._sqs.send_message_batch(QueueUrl=self.url, Entries=entries)
         return sorted(int(failed["Id"]) for failed in response.get("Failed", []))
 
@@ -63,6 +73,10 @@ class SqsQueue:
 
     def delete(self, receipt_handle: str) -> None:
         self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=receipt_handle)
+
+    def depth(self) -> int:
+        attributes = self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=list(DEPTH_ATTRIBUTES))
+        return sum(int(attributes["Attributes"].get(name, 0)) for name in DEPTH_ATTRIBUTES)
 
 
 def _received(message: dict[str, Any]) -> Received:

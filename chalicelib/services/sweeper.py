@@ -1,14 +1,24 @@
-"""The sweeper: claim due events in batches and send them to the queue.
+"""The sweeper: claim what falls due before the next run, and send it to the queue delayed
+until it is due.
 
-Each batch is one statement (`Store.claim_due`, then `Store.requeue_expired` for leases that
-ran out) that commits before anything is sent. A send that fails leaves the event PROCESSING with its lease
-cut short, so a coming sweep sends it again; a sweeper that dies between the commit and the
-send leaves it to the full lease. Either way the event comes back, under a new version, so a
-message that did get through is then stale and dropped by the worker.
+A cron run fires at some second of its minute, so each run looks ahead (`SWEEP_LOOKAHEAD`) and
+sends each message with the seconds left until its event is due as its SQS delay. Each batch
+is one statement that commits before anything is sent, in this order:
+1. `resend_unsent`: claims whose message is known never to have reached SQS (refused, or not
+   sent before a run's deadline), sent again first and always;
+2. `claim_due`: PENDING events due within the look-ahead;
+3. `requeue_expired`: sent claims whose lease ran out, at most as many as the queue lacks
+   messages for (`resend_allowance`): under a backlog, a message that is merely late is never
+   doubled, while a lost one (a purge, SQS's own DLQ move, a sweeper that died between commit
+   and send) is.
+Every re-send is under a new version, so a message that did get through after all is stale and
+dropped by the worker. The time budget is checked before each claim and each SQS call; what a
+run claimed but could not send in time is marked unsent for the next.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,15 +27,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import observability as obs
-from chalicelib.ports import Claimed, Clock, Database, Queue
+from chalicelib.domain.sweeping import resend_allowance, send_delay
+from chalicelib.ports import Claimed, Clock, Database, Queue, Store
 
 SQS_BATCH = 10
+_Claim = Callable[[Store, datetime, int], list[Claimed]]
 
 
 @dataclass(frozen=True)
 class SweepPolicy:
     lease: timedelta
-    send_retry: timedelta
+    lookahead: timedelta = timedelta(seconds=150)
     batch_size: int = 500
     time_budget: timedelta = timedelta(seconds=50)
     send_concurrency: int = 1
@@ -38,12 +50,94 @@ class SweepSummary:
     requeued: int = 0
     enqueued: int = 0
     send_failed: int = 0
+    """Refused by SQS (or the call failed): marked unsent."""
+    left_unsent: int = 0
+    """Claimed, but the deadline came before their SQS call: marked unsent."""
+    resend_allowance: int = 0
     oldest_lateness_seconds: float = 0.0
     duration_seconds: float = 0.0
     budget_spent: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {_camel(k): v for k, v in asdict(self).items()}
+
+
+@dataclass
+class _Run:
+    db: Database
+    clock: Clock
+    queue: Queue
+    policy: SweepPolicy
+    pool: ThreadPoolExecutor
+    monotonic: Callable[[], float]
+    deadline: float
+    summary: SweepSummary
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def out_of_time(self) -> bool:
+        if self.monotonic() >= self.deadline:
+            self.summary.budget_spent = True
+        return self.summary.budget_spent
+
+    def claim_in_batches(self, claim: _Claim, allowance: int | None = None) -> int:
+        """Claims and sends batch after batch, up to `allowance` rows (None: no limit)."""
+        taken = 0
+        while not self.out_of_time():
+            limit = (
+                self.policy.batch_size
+                if allowance is None
+                else min(self.policy.batch_size, allowance - taken)
+            )
+            if limit <= 0:
+                break
+            now = self.clock.now()
+            with self.db.transaction() as store:
+                batch = claim(store, now, limit)
+            taken += len(batch)
+            self._note_lateness(batch, now)
+            self.send(batch)
+            if len(batch) < limit:
+                break
+        return taken
+
+    def _note_lateness(self, batch: Sequence[Claimed], now: datetime) -> None:
+        if batch:
+            oldest = max((now - c.target_utc).total_seconds() for c in batch)
+            self.summary.oldest_lateness_seconds = round(max(self.summary.oldest_lateness_seconds, oldest), 3)
+
+    def send(self, batch: Sequence[Claimed]) -> None:
+        chunks = [batch[i : i + SQS_BATCH] for i in range(0, len(batch), SQS_BATCH)]
+        if self.policy.send_concurrency > 1 and len(chunks) > 1:
+            unsent = list(self.pool.map(self._send_chunk, chunks))
+        else:
+            unsent = [self._send_chunk(chunk) for chunk in chunks]
+        left = [claimed for chunk_unsent in unsent for claimed in chunk_unsent]
+        if left:
+            _mark_unsent(self.db, left)
+
+    def _send_chunk(self, chunk: Sequence[Claimed]) -> list[Claimed]:
+        """Returns the claims whose message did not reach SQS."""
+        if self.out_of_time():
+            with self._lock:
+                self.summary.left_unsent += len(chunk)
+            return list(chunk)
+        now = self.clock.now()
+        try:
+            failed = [
+                chunk[i]
+                for i in self.queue.send_batch(
+                    [c.message.encode() for c in chunk], [send_delay(c.due_utc, now) for c in chunk]
+                )
+            ]
+        except Exception as exc:
+            obs.log().warning("queue send failed", extra={"error": str(exc)[:300], "messages": len(chunk)})
+            failed = list(chunk)
+        with self._lock:
+            self.summary.enqueued += len(chunk) - len(failed)
+            self.summary.send_failed += len(failed)
+        return failed
 
 
 def sweep(
@@ -54,84 +148,47 @@ def sweep(
     monotonic: Callable[[], float] = time.monotonic,
 ) -> SweepSummary:
     started = monotonic()
-    deadline = started + policy.time_budget.total_seconds()
-    summary = SweepSummary(found=_count_due(db, clock.now()))
+    now = clock.now()
+    with db.transaction() as store:
+        summary = SweepSummary(found=store.count_due(now, now + policy.lookahead))
     with ThreadPoolExecutor(max_workers=policy.send_concurrency) as pool:
-        for requeue in (False, True):
-            while True:
-                if monotonic() >= deadline:
-                    summary.budget_spent = True
-                    break
-                now = clock.now()
-                batch = _claim(db, requeue, now, policy)
-                if not requeue:
-                    summary.claimed += len(batch)
-                else:
-                    summary.requeued += len(batch)
-                _note_lateness(summary, batch, now)
-                _send(db, clock, queue, policy, pool, batch, summary)
-                if len(batch) < policy.batch_size:
-                    break
+        run = _Run(
+            db, clock, queue, policy, pool, monotonic, started + policy.time_budget.total_seconds(), summary
+        )
+        lease, lookahead = policy.lease, policy.lookahead
+        summary.requeued += run.claim_in_batches(lambda store, at, n: store.resend_unsent(at, lease, n))
+        summary.claimed += run.claim_in_batches(
+            lambda store, at, n: store.claim_due(at, at + lookahead, lease, n)
+        )
+        if not run.out_of_time():
+            summary.resend_allowance = _resend_allowance(db, queue)
+            summary.requeued += run.claim_in_batches(
+                lambda store, at, n: store.requeue_expired(at, lease, n), summary.resend_allowance
+            )
     summary.duration_seconds = round(monotonic() - started, 3)
     _report(summary)
     return summary
 
 
-def _count_due(db: Database, now: datetime) -> int:
+def _resend_allowance(db: Database, queue: Queue) -> int:
+    # PROCESSING first, depth second: a claim sent in between can only make the gap smaller.
     with db.transaction() as store:
-        return store.count_due(now)
-
-
-def _claim(db: Database, requeue: bool, now: datetime, policy: SweepPolicy) -> list[Claimed]:
-    """Due PENDING events first (`claim_due`), then expired leases (`requeue_expired`)."""
-    with db.transaction() as store:
-        claim = store.requeue_expired if requeue else store.claim_due
-        return claim(now, now + policy.lease, policy.batch_size)
-
-
-def _note_lateness(summary: SweepSummary, batch: Sequence[Claimed], now: datetime) -> None:
-    if batch:
-        oldest = max((now - c.target_utc).total_seconds() for c in batch)
-        summary.oldest_lateness_seconds = round(max(summary.oldest_lateness_seconds, oldest), 3)
-
-
-def _send(
-    db: Database,
-    clock: Clock,
-    queue: Queue,
-    policy: SweepPolicy,
-    pool: ThreadPoolExecutor,
-    batch: Sequence[Claimed],
-    summary: SweepSummary,
-) -> None:
-    chunks = [batch[i : i + SQS_BATCH] for i in range(0, len(batch), SQS_BATCH)]
-    if policy.send_concurrency > 1 and len(chunks) > 1:
-        failures = list(pool.map(lambda chunk: _send_chunk(queue, chunk), chunks))
-    else:
-        failures = [_send_chunk(queue, chunk) for chunk in chunks]
-    failed = [claimed for chunk_failures in failures for claimed in chunk_failures]
-    summary.enqueued += len(batch) - len(failed)
-    summary.send_failed += len(failed)
-    if failed:
-        _shorten_leases(db, clock.now() + policy.send_retry, failed)
-
-
-def _send_chunk(queue: Queue, chunk: Sequence[Claimed]) -> list[Claimed]:
+        expecting = store.count_expecting_a_message()
     try:
-        failed = queue.send_batch([c.message.encode() for c in chunk])
+        depth = queue.depth()
     except Exception as exc:
-        obs.log().warning("queue send failed", extra={"error": str(exc)[:300], "messages": len(chunk)})
-        return list(chunk)
-    return [chunk[i] for i in failed]
+        obs.log().warning("queue depth unknown: no expired lease sent again", extra={"error": str(exc)[:300]})
+        return 0
+    return resend_allowance(expecting, depth)
 
 
-def _shorten_leases(db: Database, until: datetime, failed: Sequence[Claimed]) -> None:
+def _mark_unsent(db: Database, left: Sequence[Claimed]) -> None:
     try:
         with db.transaction() as store:
-            store.shorten_leases(until, [c.message for c in failed])
+            store.mark_unsent([c.message for c in left])
     except Exception as exc:
-        # The full lease still brings them back; only sooner is lost.
-        obs.log().error("could not shorten leases after a failed send", extra={"error": str(exc)[:300]})
+        # Their lease still brings them back (through the gate); only sooner is lost.
+        obs.log().error("could not mark unsent claims", extra={"error": str(exc)[:300]})
 
 
 def _report(summary: SweepSummary) -> None:

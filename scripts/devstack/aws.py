@@ -123,7 +123,9 @@ class MotoServerProcess:
         self.endpoint = f"http://{host}:{port}"
         self._log = log.open("ab") if log else None
         out = self._log or subprocess.DEVNULL
-        command = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
+        # moto's server with its SQS clock reads made cheap (scripts/devstack/moto_speedup.py);
+        # with a journal, the same behind durable_moto, whose state outlives it.
+        command = [sys.executable, "-m", "scripts.devstack.moto_speedup", "-H", host, "-p", str(port)]
         if journal:
             command = [sys.executable, "-m", "scripts.devstack.durable_moto", "-H", host, "-p", str(port)]
             command += ["--journal", str(journal)]

@@ -45,6 +45,8 @@ from moto.sqs.models import Message, Queue, sqs_backends
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
+from scripts.devstack import moto_speedup
+
 DYNAMODB_ITEM_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 DYNAMODB_WRITES = {
     "CreateTable", "DeleteTable", "UpdateTable", "UpdateTimeToLive", "PutItem", "UpdateItem",
@@ -389,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint-every", type=int, default=CHECKPOINT_EVERY)
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    moto_speedup.install()
     moto = DomainDispatcherApplication(create_backend_app)
     app = JournaledApp(moto, Journal(args.journal), args.checkpoint_every)
     started = time.monotonic()

@@ -1,11 +1,13 @@
 """The simulator's virtual-time loop: from instant to instant with work, skipping idle time.
 
-An instant has work when the sweeper has (a PENDING event falls due, a lease runs out: swept at
-the next minute boundary, as the schedule fires every minute) or a deferred message comes back
-(a retry, at its exact second: the SQS event source polls all the time). At each instant, in
-this order: parked retries are released, the schedule handler runs if it is a minute with
-work, then the SQS handler is fed until a receive comes back empty. During a downtime window
-nothing runs; the clock goes straight to its end, where everything resumes.
+The schedule fires once a minute, `phase` seconds into it (EventBridge's cron rule fires at some
+second of its minute). An instant has work when the sweeper has (a PENDING event falls due
+within its look-ahead, a lease runs out: swept at the next firing) or a message comes due (a
+delayed send reaching its target, a retry at its exact second: the SQS event source polls all
+the time). At each instant, in this order: due messages are released, the schedule handler
+runs if it fires then and has work, then the SQS handler is fed until a receive comes back
+empty. During a downtime window nothing runs; the clock goes straight to its end, where
+everything resumes.
 """
 
 from __future__ import annotations
@@ -26,9 +28,14 @@ def floor_minute(instant: datetime) -> datetime:
     return instant.replace(second=0, microsecond=0)
 
 
-def ceil_minute(instant: datetime) -> datetime:
-    floor = floor_minute(instant)
-    return floor if floor == instant else floor + MINUTE
+def firing_at_or_after(instant: datetime, phase: timedelta) -> datetime:
+    """The schedule's first firing at or after `instant`."""
+    firing = floor_minute(instant - phase) + phase
+    return firing if firing >= instant else firing + MINUTE
+
+
+def is_firing(instant: datetime, phase: timedelta) -> bool:
+    return firing_at_or_after(instant, phase) == instant
 
 
 @dataclass
@@ -46,6 +53,10 @@ class Replay:
     runner: LambdaRunner
     end: datetime
     downtime: Sequence[tuple[datetime, datetime]] = ()
+    phase: timedelta = timedelta(0)
+    """How far into each minute the schedule fires."""
+    lookahead: timedelta = timedelta(0)
+    """The sweeper's SWEEP_LOOKAHEAD: it takes events due up to this long after it runs."""
 
     def run(self) -> Progress:
         progress = Progress()
@@ -63,18 +74,22 @@ class Replay:
     def _step(self, instant: datetime, sweep_at: datetime | None, progress: Progress) -> None:
         progress.instants += 1
         self.queue.release_due()
-        if sweep_at is not None and sweep_at <= instant and floor_minute(instant) == instant:
+        if sweep_at is not None and sweep_at <= instant and is_firing(instant, self.phase):
             self.runner.sweep_once()
             progress.sweeps += 1
         progress.messages += self.runner.drain()
 
     def _next_sweep(self, after: datetime) -> datetime | None:
-        """The first minute boundary after `after` at which the sweeper has work."""
+        """The first firing after `after` at which the sweeper has work."""
         with self.db.transaction() as store:
-            work = [t for t in store.next_work() if t is not None]
+            due, lease = store.next_work()
+        work = [t for t in (due and due - self.lookahead, lease) if t is not None]
         if not work:
             return None
-        return max(ceil_minute(min(work)), floor_minute(after) + MINUTE)
+        return max(
+            firing_at_or_after(min(work), self.phase),
+            firing_at_or_after(after + timedelta(microseconds=1), self.phase),
+        )
 
     def _outside_downtime(self, instant: datetime) -> datetime:
         moved = True

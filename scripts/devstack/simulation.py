@@ -22,6 +22,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import math
 import random
 import threading
 import time as timer
@@ -29,7 +30,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from chalicelib import bootstrap
@@ -68,6 +69,8 @@ class Config:
     downtime: Sequence[tuple[datetime, datetime]] = ()
     seed: int = 0
     aws: str = "moto"
+    sweep_phase: float = 0.0
+    """Seconds into each minute at which the schedule fires."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,16 @@ def simulate(config: Config) -> dict[str, Any]:
 
         runner = LambdaRunner(app.sweep, app.deliver, queue, now=clock.now)
         with quietly():
-            progress = Replay(container.db, clock, queue, runner, config.end, config.downtime).run()
+            progress = Replay(
+                container.db,
+                clock,
+                queue,
+                runner,
+                config.end,
+                config.downtime,
+                phase=timedelta(seconds=config.sweep_phase),
+                lookahead=container.settings.sweep_lookahead,
+            ).run()
         with container.db.transaction() as store:
             counts = store.event_counts()
         refs = {user_id: config.users[i].get("ref") for i, user_id in enumerate(user_ids)}
@@ -236,9 +248,11 @@ def report(
         "failedAttempts": len(rejected),
         "invalidSignatures": sum(1 for r in requests if r.signature_valid is not True),
         "late": sum(1 for d in deliveries if d["late"]),
+        **lateness(deliveries, config.downtime),
         "wallSeconds": round(timer.perf_counter() - started, 2),
         "aws": config.aws,
         "seed": config.seed,
+        "sweepPhase": config.sweep_phase,
         "virtualInstants": progress.instants,
         "sweeps": progress.sweeps,
         "messagesHandled": progress.messages,
@@ -247,6 +261,28 @@ def report(
         "rejected": rejected,
     }
     return {"deliveries": deliveries, "stats": stats}
+
+
+def lateness(
+    deliveries: Sequence[dict[str, Any]], downtime: Sequence[tuple[datetime, datetime]]
+) -> dict[str, float | None]:
+    """Seconds from target to the accepted delivery (retries included), nearest-rank p50 and
+    p99 and the maximum, over the deliveries whose target fell outside every downtime."""
+    seconds = sorted(
+        (at - target).total_seconds()
+        for d in deliveries
+        for target, at in [(_parse(d["targetUtc"]), _parse(d["deliveredAt"]))]
+        if not any(start <= target < end for start, end in downtime)
+    )
+
+    def rank(p: float) -> float | None:
+        return seconds[max(0, math.ceil(p * len(seconds)) - 1)] if seconds else None
+
+    return {"latenessP50": rank(0.5), "latenessP99": rank(0.99), "latenessMax": rank(1.0)}
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _delivery(recorded: Recorded, refs: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,10 @@ and the time-semantics contract, not by calling the code under test; the comment
 line says how. Three runs at once, each on a fresh database of the session's server:
 - A (memory) and B (moto), the same arguments: birthdays at 02:30 local (inside DST gaps and
   overlaps), 29 February on 1 March, a 30 % webhook failure rate, two downtime windows;
-- C (memory): 01:30 local (inside DST overlaps), 29 February on 28 February.
+- C (memory): 01:30 local (inside DST overlaps), 29 February on 28 February;
+- D (memory): A's arguments with the schedule firing 45 s into each minute: the sweep looks
+  ahead and each message waits in the queue for its target, so every first attempt is still at
+  its target second; only recovery after a downtime waits for the first firing after it.
 """
 
 from __future__ import annotations
@@ -66,7 +69,8 @@ A_USERS = [
     user("down-recovered", "1990-08-05", "Asia/Tokyo"),
     user("after-end", "1990-12-31", "UTC"),
 ]
-# (ref, event type, local occurrence date, target UTC, when the sweeper may first take it)
+# (ref, event type, local occurrence date, target UTC, when the first attempt is made if not
+# at the target)
 A_EXPECTED = [
     ("ktm", "birthday", "2026-01-20", "2026-01-19T20:45:00Z", None),  # 02:30 at +05:45
     (
@@ -91,6 +95,12 @@ A_EXPECTED = [
     ("down-recovered", "birthday", "2026-08-05", "2026-08-04T17:30:00Z", "2026-08-10T00:00:00Z"),
     # down-skipped: due 2026-08-02T02:30Z, 7 d 21.5 h before the downtime ends: skipped, not sent.
     # after-end: due 2026-12-31T02:30Z, after --end.
+]
+
+# The schedule fires at :45: recovery after each downtime waits for the first firing after it.
+D_EXPECTED = [
+    (*row[:4], {"down-late": "2026-05-03T12:00:45Z", "down-recovered": "2026-08-10T00:00:45Z"}.get(row[0]))
+    for row in A_EXPECTED
 ]
 
 C_USERS = [
@@ -142,6 +152,7 @@ def reports(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory)
         "C": start_run(
             tmp, "C", C_USERS, pg_server, "--delivery-time", "01:30", "--leap-day", "feb28", "--aws", "memory"
         ),
+        "D": start_run(tmp, "D", A_USERS, pg_server, *a_args, "--aws", "memory", "--sweep-phase", "45"),
     }
     # Every run is waited for (and its pipes closed) before any is judged: one failed run must
     # not leave the others' pipes to be garbage-collected, as warnings, in a later test.
@@ -191,6 +202,8 @@ def check(report: dict[str, Any], users: list[dict[str, Any]], expected: list[tu
     assert stats["duplicates"] == stats["invalidSignatures"] == 0
     assert stats["failedAttempts"] == len(stats["rejected"])
     assert stats["late"] == sum(1 for *_, resumes in expected if resumes)
+    on_time = [at(d["deliveredAt"]) - at(d["targetUtc"]) for d in deliveries if not d["late"]]
+    assert stats["latenessMax"] == max(on_time).total_seconds()  # no target fell inside a downtime
 
 
 def test_every_delivery_at_its_minute_with_failures_and_downtime(reports: dict[str, Any]) -> None:
@@ -214,6 +227,16 @@ def test_moto_gives_the_same_deliveries_as_memory(reports: dict[str, Any]) -> No
 
     assert reports["B"]["stats"]["aws"] == "moto"
     assert comparable(reports["B"]) == comparable(reports["A"])
+
+
+def test_a_sweep_that_fires_45_s_into_each_minute_still_attempts_each_event_at_its_target(
+    reports: dict[str, Any],
+) -> None:
+    report = reports["D"]
+    check(report, A_USERS, D_EXPECTED)
+    assert report["stats"]["sweepPhase"] == 45
+    assert report["stats"]["eventsAtEnd"]["birthday"]["SKIPPED"] == 1
+    assert report["stats"]["failedAttempts"] == reports["A"]["stats"]["failedAttempts"]
 
 
 def test_leap_day_on_28_february_and_overlaps_at_0130(reports: dict[str, Any]) -> None:

@@ -2,8 +2,8 @@
 
 Statically, each UPDATE of events with fixed statuses moves only along TRANSITIONS; and run
 against PostgreSQL, each bulk statement leaves a row exactly as the domain method it stands
-for would (claim_due = Event.claim, requeue_expired = Event.requeue, finish_events = whatever
-the worker's transition computed)."""
+for would (claim_due = Event.claim, requeue_expired and resend_unsent = Event.requeue,
+finish_events = whatever the worker's transition computed)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,14 @@ from chalicelib.adapters.postgres import Database
 from chalicelib.adapters.sql_files import queries
 from chalicelib.domain.events import TRANSITIONS, Event, Status
 from chalicelib.domain.occurrence import Occurrence
+from chalicelib.domain.sweeping import lease_until
 from chalicelib.domain.users import User, UserFields
 
 pytestmark = pytest.mark.integration
 
 TARGET = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=15)
+AHEAD = timedelta(seconds=150)
 STATUS = re.compile(r"status = '(\w+)'")
 
 
@@ -41,14 +44,22 @@ def moves_in_sql() -> dict[str, tuple[set[Status], Status | None]]:
 
 def test_every_sql_statement_that_moves_an_event_moves_it_along_the_state_machine() -> None:
     moves = moves_in_sql()
-    assert {"claim_due", "requeue_expired", "shorten_leases", "update_event", "finish_events"} <= set(moves)
+    statements = {
+        "claim_due",
+        "requeue_expired",
+        "resend_unsent",
+        "mark_unsent",
+        "update_event",
+        "finish_events",
+    }
+    assert statements <= set(moves)
     for name, (sources, target) in moves.items():
         if not sources:
             continue  # update_event, finish_events: the status comes from the domain (tested below)
         for source in sources:
             assert (target or source) in TRANSITIONS[source], f"{name}: {source} → {target or source}"
     assert moves["claim_due"] == ({Status.PENDING}, Status.PROCESSING)
-    assert moves["requeue_expired"] == ({Status.PROCESSING}, None)
+    assert moves["requeue_expired"] == moves["resend_unsent"] == ({Status.PROCESSING}, None)
 
 
 def stored(db: Database, target: datetime = TARGET) -> Event:
@@ -69,29 +80,47 @@ def read(db: Database, event: Event) -> Event:
     return found
 
 
-@pytest.mark.parametrize("late", [False, True])
-def test_claim_due_is_event_claim(db: Database, late: bool) -> None:
+@pytest.mark.parametrize("since_target", [timedelta(seconds=-75), timedelta(seconds=3), timedelta(minutes=6)])
+def test_claim_due_is_event_claim(db: Database, since_target: timedelta) -> None:
     event = stored(db)
-    now = TARGET + (timedelta(minutes=6) if late else timedelta(seconds=3))
-    lease = now + timedelta(minutes=15)
+    now = TARGET + since_target  # ahead of the target (the look-ahead), just after, late
     with db.transaction() as store:
-        [claimed] = store.claim_due(now, lease, 10)
-    assert read(db, event) == event.claim(now, lease)
-    assert (claimed.message.version, claimed.target_utc) == (event.version + 1, TARGET)
+        [claimed] = store.claim_due(now, now + AHEAD, LEASE, 10)
+    assert read(db, event) == event.claim(now, lease_until(now, TARGET, LEASE))
+    assert (claimed.message.version, claimed.target_utc, claimed.due_utc) == (
+        event.version + 1,
+        TARGET,
+        TARGET,
+    )
 
 
 def test_requeue_expired_is_event_requeue(db: Database) -> None:
     event = stored(db)
     first = TARGET + timedelta(seconds=3)
     with db.transaction() as store:
-        store.claim_due(first, first + timedelta(minutes=15), 10)
+        store.claim_due(first, first + AHEAD, LEASE, 10)
     claimed = read(db, event)
     now = first + timedelta(minutes=16)
-    lease = now + timedelta(minutes=15)
     with db.transaction() as store:
-        [again] = store.requeue_expired(now, lease, 10)
-    assert read(db, event) == claimed.requeue(now, lease)
+        [again] = store.requeue_expired(now, LEASE, 10)
+    assert read(db, event) == claimed.requeue(now, now + LEASE)
     assert again.message.version == claimed.version + 1
+
+
+def test_resend_unsent_is_event_requeue_and_mark_unsent_only_marks(db: Database) -> None:
+    event = stored(db)
+    now = TARGET - timedelta(seconds=75)
+    with db.transaction() as store:
+        [claim] = store.claim_due(now, now + AHEAD, LEASE, 10)
+        store.mark_unsent([claim.message])
+    unsent = read(db, event)
+    assert (unsent.status, unsent.version) == (Status.PROCESSING, claim.message.version)
+    later = now + timedelta(seconds=60)
+    with db.transaction() as store:
+        assert store.requeue_expired(later, LEASE, 10) == []  # not through the gated path
+        [again] = store.resend_unsent(later, LEASE, 10)
+    assert read(db, event) == unsent.requeue(later, TARGET + LEASE)
+    assert again.message.version == claim.message.version + 1
 
 
 WORKER_MOVES: dict[str, Callable[[Event, datetime], Event]] = {
@@ -108,7 +137,7 @@ def test_finish_events_writes_exactly_the_domain_transition(db: Database, move: 
     event = stored(db)
     now = TARGET + timedelta(seconds=3)
     with db.transaction() as store:
-        store.claim_due(now, now + timedelta(minutes=15), 10)
+        store.claim_due(now, now + AHEAD, LEASE, 10)
     claimed = read(db, event)
     new = WORKER_MOVES[move](claimed, now + timedelta(seconds=1))
     assert new.status in TRANSITIONS[claimed.status] or new.status is claimed.status

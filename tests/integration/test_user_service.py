@@ -41,7 +41,7 @@ def the_event(db: Database, user: User, event_type: str = "birthday") -> Event:
 def claim(db: Database, event: Event, now: datetime) -> Event:
     """What the sweeper does, with its own statement: PENDING to PROCESSING with a lease."""
     with db.transaction() as store:
-        claimed = store.claim_due(now, now + timedelta(minutes=5), limit=100)
+        claimed = store.claim_due(now, now, timedelta(minutes=5), limit=100)
         assert [c.message.event_id for c in claimed] == [event.id]
         found = store.get_event(event.id)
     assert found is not None

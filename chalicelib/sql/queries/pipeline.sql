@@ -1,47 +1,73 @@
 -- name: count_due
--- The sweeper's "found": due PENDING events plus PROCESSING events whose lease expired.
+-- The sweeper's "found": PENDING events due within its look-ahead plus PROCESSING events whose
+-- lease ran out (the unsent among them).
 SELECT
-    (SELECT count(*) FROM events WHERE status = 'PENDING' AND due_utc <= %(now)s) AS pending,
+    (SELECT count(*) FROM events WHERE status = 'PENDING' AND due_utc <= %(horizon)s) AS pending,
     (SELECT count(*) FROM events WHERE status = 'PROCESSING' AND lease_until <= %(now)s) AS expired;
 
 -- name: claim_due
--- The bulk form of Event.claim, one statement per batch. SKIP LOCKED lets concurrent
+-- The bulk form of Event.claim, one statement per batch, for what falls due up to the horizon
+-- (the sweep looks ahead; each message is then delayed until its event is due). The lease runs
+-- from when the event is due, so the delay never eats into it. SKIP LOCKED lets concurrent
 -- sweepers take disjoint rows; the version bump makes any older message for a row stale.
 UPDATE events AS e
-SET status = 'PROCESSING', version = e.version + 1, lease_until = %(lease_until)s,
+SET status = 'PROCESSING', version = e.version + 1,
+    lease_until = GREATEST(%(now)s::timestamptz, e.due_utc) + %(lease)s::interval,
     late = %(now)s - e.target_utc > %(late_after)s, updated_at = %(now)s
 WHERE e.id IN (
     SELECT id FROM events
-    WHERE status = 'PENDING' AND due_utc <= %(now)s
+    WHERE status = 'PENDING' AND due_utc <= %(horizon)s
     ORDER BY due_utc
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
-RETURNING e.id, e.version, e.idempotency_key, e.target_utc;
+RETURNING e.id, e.version, e.idempotency_key, e.target_utc, e.due_utc;
 
--- name: requeue_expired
--- The bulk form of Event.requeue: claimed, but no worker finished before the lease ran out
--- (a lost message, a crashed worker, a failed send). Recovery after downtime is this too.
+-- name: resend_unsent
+-- The bulk form of Event.requeue for claims whose message never reached SQS (the lease is the
+-- unsent marker): sent again at once, under a new version in case a refused send got through.
 UPDATE events AS e
-SET version = e.version + 1, lease_until = %(lease_until)s,
+SET version = e.version + 1,
+    lease_until = GREATEST(%(now)s::timestamptz, e.due_utc) + %(lease)s::interval,
     late = %(now)s - e.target_utc > %(late_after)s, updated_at = %(now)s
 WHERE e.id IN (
     SELECT id FROM events
-    WHERE status = 'PROCESSING' AND lease_until <= %(now)s
+    WHERE status = 'PROCESSING' AND lease_until = %(unsent)s
+    ORDER BY due_utc
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING e.id, e.version, e.idempotency_key, e.target_utc, e.due_utc;
+
+-- name: requeue_expired
+-- The bulk form of Event.requeue: claimed and sent, but no worker finished before the lease ran
+-- out (a lost message, a crashed worker). Oldest lease first; the sweeper limits how many by the
+-- queue's depth (`count_expecting_a_message`). Recovery after downtime is this too.
+UPDATE events AS e
+SET version = e.version + 1,
+    lease_until = GREATEST(%(now)s::timestamptz, e.due_utc) + %(lease)s::interval,
+    late = %(now)s - e.target_utc > %(late_after)s, updated_at = %(now)s
+WHERE e.id IN (
+    SELECT id FROM events
+    WHERE status = 'PROCESSING' AND lease_until <= %(now)s AND lease_until > %(unsent)s
     ORDER BY lease_until
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
-RETURNING e.id, e.version, e.idempotency_key, e.target_utc;
+RETURNING e.id, e.version, e.idempotency_key, e.target_utc, e.due_utc;
 
--- name: shorten_leases
--- Messages that never reached SQS: the lease is cut so that a coming sweep sends them again.
--- No version bump (no message exists), and only where the claim is still the current one.
+-- name: count_expecting_a_message
+-- PROCESSING events whose message reached SQS: each should have one in the queue (visible, in
+-- flight or delayed) until a worker finishes it.
+SELECT count(*) AS n FROM events WHERE status = 'PROCESSING' AND lease_until > %(unsent)s;
+
+-- name: mark_unsent
+-- Messages that never reached SQS: the lease becomes the unsent marker, so the next sweep sends
+-- them first. No version bump (no message exists), and only where the claim is still current.
 UPDATE events AS e
-SET lease_until = %(lease_until)s
+SET lease_until = %(unsent)s
 FROM unnest(%(ids)s::uuid[], %(versions)s::integer[]) AS sent (id, version)
-WHERE e.id = sent.id AND e.version = sent.version AND e.status = 'PROCESSING'
-  AND e.lease_until > %(lease_until)s;
+WHERE e.id = sent.id AND e.version = sent.version AND e.status = 'PROCESSING';
 
 -- name: extend_leases
 -- The worker received these current messages: their events are held longer, so the sweeper

@@ -58,13 +58,17 @@ class Pipeline:
 
 @dataclass
 class RecordingQueue:
-    """Passes every call through to a real queue and remembers visibility changes."""
+    """Passes every call through to a real queue, remembers visibility changes and counts the
+    messages it accepted."""
 
     inner: Queue
     visibility_changes: list[tuple[str, int]] = field(default_factory=list)
+    sent: int = 0
 
-    def send_batch(self, bodies: Sequence[str]) -> list[int]:
-        return self.inner.send_batch(bodies)
+    def send_batch(self, bodies: Sequence[str], delays: Sequence[int] = ()) -> list[int]:
+        failed = self.inner.send_batch(bodies, delays)
+        self.sent += len(bodies) - len(failed)
+        return failed
 
     def send(self, body: str, attributes: dict[str, str] | None = None) -> None:
         self.inner.send(body, attributes)
@@ -78,6 +82,9 @@ class RecordingQueue:
 
     def delete(self, receipt_handle: str) -> None:
         self.inner.delete(receipt_handle)
+
+    def depth(self) -> int:
+        return self.inner.depth()
 
 
 def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes) -> bool:

@@ -15,6 +15,7 @@ from chalicelib.adapters.memory import MemoryQueue
 from chalicelib.adapters.postgres import Database
 from chalicelib.adapters.sqs import SqsQueue
 from chalicelib.domain.events import Status
+from chalicelib.domain.sweeping import UNSENT_LEASE
 from chalicelib.ports import Queue
 from chalicelib.services.sweeper import SweepPolicy, SweepSummary, sweep
 from scripts.devstack.aws import free_port
@@ -30,7 +31,7 @@ class Crash(BaseException):
 
 
 class CrashingQueue:
-    def send_batch(self, bodies: Sequence[str]) -> list[int]:
+    def send_batch(self, bodies: Sequence[str], delays: Sequence[int] = ()) -> list[int]:
         raise Crash
 
     def send(self, body: str, attributes: dict[str, str] | None = None) -> None:
@@ -45,6 +46,9 @@ class CrashingQueue:
     def delete(self, receipt_handle: str) -> None:
         raise Crash
 
+    def depth(self) -> int:
+        raise Crash
+
 
 class LostReplyQueue:
     """The messages reach SQS, but the reply is lost: the sender believes the send failed."""
@@ -52,8 +56,8 @@ class LostReplyQueue:
     def __init__(self, inner: Queue) -> None:
         self.inner = inner
 
-    def send_batch(self, bodies: Sequence[str]) -> list[int]:
-        self.inner.send_batch(bodies)
+    def send_batch(self, bodies: Sequence[str], delays: Sequence[int] = ()) -> list[int]:
+        self.inner.send_batch(bodies, delays)
         raise ConnectionError("connection reset while reading the response")
 
 
@@ -62,7 +66,7 @@ def test_three_concurrent_sweepers_enqueue_each_of_10000_due_events_exactly_once
 ) -> None:
     seed_due_birthdays(db, 10_000, BIRTHDAY, now=START)
     queue = MemoryQueue()
-    policy = SweepPolicy(lease=timedelta(minutes=15), send_retry=timedelta(minutes=1), batch_size=100)
+    policy = SweepPolicy(lease=timedelta(minutes=15), batch_size=100)
     summaries: list[SweepSummary] = []
     start = threading.Barrier(3)
 
@@ -114,13 +118,11 @@ def test_a_failed_send_is_sent_again_by_a_later_sweep_and_delivered_once(
     assert (summary["claimed"], summary["enqueued"], summary["sendFailed"]) == (1, 0, 1)
     claimed = pipeline.event(event.id)
     assert claimed.status is Status.PROCESSING
-    assert claimed.lease_until == BIRTHDAY + pipeline.c.settings.send_retry
+    assert claimed.lease_until == UNSENT_LEASE  # known never to have reached SQS
 
     pipeline.c.use(queue=real_queue)
-    pipeline.at(BIRTHDAY + timedelta(seconds=30))
-    assert pipeline.sweep()["requeued"] == 0
-    pipeline.at(BIRTHDAY + timedelta(seconds=61))
-    summary = pipeline.sweep()
+    pipeline.at(BIRTHDAY + timedelta(seconds=5))
+    summary = pipeline.sweep()  # the next sweep sends it, without waiting for a lease
     assert (summary["requeued"], summary["enqueued"]) == (1, 1)
     assert pipeline.drain() == 1
     assert len(pipeline.sink.requests) == 1
@@ -167,3 +169,71 @@ def test_a_sweeper_that_dies_after_its_claim_commits_is_covered_by_the_lease(pip
     assert len(pipeline.sink.requests) == 1
     done = pipeline.event(event.id)
     assert (done.status, done.late, done.version) == (Status.COMPLETED, True, 4)
+
+
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class SlowQueue:
+    """Each SQS call takes 20 s of the sweep's time budget (a throttled or distant endpoint)."""
+
+    def __init__(self, inner: MemoryQueue, monotonic: FakeMonotonic) -> None:
+        self.inner, self.monotonic, self.calls = inner, monotonic, 0
+
+    def send_batch(self, bodies: Sequence[str], delays: Sequence[int] = ()) -> list[int]:
+        self.calls += 1
+        self.monotonic.now += 20
+        return self.inner.send_batch(bodies, delays)
+
+    def depth(self) -> int:
+        return self.inner.depth()
+
+
+def unsent(db: Database) -> int:
+    with db.transaction() as store:
+        row = store.one("SELECT count(*) AS n FROM events WHERE lease_until = %(u)s", {"u": UNSENT_LEASE})
+    assert row is not None
+    return int(row["n"])
+
+
+def test_the_sweep_keeps_its_time_budget_within_one_send_call_and_the_rest_goes_next_run(
+    db: Database,
+) -> None:
+    seed_due_birthdays(db, 100, BIRTHDAY, now=START)
+    monotonic, inner = FakeMonotonic(), MemoryQueue()
+    slow = SlowQueue(inner, monotonic)
+    policy = SweepPolicy(lease=timedelta(minutes=15), time_budget=timedelta(seconds=50))
+
+    first = sweep(db, FixedClock(BIRTHDAY), slow, policy, monotonic)  # type: ignore[arg-type]
+    assert (slow.calls, first.claimed, first.enqueued, first.left_unsent) == (3, 100, 30, 70)
+    assert first.budget_spent
+    assert monotonic.now == 60  # 10 s past the budget: one call's worth, not seven
+    assert unsent(db) == 70
+
+    second = sweep(db, FixedClock(BIRTHDAY + timedelta(minutes=1)), inner, policy, monotonic)
+    assert (second.requeued, second.enqueued, second.left_unsent) == (70, 70, 0)
+    ids = [json.loads(body)["eventId"] for body in inner.bodies()]
+    assert (len(ids), len(set(ids)), unsent(db)) == (100, 100, 0)
+
+
+class RefusingQueue(MemoryQueue):
+    def send_batch(self, bodies: Sequence[str], delays: Sequence[int] = ()) -> list[int]:
+        return list(range(len(bodies)))
+
+
+def test_refused_messages_are_sent_by_the_next_sweep_whatever_the_queue_holds(db: Database) -> None:
+    seed_due_birthdays(db, 5, BIRTHDAY, now=START)
+    policy = SweepPolicy(lease=timedelta(minutes=15))
+    refused = sweep(db, FixedClock(BIRTHDAY), RefusingQueue(), policy)
+    assert (refused.claimed, refused.send_failed, unsent(db)) == (5, 5, 5)
+
+    queue = MemoryQueue()
+    for n in range(10):  # messages for other events, stale or slow: the gate is shut
+        queue.send(f"other {n}")
+    again = sweep(db, FixedClock(BIRTHDAY + timedelta(seconds=5)), queue, policy)
+    assert (again.requeued, again.enqueued, again.resend_allowance, unsent(db)) == (5, 5, 0, 0)

@@ -63,6 +63,16 @@ def test_a_message_made_visible_again_comes_back_counted_with_a_new_receipt(queu
     assert again.receipt_handle != first.receipt_handle
 
 
+def test_a_delayed_message_is_not_received_yet_but_counts_in_the_depth(queue: Queue) -> None:
+    assert queue.send_batch(["in 15 minutes", "now", "in flight"], [900, 0, 0]) == []
+    assert queue.depth() == 3
+    received = queue.receive(10, visibility_timeout=600)
+    assert sorted(m.body for m in received) == ["in flight", "now"]
+    assert queue.depth() == 3  # 1 delayed + 2 in flight
+    queue.delete(received[0].receipt_handle)
+    assert queue.depth() == 2
+
+
 def test_a_deleted_message_never_comes_back(queue: Queue) -> None:
     queue.send_batch(["a", "b"])
     received = queue.receive(10, visibility_timeout=0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from chalicelib.domain.events import Status
 from chalicelib.domain.users import UserFields
@@ -48,8 +48,8 @@ def test_a_user_who_moves_timezone_while_the_message_waits_is_delivered_at_the_n
     new_time = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # 09:00 in New York
     assert (rescheduled.status, rescheduled.target_utc) == (Status.PENDING, new_time)
 
-    pipeline.at(datetime(2026, 3, 2, 13, 59, tzinfo=UTC))
-    assert pipeline.sweep()["claimed"] == 0
+    pipeline.at(new_time - pipeline.c.settings.sweep_lookahead - timedelta(seconds=1))
+    assert pipeline.sweep()["claimed"] == 0  # beyond the look-ahead
     pipeline.at(new_time)
     assert pipeline.sweep()["enqueued"] == 1
     assert pipeline.drain() == 1

@@ -52,3 +52,21 @@ def test_the_ledger_keeps_only_the_first_success_per_key() -> None:
     assert ledger.record_success(attempt)
     assert not ledger.record_success(Attempt(event_id, "k", 2, START, "success", 200, None, 3.0))
     assert ledger.find_successes(["k", "other"]) == {"k": attempt}
+
+
+def test_a_delayed_message_stays_hidden_for_its_delay_and_counts_in_the_depth() -> None:
+    clock = ManualClock(START)
+    queue = MemoryQueue(clock)
+    assert queue.send_batch(["later", "now"], [30, 0]) == []
+    assert queue.depth() == 2
+    assert [m.body for m in queue.receive(10, visibility_timeout=600)] == ["now"]
+    clock.advance(timedelta(seconds=29))
+    assert queue.receive(10) == []
+    clock.advance(timedelta(seconds=1))
+    [later] = queue.receive(10)
+    assert (later.body, later.attributes["ApproximateReceiveCount"]) == ("later", "1")
+
+
+def test_a_delay_beyond_what_sqs_allows_is_refused() -> None:
+    with pytest.raises(ValueError, match="0 to 900"):
+        MemoryQueue().send_batch(["x"], [901])

@@ -66,3 +66,11 @@ def test_pipeline_settings_come_from_the_environment() -> None:
 def test_unusable_values_are_refused(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+def test_the_sweep_looks_ahead_150_s_by_default_and_at_most_as_far_as_sqs_can_delay() -> None:
+    assert Settings.from_env({}).sweep_lookahead == timedelta(seconds=150)
+    assert Settings.from_env({"SWEEP_LOOKAHEAD": "15m"}).sweep_lookahead == timedelta(seconds=900)
+    assert Settings.from_env({"SWEEP_LOOKAHEAD": "0"}).sweep_lookahead == timedelta(0)
+    with pytest.raises(SettingsError, match="SWEEP_LOOKAHEAD must be from 0s to 900s"):
+        Settings.from_env({"SWEEP_LOOKAHEAD": "901s"})
