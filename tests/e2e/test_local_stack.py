@@ -3,7 +3,8 @@ HTTP gets its signed birthday webhook; the stack is stopped, an event falls due 
 down, and after a restart it arrives, flagged late, and nothing is sent twice.
 
 The clock offset (CLOCK_OFFSET) stands in for waiting: the first start sets "now" to 08:59:30
-UTC today (a loaded machine may take well over 10 s to start the stack); the restart moves it 70 minutes on, as if the stack had been down that long.
+UTC today (a loaded machine may take well over 10 s to start the stack); the restart moves
+it 70 minutes on, as if the stack had been down that long.
 """
 
 from __future__ import annotations
