@@ -146,9 +146,9 @@ def start_runner(stack: contextlib.ExitStack, env: dict[str, str]) -> None:
     container = bootstrap.container()
     report = progress.Progress(
         in_flight=progress.postgres_in_flight(env["DATABASE_URL"]),
-        in_queue=progress.sqs_depth(
+        in_queue=sqs.SqsQueue(
             sqs.client(env["AWS_DEFAULT_REGION"], env["AWS_ENDPOINT_URL"]), env["QUEUE_URL"]
-        ),
+        ).depth,
         now=container.clock.now,
         every=float(env.get("PROGRESS_EVERY", "10")),
     )

@@ -17,12 +17,6 @@ from typing import Any
 
 from chalicelib.adapters.postgres import Database
 
-QUEUE_COUNTS = (
-    "ApproximateNumberOfMessages",
-    "ApproximateNumberOfMessagesNotVisible",
-    "ApproximateNumberOfMessagesDelayed",
-)
-
 
 @dataclass(frozen=True)
 class Sample:
@@ -114,11 +108,3 @@ def postgres_in_flight(url: str) -> Callable[[datetime], tuple[int, int]]:
             return store.progress_counts(since)
 
     return counts
-
-
-def sqs_depth(sqs: Any, queue_url: str) -> Callable[[], int]:
-    def depth() -> int:
-        found = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=list(QUEUE_COUNTS))
-        return sum(int(found["Attributes"].get(name, 0)) for name in QUEUE_COUNTS)
-
-    return depth
