@@ -138,7 +138,7 @@ def test_a_webhook_arrives_and_one_missed_while_down_arrives_late(
             env=stack_env(postgres_safe_dir, sink, free_port(), offset),
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=300,  # it refuses at once, after its imports: minutes on a fresh, loaded venv
         )
         assert second.returncode != 0
         assert "already running" in second.stderr

@@ -150,7 +150,7 @@ def test_chalice_deploy_redeploy_and_delete_on_the_data_plane(project: Path, mot
     assert mapping["EventSourceArn"].endswith(f":{QUEUE_NAME}")
     events = client(moto, "events")
     [rule] = [r for r in events.list_rules()["Rules"] if r["Name"].startswith("event-scheduler-dev-sweep")]
-    assert rule["ScheduleExpression"] == "rate(1 minute)"
+    assert rule["ScheduleExpression"] == "cron(* * * * ? *)"  # every minute (the sweep looks ahead)
     [target] = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
     assert target["Arn"].endswith(f":function:{FUNCTIONS['sweep']}")
     apigateway = client(moto, "apigateway")
