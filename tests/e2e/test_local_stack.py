@@ -72,11 +72,14 @@ class Stack:
 
     def stop(self) -> int:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            # SIGTERM, not SIGINT: a shell that starts jobs in the background (CI's, a script's
+            # `&`) makes them ignore SIGINT, and make run stops the same way on either.
+            self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(60)
+                self.process.wait(120)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(30)
                 raise
             finally:
                 self._output.close()
