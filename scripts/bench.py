@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import argparse
 import contextlib
+import http.client
 import json
 import resource
 import statistics
@@ -47,6 +48,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 import requests
@@ -133,8 +135,11 @@ def receiver_stats(url: str) -> dict[str, int]:
 # --- measurements ---------------------------------------------------------------------------
 
 
-def raw_posts(url: str, total: int, threads: int) -> float:
-    """Plain requests.Session POSTs of a similar body: the ceiling for the pipeline."""
+def raw_posts(url: str, total: int, threads: int, client: str = "requests") -> float:
+    """Plain POSTs of a similar body, `threads` at a time: the receiver's ceiling as a plain
+    client sees it. "requests": a requests.Session each (the figure the pipeline's ratio has
+    always been to); "http.client": a keep-alive HTTPConnection each, the library the sender
+    uses, so the pipeline's overhead over its own client shows too."""
     body = json.dumps(
         {
             "message": "Hey, User Number 1 it's your birthday",
@@ -145,15 +150,23 @@ def raw_posts(url: str, total: int, threads: int) -> float:
         }
     ).encode()
     per_thread = total // threads
+    parts = urlsplit(url)
 
-    def run() -> None:
+    def with_requests() -> None:
         session = requests.Session()
         session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=1))
         for _ in range(per_thread):
             session.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=(2, 5))
 
+    def with_http_client() -> None:
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+        for _ in range(per_thread):
+            connection.request("POST", parts.path, body, {"Content-Type": "application/json"})
+            connection.getresponse().read()
+        connection.close()
+
     started = time.perf_counter()
-    run_threads(run, threads)
+    run_threads(with_requests if client == "requests" else with_http_client, threads)
     return per_thread * threads / (time.perf_counter() - started)
 
 
@@ -355,7 +368,9 @@ def main(argv: list[str] | None = None) -> int:
 def measure(db: Database, hook: str, args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
     n, workers = args.events, args.workers
     raw = raw_posts(hook, args.raw_posts or min(n, 8000), workers)
+    raw_http_client = raw_posts(hook, args.raw_posts or min(n, 8000), workers, "http.client")
     log(f"raw requests.Session POSTs, {workers} threads: {raw:8.0f} /s")
+    log(f"raw http.client POSTs, {workers} threads:      {raw_http_client:8.0f} /s (the sender's library)")
     with quietly():
         sweep_rate = sweeper_alone(db, n, args.sweep_batch)
     log(f"sweeper alone (claim + enqueue):          {sweep_rate:8.0f} events/s")
@@ -379,7 +394,10 @@ def measure(db: Database, hook: str, args: argparse.Namespace) -> tuple[dict[str
     posts = receiver_stats(hook)["requests"] - posts_before
     eps = run.completed / run.seconds
     cpu = [(b - a) * 1000 / max(run.completed, 1) for a, b in zip(cpu_before, cpu_after, strict=True)]
-    log(f"end to end (claim -> POST -> complete):   {eps:8.0f} events/s = {eps / raw:.2f} x raw")
+    log(
+        f"end to end (claim -> POST -> complete):   {eps:8.0f} events/s = {eps / raw:.2f} x raw"
+        f" ({eps / raw_http_client:.2f} x raw http.client)"
+    )
     log(f"  {run.completed} completed in {run.seconds:.1f}s; the receiver saw {posts} POSTs")
     log(f"  lateness p50 {run.lateness_p50:.2f}s, p99 {run.lateness_p99:.2f}s")
     log(
@@ -391,6 +409,8 @@ def measure(db: Database, hook: str, args: argparse.Namespace) -> tuple[dict[str
         "eventsPerSecond": round(eps, 1),
         "rawPostPerSecond": round(raw, 1),
         "ratioToRaw": round(eps / raw, 3),
+        "rawHttpClientPostPerSecond": round(raw_http_client, 1),
+        "ratioToRawHttpClient": round(eps / raw_http_client, 3),
         "sweeperEventsPerSecond": round(sweep_rate, 1),
         "p50LatenessSeconds": round(run.lateness_p50, 3),
         "p99LatenessSeconds": round(run.lateness_p99, 3),
