@@ -10,24 +10,26 @@ out; precompiled, as the runtime's are). Each time is from process start to the 
 
 - app_import: `import app` (Lambda's init phase, the same module for every function);
 - authorizer: the first answer of `jwt_auth` to an HS256 token (JWT_SECRET in the
-  environment); authorizer_secret_arn: the same with JWT_SECRET_ARN (Secrets Manager);
+  environment); authorizer_secret_arn: the same with JWT_SECRET_ARN (Secrets Manager), and
+  authorizer_secret_arn_extension through the extension's stand-in (as deployed);
 - api_get_user: the first `GET /user/{id}` through the API handler, with the database URL
-  from DB_SECRET_ARN (Secrets Manager on a moto server this script starts: boto3, a client,
+  from DB_SECRET_ARN (Secrets Manager on a moto server this script starts: botocore, a client,
   GetSecretValue) and a real embedded PostgreSQL; api_get_user_extension: the same with
   PARAMETERS_SECRETS_EXTENSION_HTTP_PORT set, the secret read from a stand-in for the
-  extension (below);
+  extension (below): what the CDK stack deploys;
 - worker_imports, sweeper_imports: `import app`, then every module of ours that the function's
-  first call loads (each importing its libraries: psycopg, boto3, pynamodb...), no I/O;
+  first call loads (each importing its libraries: psycopg, botocore, pynamodb...), no I/O;
 - worker: the first (empty) batch: the worker and every adapter it uses built (an SQS client,
   the ledger, the webhook session); sweeper: the first sweep of an empty database (connects,
   claims nothing). Both with DATABASE_URL set, as the bench gives them no secret;
 - hello_import, hello_answer: a Chalice hello-world, packaged by the same build, the baseline.
 
-Secrets: `cached_get_secret_value` is what the app does (boto3 imported, a client made, one
-GetSecretValue, kept for the container's life); `extension_get` models the AWS Parameters and
-Secrets Lambda Extension (stdlib HTTP GET to a local port answering from memory, as the
-extension does on a cache hit). The extension's own start and its first fetch from Secrets
-Manager (the same network call boto3 makes) cannot run here and are not measured.
+Secrets: `cached_get_secret_value` is what the app does without the extension (botocore
+imported, a client made, one GetSecretValue, kept for the container's life); `extension_get`
+models the AWS Parameters and Secrets Lambda Extension (stdlib HTTP GET to a local port
+answering from memory, as the extension does on a cache hit). The extension's own start and its
+first fetch from Secrets Manager (the same network call the SDK makes) cannot run here and are
+not measured.
 
 Ratios are to hello_answer (process start to the hello-world's first answer). Medians of
 --samples runs, interleaved; the last line is one JSON object.
@@ -72,7 +74,13 @@ from scripts.devstack.postgres import fresh_database
 ROOT = Path(__file__).resolve().parents[1]
 JWT_SECRET = "cold-bench-" + "s" * 40
 SESSION_TOKEN = "testing"  # noqa: S105 (a fake: AWS_SESSION_TOKEN in the functions' environment)
-TARGETS = {"authorizer": 5.0, "api_get_user": 10.0, "worker_imports": 8.0, "sweeper_imports": 8.0}
+TARGETS = {
+    "authorizer": 5.0,
+    "api_get_user": 10.0,
+    "api_get_user_extension": 10.0,
+    "worker_imports": 8.0,
+    "sweeper_imports": 8.0,
+}
 ZIP_TARGET_MB = 15.0
 ANSWER = "cold-bench-answer "
 
@@ -157,8 +165,8 @@ elif scenario == "sweeper":
              "resources": ["arn:aws:events:us-east-1:0:rule/sweep"]}
     answer = app.sweep(event, Context())
 elif scenario == "cached_get_secret_value":
-    import boto3
-    client = boto3.client("secretsmanager", region_name="us-east-1")
+    from chalicelib.adapters import secrets
+    client = secrets.sdk_client({"AWS_REGION": "us-east-1"})
     answer = len(client.get_secret_value(SecretId=payload["arn"])["SecretString"])
 elif scenario == "extension_get":
     import http.client, os
@@ -351,13 +359,20 @@ def main() -> None:
         }  # fmt: skip
         samples: dict[str, list[float]] = {}
         modules: dict[str, list[str]] = {}
-        with extension_stand_in({db_arn: db_secret}, SESSION_TOKEN) as port:
+        with extension_stand_in({db_arn: db_secret, jwt_arn: JWT_SECRET}, SESSION_TOKEN) as port:
             scenarios: list[tuple[str, Path, str, dict[str, str], dict[str, Any]]] = [
                 ("hello_import", hello_task, "import", base, {}),
                 ("hello_answer", hello_task, "hello", base, {}),
                 ("app_import", task, "import", base, {}),
                 ("authorizer", task, "authorizer", authorizer_env, {"token": token}),
                 ("authorizer_secret_arn", task, "authorizer", authorizer_arn_env, {"token": token}),
+                (
+                    "authorizer_secret_arn_extension",
+                    task,
+                    "authorizer",
+                    authorizer_arn_env | {EXTENSION_PORT: str(port)},
+                    {"token": token},
+                ),
                 ("api_get_user", task, "get_user", api_env, {"user_id": user_id}),
                 (
                     "api_get_user_extension",
@@ -384,7 +399,7 @@ def main() -> None:
         assert files_before == files_after, "something wrote into the code folder"
         figures = {name: median(values) for name, values in samples.items()}
         hello_answer, hello_import = figures["hello_answer"], figures["hello_import"]
-        extra = ["api_get_user_extension", "worker", "sweeper"]
+        extra = ["authorizer_secret_arn", "authorizer_secret_arn_extension", "worker", "sweeper"]
         ratios = {name: round(figures[name] / hello_answer, 2) for name in [*TARGETS, *extra]}
         ratios["app_import"] = round(figures["app_import"] / hello_import, 2)
         zip_mb = round(package.stat().st_size / 1e6, 2)
@@ -399,12 +414,15 @@ def main() -> None:
             "aws_lambda_powertools",
             "jwt",
             "cryptography",
+            "s3transfer",
         )
         heavy_loaded = {
             name: sorted({m.split(".")[0] for m in modules[name]} & set(heavy))
             for name in (
                 "app_import",
                 "authorizer",
+                "authorizer_secret_arn",
+                "authorizer_secret_arn_extension",
                 "api_get_user",
                 "api_get_user_extension",
                 "worker",

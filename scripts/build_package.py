@@ -6,8 +6,9 @@ Writes what `chalice package` writes (`sam.json`, `deployment.zip`), with the zi
 - nothing from a working tree's caches (`__pycache__`, `.pyc`) goes in;
 - boto3, botocore, s3transfer (and python-dateutil and six, which only botocore needs) are
   left out: the Lambda Python 3.11 runtime provides them (`--with-sdk` keeps them);
-- psycopg_binary's `version.py`, which reads its distribution's metadata on every import (a
-  scan of sys.path), becomes the literal version it would have read;
+- the `version.py` of psycopg, psycopg_binary and psycopg_pool, each of which reads its
+  distribution's metadata on every import (a scan of sys.path, ~5 ms), becomes the literal
+  version it would have read;
 - every module is compiled with `--invalidation-mode unchecked-hash`: Lambda's code folder is
   read-only and the zip's fixed timestamps would make timestamp-checked `.pyc` stale, so the
   interpreter uses these without looking at the source (the code never changes in place);
@@ -39,6 +40,8 @@ LAMBDA_PYTHON = (3, 11)
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "dateutil", "python_dateutil", "six")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 LAMBDA_CODE_DIR = "/var/task"  # the path compiled into each .pyc's co_filename (tracebacks)
+# Packages whose version.py asks importlib.metadata for their own version (package = distribution).
+VERSION_FROM_METADATA = ("psycopg", "psycopg_binary", "psycopg_pool")
 
 
 def build(project_dir: Path, out_dir: Path, stage: str, *, with_sdk: bool = False) -> Path:
@@ -52,7 +55,8 @@ def build(project_dir: Path, out_dir: Path, stage: str, *, with_sdk: bool = Fals
         shutil.copyfile(raw / "sam.json", out_dir / "sam.json")
         tree = Path(tmp) / "tree"
         modes = _extract(raw / "deployment.zip", tree, () if with_sdk else RUNTIME_PROVIDED)
-        _pin_psycopg_binary_version(tree)
+        for package in VERSION_FROM_METADATA:
+            _pin_version(tree, package)
         _compile(tree)
         target = out_dir / "deployment.zip"
         _write_zip(tree, target, modes)
@@ -99,16 +103,16 @@ def _extract(archive: Path, tree: Path, leave_out: tuple[str, ...]) -> dict[str,
     return modes
 
 
-def _pin_psycopg_binary_version(tree: Path) -> None:
-    version_file = tree / "psycopg_binary" / "version.py"
-    records = sorted(tree.glob("psycopg_binary-*.dist-info/METADATA"))
+def _pin_version(tree: Path, package: str) -> None:
+    version_file = tree / package / "version.py"
+    records = sorted(tree.glob(f"{package}-*.dist-info/METADATA"))
     if not version_file.exists() or not records:
         return
     match = re.search(r"^Version: (\S+)$", records[0].read_text(), re.MULTILINE)
     if match is None:
         raise SystemExit(f"no Version in {records[0]}")
     version_file.write_text(
-        '"""psycopg-binary distribution version (written by scripts/build_package.py: the\n'
+        f'"""{package} distribution version (written by scripts/build_package.py: the\n'
         'original reads importlib.metadata on every import)."""\n\n'
         f'__version__ = "{match.group(1)}"\n'
     )

@@ -8,8 +8,9 @@
 
 Writes into `.chalice/config.json`, stage STAGE, per function: the role the data plane made for
 it (`iam_role_arn`, `manage_iam_role: false`), the private subnets and security group (the
-functions that reach the database), and its environment (the secrets' ARNs, the proxy, the
-queues, the ledger). The outputs come from `cdk deploy --outputs-file` or, without --outputs,
+functions that reach the database), its environment (the secrets' ARNs, the proxy, the queues,
+the ledger) and its `layers` (the AWS Parameters and Secrets Lambda Extension, for those that
+read secrets when they start). The outputs come from `cdk deploy --outputs-file` or, without --outputs,
 from CloudFormation. The CDK's own path (`make synth`) ignores the roles and subnets written
 here (stacks/chalice_app.CDK_OVERRIDES). Don't commit the result: it names one account's ARNs.
 """
@@ -63,6 +64,11 @@ def apply(config: dict[str, Any], stage: str, outputs: dict[str, str]) -> dict[s
             **layer.get("environment_variables", {}),
             **json.loads(outputs[f"{logical_id}Environment"]),
         }
+        layers = [arn for arn in outputs.get(f"{logical_id}Layers", "").split(",") if arn]
+        if layers:  # the secrets extension's, for the functions that read secrets when they start
+            layer["layers"] = layers
+        else:
+            layer.pop("layers", None)
         if name in IN_VPC:
             layer["subnet_ids"] = subnets
             layer["security_group_ids"] = [outputs["FunctionSecurityGroupId"]]

@@ -9,7 +9,6 @@ serves both logins. Running this again changes nothing but the password, to the 
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from collections.abc import Mapping
@@ -37,8 +36,9 @@ def login_from_env(env: Mapping[str, str] | None = None, client: Any = None) -> 
     if not arn:
         return None
     if client is None:
-        boto3: Any = importlib.import_module("boto3")  # only the migrate function gets here
-        client = boto3.client("secretsmanager", region_name=env.get("AWS_REGION") or None)
+        from chalicelib.adapters import aws_clients  # only the migrate function gets here
+
+        client = aws_clients.client("secretsmanager", env.get("AWS_REGION") or None)
     secret = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
     return Login(secret["username"], secret["password"])
 

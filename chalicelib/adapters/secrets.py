@@ -8,13 +8,12 @@ stack and the tests never call AWS. Each function is given only the references i
 
 Where the AWS Parameters and Secrets Lambda Extension runs (its layer added, and
 `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` set), secrets come from its local cache over HTTP:
-no boto3 import and no client on the cold path (~0.3 s saved, scripts/bench_cold.py).
-Otherwise one boto3 client asks GetSecretValue. Either way, once per container.
+no AWS SDK import and no client on the cold path (scripts/bench_cold.py measures both).
+Otherwise one botocore client asks GetSecretValue. Either way, once per container.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -107,11 +106,13 @@ def _client(env: Mapping[str, str]) -> SecretsClient:
     port = env.get(EXTENSION_PORT)
     if port:
         return ExtensionClient(int(port), env.get("AWS_SESSION_TOKEN", ""))
-    return _boto3_client(env)
+    return sdk_client(env)
 
 
-def _boto3_client(env: Mapping[str, str]) -> SecretsClient:
-    boto3: Any = importlib.import_module("boto3")  # imported only where a secret is fetched
+def sdk_client(env: Mapping[str, str]) -> SecretsClient:
+    """GetSecretValue through botocore (imported only where a secret is fetched)."""
+    from chalicelib.adapters import aws_clients
+
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
-    client: SecretsClient = boto3.client("secretsmanager", region_name=region)
+    client: SecretsClient = aws_clients.client("secretsmanager", region)
     return client

@@ -1,4 +1,5 @@
-"""SQS through boto3: the delivery queue and its DLQ, plus the helper that creates them locally."""
+"""SQS through a botocore client: the delivery queue and its DLQ, plus the helper that creates
+them locally."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
+from chalicelib.adapters import aws_clients
 from chalicelib.domain.sweeping import MAX_DELAY_SECONDS
 from chalicelib.ports import Received
 
@@ -24,9 +25,7 @@ _CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_conne
 
 
 def client(region: str, endpoint_url: str | None = None) -> Any:
-    return boto3.session.Session().client(
-        "sqs", region_name=region, endpoint_url=endpoint_url, config=_CONFIG
-    )
+    return aws_clients.client("sqs", region, endpoint_url, _CONFIG)
 
 
 class SqsQueue:

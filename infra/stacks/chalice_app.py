@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Acknowledgment, Fn, Validations
+from aws_cdk import Acknowledgment, Aws, CfnCondition, Fn, Validations
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -131,6 +131,13 @@ class ChaliceApp(Construct):
     def set_environment(self, function: Function, variables: dict[str, str]) -> None:
         for name, value in variables.items():
             function.resource.add_property_override(f"Environment.Variables.{name}", value)
+
+    def add_layer(self, function: Function, layer_arn: str, condition: CfnCondition | None = None) -> None:
+        """The function's one layer; with a condition, only where it holds."""
+        layers: Any = [layer_arn]
+        if condition is not None:
+            layers = Fn.condition_if(condition.logical_id, layers, Aws.NO_VALUE)
+        function.resource.add_property_override("Layers", layers)
 
     def grant(self, function: Function, *statements: iam.PolicyStatement) -> None:
         """One policy per function; the function waits for it, so it never starts unauthorised

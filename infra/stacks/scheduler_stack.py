@@ -14,14 +14,14 @@ the same grants; scripts/chalice_stage.py writes its outputs into the stage's Ch
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from aws_cdk import CfnOutput, CfnParameter, Fn, Stack
+from aws_cdk import CfnCondition, CfnOutput, CfnParameter, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks import dashboards
+from stacks import dashboards, secrets_extension
 from stacks.app_secrets import AppSecrets
 from stacks.audit import AuditTrail
 from stacks.chalice_app import ALIAS, ChaliceApp, Function, api_gateway_logging_role
@@ -57,6 +57,9 @@ LOGICAL_IDS = {
 IN_VPC = ("api_handler", "sweep", "deliver", "migrate")
 PROBED = ("APIHandler", "Deliver", "JwtAuth")
 """What the PreTraffic hook checks (the sweeper's probe would be a sweep: real work)."""
+WITH_SECRETS_EXTENSION = ("api_handler", "sweep", "deliver", "jwt_auth")
+"""The functions whose cold start reads secrets (stacks/secrets_extension.py); the authorizer's
+only in HS256 mode. Not the migrator: it runs once per deploy, where a cold start costs nothing."""
 
 
 @dataclass
@@ -65,6 +68,10 @@ class Wiring:
 
     environment: dict[str, dict[str, str]]
     grants: dict[str, list[iam.PolicyStatement]]
+    layers: dict[str, str] = field(default_factory=dict)
+    """One layer ARN per function that has one (the secrets extension's)."""
+    layer_conditions: dict[str, CfnCondition] = field(default_factory=dict)
+    """A function whose layer is there only when the condition holds."""
 
 
 class SchedulerStack(Stack):
@@ -155,6 +162,7 @@ class SchedulerStack(Stack):
                 "jwt_auth": [allow(READ_SECRET, secrets.jwt_signing.secret_arn)],
             },
         )
+        self._secrets_extension(wiring, chalice_config, jwks_url)
         monitoring = Monitoring(self, "Monitoring", stage=stage, alarm_email=alarm_email)
         api_name = f"event-scheduler-{stage}"
         if with_app:
@@ -193,6 +201,19 @@ class SchedulerStack(Stack):
         )
         self._outputs(queues, ledger, database, monitoring, secrets)
 
+    def _secrets_extension(
+        self, wiring: Wiring, chalice_config: ChaliceConfig, jwks_url: CfnParameter
+    ) -> None:
+        """The extension's layer and port for the functions that read secrets when they start;
+        the authorizer's layer only without a JWKS URL (RS256 reads no secret)."""
+        extension = secrets_extension.SecretsExtension(self, "SecretsExtension")
+        for name in WITH_SECRETS_EXTENSION:
+            wiring.layers[name] = extension.layer_arn(chalice_config.function(name).architecture)
+            wiring.environment[name] = {**wiring.environment[name], **secrets_extension.ENVIRONMENT}
+        wiring.layer_conditions["jwt_auth"] = CfnCondition(
+            self, "AuthorizerUsesSharedSecret", expression=Fn.condition_equals(jwks_url.value_as_string, "")
+        )
+
     def _app(
         self,
         stage: str,
@@ -220,6 +241,8 @@ class SchedulerStack(Stack):
         for name, function in functions.items():
             app.set_environment(function, wiring.environment[name])
             app.grant(function, *wiring.grants[name])
+            if name in wiring.layers:
+                app.add_layer(function, wiring.layers[name], wiring.layer_conditions.get(name))
         app.consume_queue(queues.queue.queue_arn, max_concurrency=max(2, worker.reserved_concurrency or 2))
 
         access_logs = logs.LogGroup(self, "ApiAccessLogs", retention=logs.RetentionDays.ONE_WEEK)
@@ -306,6 +329,12 @@ class SchedulerStack(Stack):
             )
             CfnOutput(self, f"{logical_id}RoleArn", value=role.role_arn)
             CfnOutput(self, f"{logical_id}Environment", value=self.to_json_string(wiring.environment[name]))
+            # Comma-separated layer ARNs for the function's `layers` (empty: none).
+            layer = wiring.layers.get(name, "")
+            condition = wiring.layer_conditions.get(name)
+            if condition is not None:
+                layer = Fn.condition_if(condition.logical_id, layer, "").to_string()
+            CfnOutput(self, f"{logical_id}Layers", value=layer)
         prefix = f"event-scheduler-{stage}"
         # The names `chalice deploy` gives the functions: the alarms and dashboards watch them.
         return {

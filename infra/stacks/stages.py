@@ -80,6 +80,8 @@ class FunctionConfig:
     timeout_seconds: int
     memory_mb: int
     reserved_concurrency: int | None
+    architecture: str
+    """Chalice's `lambda_architecture` (x86_64 unless configured): the layers must match it."""
 
 
 class ChaliceConfig:
@@ -109,6 +111,7 @@ class ChaliceConfig:
             timeout_seconds=int(lookup("lambda_timeout", 60)),
             memory_mb=int(lookup("lambda_memory_size", 128)),
             reserved_concurrency=lookup("reserved_concurrency"),
+            architecture=str(lookup("lambda_architecture", "x86_64")),
         )
 
     @property

@@ -31,6 +31,8 @@ def fake_outputs(template: Template) -> dict[str, str]:
             values[key] = json.dumps({"DB_HOST": "proxy.example", "QUEUE_URL": "https://sqs.example/q"})
         elif key.endswith("RoleArn"):
             values[key] = f"arn:aws:iam::123456789012:role/{key}"
+        elif key.endswith("Layers"):  # what the mapping (or the authorizer's condition) gives
+            values[key] = "" if key == "MigrateLayers" else f"arn:aws:lambda:us-east-1:1:layer:{key}:4"
         else:
             values[key] = {"FunctionSubnetIds": "subnet-a,subnet-b"}.get(key, f"{key}-value")
     return values
@@ -57,7 +59,11 @@ def test_the_data_plane_has_no_app_and_every_output_the_script_reads(data_plane:
     assert not data_plane.of_type("Custom::SchemaMigrations")
     outputs = set(data_plane.raw["Outputs"])
     for logical_id in chalice_stage.FUNCTIONS.values():
-        assert {f"{logical_id}RoleArn", f"{logical_id}Environment"} <= outputs
+        assert {f"{logical_id}RoleArn", f"{logical_id}Environment", f"{logical_id}Layers"} <= outputs
+    layers = data_plane.raw["Outputs"]
+    assert layers["MigrateLayers"]["Value"] == ""
+    assert "Fn::FindInMap" in layers["APIHandlerLayers"]["Value"]
+    assert layers["JwtAuthLayers"]["Value"]["Fn::If"][0] == "AuthorizerUsesSharedSecret"
     assert {"FunctionSubnetIds", "FunctionSecurityGroupId", "QueueUrl"} <= outputs
     [queue] = [
         q for n, q in data_plane.of_type("AWS::SQS::Queue").items() if n.startswith("DeliveryDeliveries")
@@ -81,6 +87,8 @@ def test_chalice_reads_the_written_stage_as_the_data_planes(data_plane: Template
         assert config.environment_variables["STAGE"] == "dev"  # the stage's own settings stay
     deliver = Config(chalice_stage="dev", function_name="deliver", config_from_disk=written)
     assert deliver.subnet_ids == ["subnet-a", "subnet-b"]
+    assert deliver.layers == ["arn:aws:lambda:us-east-1:1:layer:DeliverLayers:4"]
+    assert not Config(chalice_stage="dev", function_name="migrate", config_from_disk=written).layers
     assert Config(chalice_stage="dev", function_name="jwt_auth", config_from_disk=written).subnet_ids is None
     # the stage's other settings (the worker's concurrency) are untouched
     assert written["stages"]["dev"]["lambda_functions"]["deliver"]["reserved_concurrency"] == 5

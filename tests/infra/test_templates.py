@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from stacks import chalice_app, monitoring
+from stacks import chalice_app, monitoring, secrets_extension
 from stacks.database import APP_USER, ENGINE_VERSION
 from stacks.ledger import TTL_ATTRIBUTE
 from stacks.stages import CANARY, CANARY_WINDOW_SECONDS, STAGES, ChaliceConfig
 
+from chalicelib.adapters.secrets import EXTENSION_PORT
 from chalicelib.settings import DLQ_MAX_RECEIVE_COUNT
 from tests.infra.conftest import Template
 
@@ -217,6 +218,46 @@ def test_the_authorizer_stays_outside_the_vpc(template: Template) -> None:
         assert "VpcConfig" not in props
         assert "JWT_SECRET_ARN" in props["Environment"]["Variables"]
         assert "DB_SECRET_ARN" not in props["Environment"]["Variables"]
+
+
+def _extension_layer(template: Template, layers: Any) -> str:
+    """The architecture whose mapping `layers` (one FindInMap on the region) reads."""
+    [layer] = layers
+    mapping_id, region, key = layer["Fn::FindInMap"]
+    assert (region, key) == ({"Ref": "AWS::Region"}, "arn")
+    arns = {region: row["arn"] for region, row in template.raw["Mappings"][mapping_id].items()}
+    [architecture] = [a for a in secrets_extension.ARCHITECTURES if secrets_extension.known_arns(a) == arns]
+    return architecture
+
+
+def test_the_functions_that_read_secrets_at_start_use_the_secrets_extension(template: Template) -> None:
+    # API, sweeper, worker: their database secret; the authorizer: the HS256 signing secret.
+    for function in ("APIHandler", "Sweep", "Deliver", "JwtAuth"):
+        props = template.props(function)
+        assert props["Environment"]["Variables"][EXTENSION_PORT] == secrets_extension.PORT
+        layers = props["Layers"]
+        if function == "JwtAuth":  # with a JWKS URL (RS256) it reads no secret: no extension
+            condition, layers, otherwise = layers["Fn::If"]
+            assert otherwise == {"Ref": "AWS::NoValue"}
+            assert template.raw["Conditions"][condition] == {"Fn::Equals": [{"Ref": "JwksUrl"}, ""]}
+        assert [_extension_layer(template, layers)] == props["Architectures"]
+    # The migrator runs once per deploy, where a cold start costs nothing; no other function
+    # (the PreTraffic hook, the custom resources' providers) reads secrets at start.
+    others = [*template.of_type("AWS::Lambda::Function"), "Migrate"]
+    for function in others:
+        props = template.props(function)
+        assert "Layers" not in props, function
+        assert EXTENSION_PORT not in props.get("Environment", {}).get("Variables", {}), function
+
+
+def test_a_region_with_no_known_extension_layer_is_refused_before_anything_is_created(
+    template: Template,
+) -> None:
+    [(mapping_id, mapping)] = [(n, m) for n, m in template.raw["Mappings"].items() if "SecretsExtension" in n]
+    [rule] = [r for n, r in template.raw["Rules"].items() if n.startswith("SecretsExtension")]
+    [assertion] = rule["Assertions"]
+    assert assertion["Assert"] == {"Fn::Contains": [sorted(mapping), {"Ref": "AWS::Region"}]}
+    assert "us-east-1" in mapping, mapping_id
 
 
 def test_the_worker_gets_the_pipelines_settings(template: Template) -> None:

@@ -118,6 +118,9 @@ def test_the_worker_builds_its_pipeline_without_the_authorizers_pyjwt() -> None:
     assert "chalicelib.services.worker" in modules
     assert "chalicelib.services.sweeper" not in modules
     assert {"jwt", "cryptography", "requests"}.isdisjoint(modules)  # the webhook is http.client
+    # Its SQS client is botocore's: boto3 would bring s3transfer (~45 ms) for nothing.
+    assert "botocore" in modules
+    assert {"boto3", "s3transfer"}.isdisjoint(modules)
 
 
 def test_the_sweeper_loads_neither_the_worker_nor_the_ledger_nor_pyjwt(database_url: str) -> None:
@@ -126,6 +129,7 @@ def test_the_sweeper_loads_neither_the_worker_nor_the_ledger_nor_pyjwt(database_
     assert answer == "swept"
     assert "chalicelib.services.sweeper" in modules
     assert {"chalicelib.services.worker", "pynamodb", "requests", "jwt", "cryptography"}.isdisjoint(modules)
+    assert {"boto3", "s3transfer"}.isdisjoint(modules)
 
 
 LOADER = """

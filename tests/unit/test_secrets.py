@@ -30,7 +30,7 @@ class FakeSecretsManager:
 
 def test_nothing_is_fetched_when_no_reference_is_set() -> None:
     env = {"STAGE": "local", "DATABASE_URL": "postgresql://x"}
-    # No client is given: one would be built from boto3 if anything were fetched.
+    # No client is given: one would be built from botocore if anything were fetched.
     assert secrets.resolve(env) == env
 
 
@@ -76,7 +76,7 @@ def test_plain_secrets_fill_their_variables_and_only_referenced_ones_are_fetched
 
 
 def test_the_real_client_is_built_for_the_functions_region_without_calling_aws() -> None:
-    client = secrets._boto3_client({"AWS_REGION": "eu-west-1"})
+    client = secrets.sdk_client({"AWS_REGION": "eu-west-1"})
     assert client.meta.region_name == "eu-west-1"  # type: ignore[attr-defined]
 
 
