@@ -22,6 +22,7 @@ The CDK app calls `build()` too (infra/stacks/chalice_app.py), so what `make syn
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -29,7 +30,9 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_PYTHON = (3, 11)
@@ -44,14 +47,22 @@ LAMBDA_CODE_DIR = "/var/task"  # the path compiled into each .pyc's co_filename 
 VERSION_FROM_METADATA = ("psycopg", "psycopg_binary", "psycopg_pool")
 
 
-def build(project_dir: Path, out_dir: Path, stage: str, *, with_sdk: bool = False) -> Path:
-    """Packages the app for `stage` into `out_dir` (sam.json, deployment.zip); returns the zip."""
+def build(
+    project_dir: Path,
+    out_dir: Path,
+    stage: str,
+    *,
+    with_sdk: bool = False,
+    chalice_config: Mapping[str, Any] | None = None,
+) -> Path:
+    """Packages the app for `stage` into `out_dir` (sam.json, deployment.zip); returns the zip.
+    `chalice_config` overrides every layer of .chalice/config.json (the CDK's stage_config)."""
     if sys.version_info[:2] != LAMBDA_PYTHON:
         raise SystemExit(f"build with Python {'.'.join(map(str, LAMBDA_PYTHON))}: .pyc are per version")
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="chalice-package-") as tmp:
         raw = Path(tmp) / "raw"
-        _chalice_package(project_dir, raw, stage)
+        _chalice_package(project_dir, raw, stage, chalice_config or {})
         shutil.copyfile(raw / "sam.json", out_dir / "sam.json")
         tree = Path(tmp) / "tree"
         modes = _extract(raw / "deployment.zip", tree, () if with_sdk else RUNTIME_PROVIDED)
@@ -63,14 +74,20 @@ def build(project_dir: Path, out_dir: Path, stage: str, *, with_sdk: bool = Fals
     return target
 
 
-def _chalice_package(project_dir: Path, out: Path, stage: str) -> None:
+_PACKAGE = (
+    "import json, sys; from chalice.api import package_app;"
+    " package_app(*sys.argv[1:4], json.loads(sys.argv[4]))"
+)
+"""`chalice package --stage S OUT`, with the overrides the CLI cannot take (Chalice's own API)."""
+
+
+def _chalice_package(project_dir: Path, out: Path, stage: str, chalice_config: Mapping[str, Any]) -> None:
     # A subprocess: Chalice imports app.py to package it, and a caller (the CDK app) may have
     # imported another copy already. No .pyc written into the working tree either.
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    chalice = Path(sys.executable).with_name("chalice")
     subprocess.run(
-        [str(chalice), "package", "--stage", stage, str(out)],
+        [sys.executable, "-c", _PACKAGE, str(project_dir), str(out), stage, json.dumps(dict(chalice_config))],
         cwd=project_dir,
         env=env,
         check=True,

@@ -76,7 +76,12 @@ class _PatchedChalice(Chalice):
     template before it is included."""
 
     def _package_app(self) -> None:
-        build_package.build(Path(self.source_dir), Path(self._sam_package_dir), self.stage_name)
+        build_package.build(
+            Path(self.source_dir),
+            Path(self._sam_package_dir),
+            self.stage_name,
+            chalice_config=self.stage_config,
+        )
         path = Path(self._sam_package_dir) / "sam.json"
         template = json.loads(path.read_text())
         group = template["Resources"].get("ApiHandlerLogGroup")

@@ -87,3 +87,45 @@ def test_the_zip_is_lean_sorted_and_precompiled_for_a_read_only_code_folder(pack
     magic = importlib.util.MAGIC_NUMBER
     assert {header[:4] for header in pycs.values()} == {magic}
     assert {int.from_bytes(header[4:8], "little") for header in pycs.values()} == {0b01}  # unchecked hash
+
+
+HELLO = """from chalice import Chalice
+
+app = Chalice(app_name="hello")
+
+
+@app.lambda_function()
+def hello(event, context):
+    return "hi"
+"""
+ACCOUNT_STAGE = {
+    "manage_iam_role": False,
+    "iam_role_arn": "arn:aws:iam::123456789012:role/one-accounts-role",
+    "subnet_ids": ["subnet-0123456789abcdef0"],
+    "security_group_ids": ["sg-0123456789abcdef0"],
+}
+"""What scripts/chalice_stage.py writes into a stage for `chalice deploy`: one account's ARNs."""
+
+
+def test_the_cdks_stage_config_overrides_what_chalice_stage_wrote_into_the_config(tmp_path: Path) -> None:
+    from infra.stacks.chalice_app import CDK_OVERRIDES
+
+    project = tmp_path / "hello"
+    (project / ".chalice").mkdir(parents=True)
+    (project / "app.py").write_text(HELLO)
+    (project / "requirements.txt").write_text("")
+    config = {"version": "2.0", "app_name": "hello", "stages": {"dev": ACCOUNT_STAGE}}
+    (project / ".chalice" / "config.json").write_text(json.dumps(config))
+
+    def function(**overrides: object) -> dict[str, object]:
+        out = tmp_path / f"out-{len(overrides)}"
+        build_package.build(project, out, "dev", **overrides)  # type: ignore[arg-type]
+        template = json.loads((out / "sam.json").read_text())
+        return dict(template["Resources"]["Hello"]["Properties"])
+
+    as_written = function()
+    assert as_written["Role"] == ACCOUNT_STAGE["iam_role_arn"]
+    assert "VpcConfig" in as_written
+    for_the_cdk = function(chalice_config=CDK_OVERRIDES)
+    assert for_the_cdk["Role"] != ACCOUNT_STAGE["iam_role_arn"]  # the role the template makes
+    assert "VpcConfig" not in for_the_cdk
