@@ -113,7 +113,7 @@ class HttpWebhookSender:
         self._tls = tls
         self._local = threading.local()
         # Every thread's connection, so all are closed when this sender goes (a finalizer runs
-        # before the garbage collector would find their sockets unclosed), or on close().
+        # before the garbage collector would find their sockets unclosed).
         self._open: set[http.client.HTTPConnection] = set()
         self._lock = threading.Lock()
         weakref.finalize(self, _close_all, self._open, self._lock)
@@ -154,10 +154,6 @@ class HttpWebhookSender:
         real_now = datetime.fromtimestamp(self._wall_clock(), UTC)
         retry_after = parse_retry_after(retry_after_header, real_now)
         return Outcome(verdict, status, error, latency, retry_after)
-
-    def close(self) -> None:
-        """Closes every thread's connection (each reconnects on its next POST)."""
-        _close_all(self._open, self._lock)
 
     def _connection(self) -> http.client.HTTPConnection:
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
