@@ -20,7 +20,7 @@ out; precompiled, as the runtime's are). Each time is from process start to the 
 - worker_imports, sweeper_imports: `import app`, then every module of ours that the function's
   first call loads (each importing its libraries: psycopg, botocore, pynamodb...), no I/O;
 - worker: the first (empty) batch: the worker and every adapter it uses built (an SQS client,
-  the ledger, the webhook session); sweeper: the first sweep of an empty database (connects,
+  the ledger, the webhook sender); sweeper: the first sweep of an empty database (connects,
   claims nothing). Both with DATABASE_URL set, as the bench gives them no secret;
 - hello_import, hello_answer: a Chalice hello-world, packaged by the same build, the baseline.
 
