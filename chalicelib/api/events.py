@@ -133,7 +133,10 @@ def _instant(value: str, name: str) -> datetime:
         parsed = parsed.replace(tzinfo=UTC)
     if parsed.tzinfo is None:
         raise ValidationError.single(name, "must include a UTC offset (Z or +HH:MM)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-01:00 is in year 10000 in UTC
+        raise ValidationError.single(name, "is outside the years 1 to 9999 in UTC") from None
 
 
 def encode_cursor(target: datetime, event_id: UUID) -> str:
