@@ -8,14 +8,15 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
-from chalice.app import Response
+from chalice.app import MultiDict, Response
 
 from chalicelib.domain.errors import (
     Conflict,
+    FieldError,
     Forbidden,
     NotFound,
     SchedulerError,
@@ -113,6 +114,23 @@ def json_body(raw: str | bytes | None) -> Any:
         raise ValidationError.single("body", "is not valid JSON") from None
     except RecursionError:  # `[[[[...` a few thousand deep: bad input, not a 500
         raise ValidationError.single("body", "is nested too deeply") from None
+
+
+def query_values(params: MultiDict | None, known: Collection[str]) -> tuple[dict[str, str], list[FieldError]]:
+    """The query string, one value a name, and what is wrong with it: a name the route does
+    not know, or one given more than once (`?status=FAILED&status=PENDING`, which Chalice
+    would answer with the last value, silently)."""
+    values: dict[str, str] = {}
+    errors = []
+    for name in sorted(params or ()):
+        assert params is not None
+        if name not in known:
+            errors.append(FieldError(name, "is not a known query parameter"))
+        elif len(params.getlist(name)) > 1:
+            errors.append(FieldError(name, "is given more than once"))
+        else:
+            values[name] = params[name]
+    return values, errors
 
 
 def parse_id(value: str, field: str = "id") -> UUID:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalice.app import Response
+from chalice.app import MultiDict, Response
 
 from chalicelib import bootstrap
 from chalicelib.api import http
@@ -73,12 +73,11 @@ def delete(context: Context, user_id: str) -> Response:
 
 
 @http.translate_errors
-def list_page(context: Context, params: Mapping[str, str] | None) -> dict[str, Any] | Response:
+def list_page(context: Context, query: MultiDict | None) -> dict[str, Any] | Response:
     require(principal(context), Action.LIST_USERS)
-    params = params or {}
-    unknown = sorted(set(params) - _LIST_PARAMS)
-    if unknown:
-        raise ValidationError.single(unknown[0], "is not a known query parameter")
+    params, errors = http.query_values(query, _LIST_PARAMS)
+    if errors:
+        raise ValidationError(errors)
     db = bootstrap.container().db
     limit, after = http.parse_limit(params.get("limit")), http.decode_cursor(params.get("cursor"))
     external_id = params.get("externalId")

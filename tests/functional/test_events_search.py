@@ -154,6 +154,17 @@ def test_bad_parameters_are_one_400_naming_each(client: Client, everything: list
     assert_error(client.http.get("/events?limit=101"), 400, "limit")
 
 
+def test_a_repeated_parameter_is_named_with_every_other_bad_one(client: Client) -> None:
+    query = "status=FAILED&status=PENDING&limit=5&limit=6&late=yes&colour=red&colour=blue&eventType=birthday"
+    error = assert_error(client.http.get(f"/events?{query}"), 400)
+    assert sorted((d["field"], d["message"]) for d in error["details"]) == [
+        ("colour", "is not a known query parameter"),
+        ("late", "must be true or false"),
+        ("limit", "is given more than once"),
+        ("status", "is given more than once"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [

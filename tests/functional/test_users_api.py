@@ -428,6 +428,15 @@ def test_an_unknown_query_parameter_is_a_400(client: Client) -> None:
     assert_error(client.http.get("/user?page=2"), 400, "page")
 
 
+@pytest.mark.parametrize(
+    "query", ["limit=5&limit=6", "externalId=a&externalId=b", "cursor=x&limit=5&cursor=x"]
+)
+def test_a_repeated_query_parameter_is_a_400_naming_it(client: Client, query: str) -> None:
+    name = query.split("=")[0]
+    error = assert_error(client.http.get(f"/user?{query}"), 400)
+    assert error["details"] == [{"field": name, "message": "is given more than once"}]
+
+
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=120),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=3),
