@@ -54,6 +54,13 @@ _OWN: dict[Role, frozenset[Action]] = {
 }
 
 
+def known_roles(names: Iterable[str]) -> list[Role]:
+    """The roles among these names, matched exactly: "Admin", "admin " and "service user" are
+    none of them (a role is never trimmed, case-folded or split)."""
+    known = {r.value: r for r in Role}
+    return [known[name] for name in names if name in known]
+
+
 @dataclass(frozen=True)
 class Principal:
     """The verified caller: its token's subject, roles (unknown ones dropped) and email."""
@@ -64,8 +71,7 @@ class Principal:
 
     @classmethod
     def of(cls, subject: str, roles: Iterable[str], email: str | None = None) -> Principal:
-        known = {r.value for r in Role}
-        return cls(subject, frozenset(Role(r) for r in roles if r in known), email or None)
+        return cls(subject, frozenset(known_roles(roles)), email or None)
 
     def owns(self, user_id: UUID) -> bool:
         """A subject that is not a UUID owns nothing (service principals, for instance)."""
