@@ -26,7 +26,7 @@ _LIST_PARAMS = {"limit", "cursor", "externalId"}
 
 
 @http.translate_errors
-def create(context: Context, body: str | bytes | None) -> Response:
+def create(context: Context, body: http.Body) -> Response:
     require(principal(context), Action.CREATE_USER)
     c = bootstrap.container()
     fields = parse_new_user(http.json_body(body), c.clock.now())
@@ -42,7 +42,7 @@ def read(context: Context, user_id: str) -> dict[str, Any] | Response:
 
 
 @http.translate_errors
-def replace(context: Context, user_id: str, body: str | bytes | None) -> dict[str, Any] | Response:
+def replace(context: Context, user_id: str, body: http.Body) -> dict[str, Any] | Response:
     uid = http.parse_id(user_id)
     require(principal(context), Action.CHANGE_USER, uid)
     c = bootstrap.container()
@@ -51,7 +51,7 @@ def replace(context: Context, user_id: str, body: str | bytes | None) -> dict[st
 
 
 @http.translate_errors
-def patch(context: Context, user_id: str, body: str | bytes | None) -> dict[str, Any] | Response:
+def patch(context: Context, user_id: str, body: http.Body) -> dict[str, Any] | Response:
     uid = http.parse_id(user_id)
     require(principal(context), Action.CHANGE_USER, uid)
     c = bootstrap.container()
@@ -89,7 +89,7 @@ def list_page(context: Context, query: MultiDict | None) -> dict[str, Any] | Res
 
 
 @http.translate_errors
-def import_batch(context: Context, body: str | bytes | None) -> dict[str, Any] | Response:
+def import_batch(context: Context, body: http.Body) -> dict[str, Any] | Response:
     require(principal(context), Action.IMPORT_USERS)
     c = bootstrap.container()
     payload = http.json_body(body)
