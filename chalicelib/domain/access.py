@@ -1,7 +1,9 @@
 """Who may do what: roles, actions and the ownership rule. Pure; the api layer applies it.
 
 `admin` may do everything; `service` everything but retrying events; `user` only what
-concerns the user whose id is its token's `sub`, and never the list of all users.
+concerns the user whose id is its token's `sub`, and never the list of all users. A user's
+`externalId` and `metadata` are the integrating team's: a `user` token reads its own but never
+sets them (SET_TEAM_FIELDS), or it could claim an id the team's import then fills in.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class Action(StrEnum):
     LIST_EVENTS = "list_events"
     READ_DELIVERIES = "read_deliveries"
     RETRY_EVENT = "retry_event"
+    SET_TEAM_FIELDS = "set_team_fields"
+    """Set or change a user's externalId or metadata."""
 
 
 # What a role may do to any record, and what it may do only to records its subject owns.

@@ -211,18 +211,21 @@ def test_many_requests_at_once_never_fail_and_end_consistent(container: bootstra
 # --- two imports racing for the same new externalIds (issue 15) -------------------------------
 
 
+@pytest.mark.parametrize(("rival_is_an_import", "status"), [(True, "unchanged"), (False, "conflict")])
 def test_an_import_that_loses_the_race_for_an_external_id_redoes_its_chunk_and_duplicates_nobody(
-    container: bootstrap.Container, database_url: str
+    container: bootstrap.Container, database_url: str, rival_is_an_import: bool, status: str
 ) -> None:
     """Another transaction inserts crm-1 first and holds it uncommitted: the import's read does
     not see it, its INSERT waits on the unique index; once the other commits, the import's
-    INSERT skips crm-1, the chunk is rolled back and redone, and finds crm-1 there."""
+    INSERT skips crm-1, the chunk is rolled back and redone, and finds crm-1 there: another
+    import's user (same fields: unchanged) or one the import did not create (a conflict)."""
     users = [{**ADA, "externalId": "crm-1"}, {**ADA, "externalId": "crm-2", "firstName": "Alan"}]
     with psycopg.connect(database_url) as rival, psycopg.connect(database_url, autocommit=True) as watcher:
         rival.execute(
             b"INSERT INTO users (id, first_name, last_name, date_of_birth, timezone, external_id,"
-            b" created_at, updated_at) VALUES (gen_random_uuid(), 'Ada', 'Lovelace', '1990-12-10',"
-            b" 'Europe/London', 'crm-1', now(), now())"
+            b" created_at, updated_at, managed_by_import) VALUES (gen_random_uuid(), 'Ada', 'Lovelace',"
+            b" '1990-12-10', 'Europe/London', 'crm-1', now(), now(), %s)",
+            (rival_is_an_import,),
         )
         request = Request(lambda: api.import_batch(ADMIN, as_json({"users": users})))
         request.start()
@@ -241,8 +244,7 @@ def test_an_import_that_loses_the_race_for_an_external_id_redoes_its_chunk_and_d
         rival.commit()
         assert request.status() == 200
     results = request.result["results"]
-    # The rival's crm-1 has no anniversary and the same fields: unchanged; crm-2 is new.
-    assert [r["status"] for r in results] == ["unchanged", "created"]
+    assert [r["status"] for r in results] == [status, "created"]
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(b"SELECT external_id, count(*) FROM users GROUP BY 1 ORDER BY 1").fetchall()
         events = conn.execute(b"SELECT count(*) FROM events").fetchone()
