@@ -26,6 +26,10 @@ def request() -> Request:
     return current
 
 
+def body() -> http.Body:
+    return http.Body(request().raw_body, request().headers.get("content-type"))
+
+
 def context() -> dict[str, Any]:
     """The request context; the authorizer's claims are under "authorizer"."""
     return request().context
@@ -53,12 +57,12 @@ def openapi_document() -> Response:
 
 @app.route("/user", methods=["POST"], authorizer=jwt_auth)
 def create_user() -> Response:
-    return users.create(context(), request().raw_body)
+    return users.create(context(), body())
 
 
 @app.route("/user/import", methods=["POST"], authorizer=jwt_auth)
 def import_users() -> dict[str, Any] | Response:
-    return users.import_batch(context(), request().raw_body)
+    return users.import_batch(context(), body())
 
 
 @app.route("/user", methods=["GET"], authorizer=jwt_auth)
@@ -73,12 +77,12 @@ def read_user(user_id: str) -> dict[str, Any] | Response:
 
 @app.route("/user/{user_id}", methods=["PUT"], authorizer=jwt_auth)
 def replace_user(user_id: str) -> dict[str, Any] | Response:
-    return users.replace(context(), user_id, request().raw_body)
+    return users.replace(context(), user_id, body())
 
 
 @app.route("/user/{user_id}", methods=["PATCH"], authorizer=jwt_auth)
 def patch_user(user_id: str) -> dict[str, Any] | Response:
-    return users.patch(context(), user_id, request().raw_body)
+    return users.patch(context(), user_id, body())
 
 
 @app.route("/user/{user_id}", methods=["DELETE"], authorizer=jwt_auth)

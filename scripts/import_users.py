@@ -2,13 +2,21 @@
 """Send a file of users through POST /user/import, in chunks, resumably.
 
     scripts/import_users.py USERS.csv|USERS.jsonl --url http://127.0.0.1:8000 [--token T]
-        [--chunk 1000] [--parallel 2] [--retries 5] [--restart]
+        [--chunk 1000] [--parallel 2] [--retries 5] [--restart] [--adopt]
 
 The file: CSV with a header row (columns firstName, lastName, dateOfBirth, timezone,
 externalId, and optionally anniversaryDate and metadata, a JSON object; an empty cell is left
 out), or JSON lines (one POST /user body per line). One user per line either way: a CSV field
 may be quoted but never spans lines. Blank lines are skipped. The token comes from --token or
 $TOKEN (an admin or service token: `TOKEN=$(scripts/mint_token.py --role service)`).
+
+One externalId on several lines: the first line wins, whatever --chunk is; every later one is
+refused here, before sending, as a duplicate naming the earlier line (the script reads the
+file's externalIds once before it sends anything, resumed runs too). So the same file sent
+twice changes nothing the second time.
+
+The import updates only users it created; a live user with the same externalId made any other
+way comes back "conflict". --adopt lets it update those users too (the API's "adopt": true).
 
 Next to the input it keeps
 - FILE.import-state.json: how far the file has been acknowledged by the API (byte offset,
@@ -19,8 +27,9 @@ Next to the input it keeps
   the import is idempotent on externalId, so those users come back "unchanged".
   --restart ignores the state and sends the whole file again (also harmless).
 - FILE.rejected.jsonl: one JSON line per refused line, `{"line", "record", "error"}`: lines
-  that could not be parsed here (a malformed CSV line, bad JSON) and users the API refused,
-  with its error. Kept in step with the state file, so a resumed run never repeats an entry.
+  that could not be parsed here (a malformed CSV line, bad JSON), duplicates, and users the
+  API refused, with its error. Kept in step with the state file, so a resumed run never
+  repeats an entry.
 
 A progress bar goes to stderr; the last line on stdout is a JSON summary. Exit status 0 when
 the whole file was sent (refused lines included: see the summary and FILE.rejected.jsonl), 2
@@ -55,7 +64,8 @@ COLUMNS = {"firstName", "lastName", "dateOfBirth", "timezone", "externalId", "an
 REQUIRED_COLUMNS = {"firstName", "lastName", "dateOfBirth", "timezone", "externalId"}
 MAX_CHUNK = 1000
 RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
-STATUSES = ("created", "unchanged", "updated", "invalid")
+STATUSES = ("created", "unchanged", "updated", "invalid", "conflict")
+REFUSED_HERE = ("unparsed", "duplicate")
 
 
 class Stop(Exception):
@@ -74,8 +84,11 @@ class State:
     line: int = 0
     """The number of the last line acknowledged (1-based, header included)."""
     rejected_bytes: int = 0
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys((*STATUSES, "unparsed"), 0))
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys((*STATUSES, *REFUSED_HERE), 0))
     done: bool = False
+
+    def __post_init__(self) -> None:
+        self.counts = {**dict.fromkeys((*STATUSES, *REFUSED_HERE), 0), **self.counts}  # an older state file
 
     def save(self, path: Path) -> None:
         tmp = path.with_name(path.name + ".tmp")
@@ -91,6 +104,13 @@ class Record:
     """The byte offset just after this line."""
     body: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    refused: str = "unparsed"
+    """Why a line with no body is refused here: unparsed or duplicate."""
+
+    @property
+    def external_id(self) -> str | None:
+        value = (self.body or {}).get("externalId")
+        return value if isinstance(value, str) else None
 
 
 def fingerprint(path: Path) -> str:
@@ -169,6 +189,28 @@ def records(f: BinaryIO, is_csv: bool, header: list[str], offset: int, line: int
         yield Record(line, raw, offset, body, error)
 
 
+def first_lines(items: Iterator[Record]) -> dict[str, int]:
+    """Each externalId's first line in the file: the one that is sent."""
+    first: dict[str, int] = {}
+    for record in items:
+        if record.external_id is not None:
+            first.setdefault(record.external_id, record.line)
+    return first
+
+
+def without_duplicates(items: Iterator[Record], first: dict[str, int]) -> Iterator[Record]:
+    """A line whose externalId an earlier line has is refused, whichever chunk either falls in:
+    sent in one request the API would refuse it, sent in another it would overwrite the first."""
+    for record in items:
+        external_id = record.external_id
+        if external_id is not None and first[external_id] != record.line:
+            message = f"appears earlier in this file, at line {first[external_id]} (the first line wins)"
+            error = {"code": "duplicate", "message": f"externalId {external_id!r} {message}"}
+            record.body, record.refused = None, "duplicate"
+            record.error = {**error, "details": [{"field": "externalId", "message": message}]}
+        yield record
+
+
 def chunks(items: Iterator[Record], size: int) -> Iterator[list[Record]]:
     chunk: list[Record] = []
     users = 0
@@ -195,7 +237,7 @@ class Progress:
         bar = "#" * int(share * 30)
         rate = self.sent / max(time.monotonic() - self.began, 1e-9)
         c = state.counts
-        refused = c["invalid"] + c["unparsed"]
+        refused = c["invalid"] + c["conflict"] + c["unparsed"] + c["duplicate"]
         print(
             f"\r[{bar:<30}] {share:6.1%}  line {state.line:,}  {rate:,.0f} users/s  created {c['created']:,}"
             f"  updated {c['updated']:,}  unchanged {c['unchanged']:,}  refused {refused:,} ",
@@ -210,8 +252,11 @@ class Progress:
 
 
 class Importer:
-    def __init__(self, url: str, token: str, retries: int, timeout: float = 120.0) -> None:
+    def __init__(
+        self, url: str, token: str, retries: int, timeout: float = 120.0, adopt: bool = False
+    ) -> None:
         self.url = url.rstrip("/") + "/user/import"
+        self.adopt = adopt
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         self._local = threading.local()  # a Session per thread: they are not thread-safe
         self.retries, self.timeout = retries, timeout
@@ -228,7 +273,7 @@ class Importer:
         import is idempotent. Raises Stop when it does not pass."""
         if not users:
             return []
-        body = json.dumps({"users": users}).encode()
+        body = json.dumps({"users": users, **({"adopt": True} if self.adopt else {})}).encode()
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(min(2**attempt * 0.5, 30))
@@ -261,11 +306,11 @@ def acknowledge(
     results = answer.result()
     for record, result in zip(sending, results, strict=True):
         state.counts[result["status"]] += 1
-        if result["status"] == "invalid":
+        if "error" in result:  # invalid or conflict
             record.error = result["error"]
     for record in chunk:
         if record.body is None and record.error is not None:
-            state.counts["unparsed"] += 1
+            state.counts[record.refused] += 1
         if record.error is not None:
             entry = {"line": record.line, "record": record.raw, "error": record.error}
             rejected.write(json.dumps(entry, ensure_ascii=False).encode() + b"\n")
@@ -297,14 +342,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     resumed_at = state.line + 1 if state.offset else None
     if state.done:
         return {"file": str(path), "done": True, "alreadyDone": True, **state.counts}
-    importer = Importer(args.url, args.token, args.retries)
+    importer = Importer(args.url, args.token, args.retries, adopt=args.adopt)
     with path.open("rb") as f, rejected_path.open("ab") as rejected:
         rejected.truncate(state.rejected_bytes)  # entries past the last acknowledged chunk come again
         header: list[str] = []
+        start, start_line = 0, 0
         if is_csv:
-            header, header_end = read_header(f)
+            header, start = read_header(f)
+            start_line = 1
             if state.offset == 0:
-                state.offset, state.line = header_end, 1
+                state.offset, state.line = start, start_line
+        first = first_lines(records(f, is_csv, header, start, start_line))  # the whole file, resumed or not
         progress = Progress(path.stat().st_size, not args.quiet)
         progress.show(state.offset, state)
         window: deque[tuple[list[Record], Future[list[dict[str, Any]]]]] = deque()
@@ -312,7 +360,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             # Up to --parallel chunks in flight; answers are taken, and the state advanced, in
             # file order, so the state never claims a chunk whose predecessor is unanswered.
-            for chunk in chunks(records(f, is_csv, header, state.offset, state.line), args.chunk):
+            remaining = without_duplicates(records(f, is_csv, header, state.offset, state.line), first)
+            for chunk in chunks(remaining, args.chunk):
                 users = [r.body for r in chunk if r.body is not None]
                 window.append((chunk, pool.submit(importer.send, users)))
                 if len(window) >= args.parallel:
@@ -347,6 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retries", type=int, default=5, help="per chunk, on connection errors, 429 and 5xx")
     parser.add_argument("--format", choices=["csv", "jsonl"], help="default: csv for *.csv, else JSON lines")
     parser.add_argument("--restart", action="store_true", help="ignore the state file; send everything again")
+    parser.add_argument(
+        "--adopt", action="store_true", help="let the import update live users it did not create (see above)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if not args.token:

@@ -185,9 +185,9 @@ class JwtVerifier:
         if self._roles_claim not in payload:
             raise TokenRejected(f"the token has no {self._roles_claim!r} claim")
         roles = payload[self._roles_claim]
-        if isinstance(roles, str):
-            roles = roles.split()
+        # Strictly an array: "service user" as one string is a malformed claim, not two roles
+        # (the roles themselves are matched exactly, in chalicelib/domain/access.py).
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-            raise TokenRejected(f"{self._roles_claim} must be a list of strings")
+            raise TokenRejected(f"{self._roles_claim} must be a JSON array of strings")
         email = payload.get("email")
         return Claims(subject, tuple(roles), email if isinstance(email, str) else None)

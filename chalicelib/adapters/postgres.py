@@ -366,7 +366,12 @@ def list_events_statement(where: EventFilter, limit: int) -> tuple[sql.Composed,
 
 
 def _user_params(user: User) -> dict[str, Any]:
-    params = {"id": user.id, "created_at": user.created_at, "updated_at": user.updated_at}
+    params = {
+        "id": user.id,
+        "created_at": user.created_at,
+        "updated_at": user.updated_at,
+        "managed_by_import": user.managed_by_import,
+    }
     params |= asdict(user.fields)
     params["metadata"] = None if user.fields.metadata is None else Jsonb(user.fields.metadata)
     return params
@@ -387,6 +392,7 @@ def _user(row: dict[str, Any]) -> User:
         fields=fields,
         created_at=_utc(row["created_at"]),
         updated_at=_utc(row["updated_at"]),
+        managed_by_import=row.get("managed_by_import", False),
     )
 
 

@@ -3,7 +3,7 @@
 API Gateway calls the authorizer with the raw `Authorization` header and caches the answer per
 token, so the policy allows the whole API and the routes decide with `chalicelib.domain.access`.
 The claims travel as the authorizer context, whose values API Gateway allows to be only
-strings, numbers or booleans: roles are one space-separated string.
+strings, numbers or booleans: the known roles are one space-separated string.
 """
 
 from __future__ import annotations
@@ -80,7 +80,10 @@ def authorize(header: str) -> AuthResponse:
         except TokenRejected as exc:
             logger.info("token rejected: %s", exc)
             raise unauthorized() from None
-    context = {"userId": claims.subject, "roles": " ".join(claims.roles), "email": claims.email or ""}
+    # Known roles only: none holds a space, so the routes' split gives back exactly these (a
+    # claimed role "service user" must not become two).
+    roles = " ".join(role.value for role in access.known_roles(claims.roles))
+    context = {"userId": claims.subject, "roles": roles, "email": claims.email or ""}
     return AuthResponse(routes=["*"], principal_id=claims.subject, context=context)
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 import struct
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from chalice.app import Response
+from chalice.app import MultiDict, Response
 
 from chalicelib import bootstrap
 from chalicelib.api import http
@@ -58,9 +57,9 @@ def retry(context: Context, event_id: str) -> Response:
 
 
 @http.translate_errors
-def list_page(context: Context, params: Mapping[str, str] | None) -> dict[str, Any] | Response:
+def list_page(context: Context, query: MultiDict | None) -> dict[str, Any] | Response:
     require(principal(context), Action.LIST_EVENTS)
-    where, limit = parse_filter(params or {})
+    where, limit = parse_filter(query)
     found = events.list_events(bootstrap.container().db, where, limit)
     last = found[-1] if len(found) == limit else None
     return {
@@ -69,12 +68,10 @@ def list_page(context: Context, params: Mapping[str, str] | None) -> dict[str, A
     }
 
 
-def parse_filter(params: Mapping[str, str]) -> tuple[EventFilter, int]:
+def parse_filter(query: MultiDict | None) -> tuple[EventFilter, int]:
     """GET /events' query string, every wrong parameter named at once."""
-    errors = [
-        ValidationError.single(name, "is not a known query parameter")
-        for name in sorted(set(params) - _LIST_PARAMS)
-    ]
+    params, wrong = http.query_values(query, _LIST_PARAMS)
+    errors = [ValidationError([detail]) for detail in wrong]
     values: dict[str, Any] = {}
     checks = (
         ("status", "status", _status),
@@ -133,7 +130,10 @@ def _instant(value: str, name: str) -> datetime:
         parsed = parsed.replace(tzinfo=UTC)
     if parsed.tzinfo is None:
         raise ValidationError.single(name, "must include a UTC offset (Z or +HH:MM)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-01:00 is in year 10000 in UTC
+        raise ValidationError.single(name, "is outside the years 1 to 9999 in UTC") from None
 
 
 def encode_cursor(target: datetime, event_id: UUID) -> str:

@@ -8,14 +8,16 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import asdict, dataclass
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
-from chalice.app import Response
+from chalice.app import MultiDict, Response
 
 from chalicelib.domain.errors import (
     Conflict,
+    FieldError,
     Forbidden,
     NotFound,
     SchedulerError,
@@ -28,7 +30,37 @@ logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_STATUS = {ValidationError: 400, Unauthenticated: 401, Forbidden: 403, NotFound: 404, Conflict: 409}
+
+_MEDIA_TYPE = FieldError("Content-Type", "must be application/json, with no charset or charset=utf-8")
+
+
+class UnsupportedMediaType(SchedulerError):
+    """The body is not declared as JSON: send Content-Type: application/json."""
+
+    code = "unsupported_media_type"
+
+    def __init__(self, content_type: str | None) -> None:
+        super().__init__(f"Unsupported media type: {content_type or 'none given'}")  # Chalice's words
+        self.details = [_MEDIA_TYPE]
+
+
+@dataclass(frozen=True)
+class Body:
+    """A request's body as sent and its Content-Type header: read by a route after its access
+    check, so a refusal says nothing about the body."""
+
+    raw: str | bytes | None
+    content_type: str | None
+
+
+_STATUS = {
+    ValidationError: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    UnsupportedMediaType: 415,
+}
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _CURSOR = re.compile(r"[A-Za-z0-9_-]{22}")  # 16 bytes, base64url, unpadded
 MAX_PAGE = 100
@@ -62,7 +94,8 @@ def in_api_shape(response: Response) -> Response:
     body = response.body
     if isinstance(body, dict) and set(body) == {"Code", "Message"}:
         code = _CHALICE_CODES.get(str(body["Code"]), "error")
-        shaped = error_response(response.status_code, code, str(body["Message"]))
+        details = [asdict(_MEDIA_TYPE)] if code == UnsupportedMediaType.code else None
+        shaped = error_response(response.status_code, code, str(body["Message"]), details)
         shaped.headers = {**response.headers, **shaped.headers}
         return shaped
     if body not in (None, "", b"") and not any(k.lower() == "content-type" for k in response.headers):
@@ -104,15 +137,51 @@ def translate_errors(view: Callable[P, R]) -> Callable[P, R | Response]:
     return wrapper
 
 
-def json_body(raw: str | bytes | None) -> Any:
+def json_body(body: Body) -> Any:
+    raw = body.raw
     if not raw:
         raise ValidationError.single("body", "a JSON body is required")
+    if not declares_json(body.content_type):
+        raise UnsupportedMediaType(body.content_type)
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ValidationError.single("body", "is not valid JSON") from None
     except RecursionError:  # `[[[[...` a few thousand deep: bad input, not a 500
         raise ValidationError.single("body", "is nested too deeply") from None
+
+
+def declares_json(content_type: str | None) -> bool:
+    """`application/json`, alone or with `charset=utf-8` (RFC 8259: JSON is UTF-8), in any
+    case. Chalice's own check takes a missing header as JSON and ignores every parameter
+    (`charset=latin-1`), so the routes that read a body check again."""
+    if content_type is None:
+        return False
+    media_type, *parameters = (part.strip() for part in content_type.split(";"))
+    parameters = [p for p in parameters if p]  # "application/json;" is allowed
+    if media_type.lower() != "application/json" or len(parameters) > 1:
+        return False
+    if not parameters:
+        return True
+    name, equals, value = parameters[0].partition("=")
+    return bool(equals) and name.strip().lower() == "charset" and value.strip().strip('"').lower() == "utf-8"
+
+
+def query_values(params: MultiDict | None, known: Collection[str]) -> tuple[dict[str, str], list[FieldError]]:
+    """The query string, one value a name, and what is wrong with it: a name the route does
+    not know, or one given more than once (`?status=FAILED&status=PENDING`, which Chalice
+    would answer with the last value, silently)."""
+    values: dict[str, str] = {}
+    errors = []
+    for name in sorted(params or ()):
+        assert params is not None
+        if name not in known:
+            errors.append(FieldError(name, "is not a known query parameter"))
+        elif len(params.getlist(name)) > 1:
+            errors.append(FieldError(name, "is given more than once"))
+        else:
+            values[name] = params[name]
+    return values, errors
 
 
 def parse_id(value: str, field: str = "id") -> UUID:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -26,12 +27,27 @@ _ATTRIBUTES = {
 }
 _REQUIRED = ("firstName", "lastName", "dateOfBirth", "timezone")
 _BAD_CHARACTER_CATEGORIES = {"Cc", "Cs", "Co", "Cn"}
+EARLIEST_DATE = date(1900, 1, 1)
+"""For both dates: no one alive was born earlier, so an older one is a typo or a placeholder."""
+# A visible character is a letter, digit, punctuation mark or symbol that draws something:
+# separators, format characters (U+200B) and lone combining marks do not, nor do the Hangul
+# fillers and the braille blank, letters and symbols by category (Unicode lists them as
+# Default_Ignorable or blank, which unicodedata does not expose).
+_VISIBLE_CATEGORIES = ("L", "N", "P", "S")
+_BLANK_GLYPHS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Bidirectional controls reorder the text around them (U+202E shows "Ada" as "adA" after it):
+# the embeddings, overrides and isolates by their bidi class, the three marks by name (their
+# classes are L, R and AL, the same as letters').
+_BIDI_CONTROL_CLASSES = {"LRE", "RLE", "PDF", "LRO", "RLO", "LRI", "RLI", "FSI", "PDI"}
+_BIDI_MARKS = frozenset("\u200e\u200f\u061c")
 
 
 def parse_new_user(payload: Any, now: datetime) -> UserFields:
     """POST and PUT: every required field present."""
     values = _parse(payload, now, required=_REQUIRED)
-    return UserFields(**values)
+    fields = UserFields(**values)
+    _dates_in_order(fields, values)
+    return fields
 
 
 def parse_imported_user(payload: Any, now: datetime) -> UserFields:
@@ -46,6 +62,7 @@ def parse_user_patch(payload: Any, current: UserFields, now: datetime) -> UserFi
     """PATCH: only the fields given change; the result is checked as a whole."""
     values = _parse(payload, now, required=(), timezone_fallback=current.timezone)
     result = replace(current, **values)
+    _dates_in_order(result, values)
     if "timezone" in values:
         # A date kept from before may be "tomorrow" in the new zone: what PUT would refuse.
         today = now.astimezone(zone(result.timezone)).date()
@@ -102,6 +119,19 @@ def _parse(
     return values
 
 
+def _dates_in_order(fields: UserFields, given: Collection[str]) -> None:
+    """An anniversary before the birth is a typo. Checked when the request gives either date,
+    and named after the one it gave (a PATCH of dateOfBirth alone may clash with the kept one)."""
+    anniversary = fields.anniversary_date
+    if anniversary is None or anniversary >= fields.date_of_birth:
+        return
+    if "anniversary_date" in given:
+        raise ValidationError.single("anniversaryDate", "must not be before dateOfBirth")
+    if "date_of_birth" in given:
+        kept = anniversary.isoformat()
+        raise ValidationError.single("dateOfBirth", f"must not be after the anniversaryDate kept ({kept})")
+
+
 def _collect(values: dict[str, Any], errors: list[FieldError], name: str, parse: Any, raw: Any) -> None:
     try:
         values[_ATTRIBUTES[name]] = parse(raw)
@@ -119,7 +149,17 @@ def _name(value: Any) -> str:
         raise ValueError(f"must be at most {MAX_NAME_LENGTH} characters")
     if any(unicodedata.category(c) in _BAD_CHARACTER_CATEGORIES for c in text):
         raise ValueError("must not contain control or unassigned characters")
+    if any(c in _BIDI_MARKS or unicodedata.bidirectional(c) in _BIDI_CONTROL_CLASSES for c in text):
+        raise ValueError(
+            "must not contain bidirectional controls (U+200E, U+200F, U+061C, U+202A-U+202E, U+2066-U+2069)"
+        )
+    if not any(_visible(c) for c in text):
+        raise ValueError("must contain a visible character")
     return text
+
+
+def _visible(c: str) -> bool:
+    return unicodedata.category(c).startswith(_VISIBLE_CATEGORIES) and c not in _BLANK_GLYPHS
 
 
 def _past_date(value: Any, today: date) -> date:
@@ -131,6 +171,8 @@ def _past_date(value: Any, today: date) -> date:
         raise ValueError("is not a real calendar date") from None
     if parsed > today:
         raise ValueError("must not be in the future")
+    if parsed < EARLIEST_DATE:
+        raise ValueError(f"must not be before {EARLIEST_DATE.isoformat()}")
     return parsed
 
 

@@ -1,7 +1,9 @@
 """Who may do what: roles, actions and the ownership rule. Pure; the api layer applies it.
 
 `admin` may do everything; `service` everything but retrying events; `user` only what
-concerns the user whose id is its token's `sub`, and never the list of all users.
+concerns the user whose id is its token's `sub`, and never the list of all users. A user's
+`externalId` and `metadata` are the integrating team's: a `user` token reads its own but never
+sets them (SET_TEAM_FIELDS), or it could claim an id the team's import then fills in.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class Action(StrEnum):
     LIST_EVENTS = "list_events"
     READ_DELIVERIES = "read_deliveries"
     RETRY_EVENT = "retry_event"
+    SET_TEAM_FIELDS = "set_team_fields"
+    """Set or change a user's externalId or metadata."""
 
 
 # What a role may do to any record, and what it may do only to records its subject owns.
@@ -54,6 +58,13 @@ _OWN: dict[Role, frozenset[Action]] = {
 }
 
 
+def known_roles(names: Iterable[str]) -> list[Role]:
+    """The roles among these names, matched exactly: "Admin", "admin " and "service user" are
+    none of them (a role is never trimmed, case-folded or split)."""
+    known = {r.value: r for r in Role}
+    return [known[name] for name in names if name in known]
+
+
 @dataclass(frozen=True)
 class Principal:
     """The verified caller: its token's subject, roles (unknown ones dropped) and email."""
@@ -64,8 +75,7 @@ class Principal:
 
     @classmethod
     def of(cls, subject: str, roles: Iterable[str], email: str | None = None) -> Principal:
-        known = {r.value for r in Role}
-        return cls(subject, frozenset(Role(r) for r in roles if r in known), email or None)
+        return cls(subject, frozenset(known_roles(roles)), email or None)
 
     def owns(self, user_id: UUID) -> bool:
         """A subject that is not a UUID owns nothing (service principals, for instance)."""

@@ -76,3 +76,7 @@ class Forbidden(SchedulerError):
     """The caller's role does not allow this request."""
 
     code = "forbidden"
+
+    def __init__(self, message: str | None = None, details: list[FieldError] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -26,6 +26,11 @@ class UserFields:
     metadata: dict[str, Any] | None = field(default=None, hash=False)
     """The team's own JSON object, echoed in every webhook; never read by the scheduler."""
 
+    def keeping_team_data(self, current: UserFields) -> UserFields:
+        """These fields with the current externalId and metadata: a `user` token's PUT, which
+        may not set them, leaves them as they are."""
+        return replace(self, external_id=current.external_id, metadata=current.metadata)
+
 
 def metadata_size(metadata: dict[str, Any]) -> int:
     """The object's size as the limit counts it: compact UTF-8 JSON."""
@@ -38,6 +43,19 @@ class User:
     fields: UserFields
     created_at: datetime
     updated_at: datetime
+    managed_by_import: bool = False
+    """The import created this user, or adopted it when the team said so: only such a user may
+    the import update (a user that set its own externalId must not receive a CRM record)."""
+
+    def changed(self, fields: UserFields, now: datetime) -> User:
+        """PUT and PATCH: a new externalId is the team's hand, so the import no longer owns it."""
+        managed = self.managed_by_import and fields.external_id == self.fields.external_id
+        return User(self.id, fields, self.created_at, now, managed)
+
+    def imported(self, fields: UserFields, now: datetime) -> User:
+        """The import's update (or adoption): these fields, and the import's from now on."""
+        updated_at = now if fields != self.fields else self.updated_at
+        return User(self.id, fields, self.created_at, updated_at, managed_by_import=True)
 
     @property
     def first_name(self) -> str:

@@ -4,6 +4,10 @@ Per chunk: one locked read of the live users holding the chunk's externalIds; ne
 one INSERT and their events in another; a user whose fields differ is changed as PUT would
 change it (its events follow only if a date or the zone changed); the same fields are left
 alone. Requests are at most 1,000 users, so a chunk is a request.
+
+The import updates only the users it created (`User.managed_by_import`): a live user made
+otherwise (POST /user, or given its externalId by PUT or PATCH) is a `conflict`, unless the
+team sends `adopt`, after which that user is the import's too.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from chalicelib.domain.errors import Conflict, ValidationError
+from chalicelib.domain.errors import Conflict, FieldError, SchedulerError, ValidationError
 from chalicelib.domain.events import Event
 from chalicelib.domain.schedule import Schedule
 from chalicelib.domain.users import User, UserFields
@@ -29,9 +33,9 @@ _ATTEMPTS = 3
 class Result:
     index: int
     status: str
-    """created, unchanged, updated or invalid."""
+    """created, unchanged, updated, invalid, or conflict (a user the import did not create)."""
     id: UUID | None = None
-    error: ValidationError | None = None
+    error: SchedulerError | None = None
 
 
 class _Raced(Exception):
@@ -39,9 +43,14 @@ class _Raced(Exception):
 
 
 def import_users(
-    db: Database, clock: Clock, schedule: Schedule, parsed: list[UserFields | ValidationError]
+    db: Database,
+    clock: Clock,
+    schedule: Schedule,
+    parsed: list[UserFields | ValidationError],
+    adopt: bool = False,
 ) -> list[Result]:
-    """`parsed` is the request's users in order, each either valid fields or why it is not."""
+    """`parsed` is the request's users in order, each either valid fields or why it is not;
+    `adopt` lets the import update (and own) live users it did not create."""
     results: dict[int, Result] = {}
     wanted: dict[str, int] = {}
     for index, item in enumerate(parsed):
@@ -57,7 +66,7 @@ def import_users(
     valid = {index: parsed[index] for index in wanted.values()}
     for attempt in range(_ATTEMPTS):
         try:
-            results.update(_write(db, clock, schedule, valid))
+            results.update(_write(db, clock, schedule, valid, adopt))
             break
         except _Raced:
             if attempt == _ATTEMPTS - 1:
@@ -65,7 +74,9 @@ def import_users(
     return [results[index] for index in range(len(parsed))]
 
 
-def _write(db: Database, clock: Clock, schedule: Schedule, valid: dict[int, Any]) -> dict[int, Result]:
+def _write(
+    db: Database, clock: Clock, schedule: Schedule, valid: dict[int, Any], adopt: bool
+) -> dict[int, Result]:
     now = clock.now()
     results: dict[int, Result] = {}
     with db.transaction() as store:
@@ -75,20 +86,37 @@ def _write(db: Database, clock: Clock, schedule: Schedule, valid: dict[int, Any]
         for index, fields in valid.items():
             current = existing.get(fields.external_id)
             if current is None:
-                user = User(id=uuid.uuid4(), fields=fields, created_at=now, updated_at=now)
+                user = User(uuid.uuid4(), fields, created_at=now, updated_at=now, managed_by_import=True)
                 new_users.append(user)
                 results[index] = Result(index, "created", user.id)
-            elif current.fields == fields:
+            elif not current.managed_by_import and not adopt:
+                results[index] = Result(index, "conflict", error=not_the_imports())
+            elif current.fields == fields and current.managed_by_import:
                 results[index] = Result(index, "unchanged", current.id)
             else:
-                changed = User(current.id, fields, current.created_at, now)
-                store.update_user(changed)
-                sync_user_events(store, schedule, changed, now)
-                results[index] = Result(index, "updated", current.id)
+                changed = current.imported(fields, now)
+                store.update_user(changed)  # an adoption alone writes only the ownership
+                if changed.fields != current.fields:
+                    sync_user_events(store, schedule, changed, now)
+                status = "updated" if changed.fields != current.fields else "unchanged"
+                results[index] = Result(index, status, current.id)
         if len(store.insert_users(new_users, now)) != len(new_users):
             raise _Raced()  # rolls the chunk back; the next attempt reads the winner's users
         store.insert_new_events([e for user in new_users for e in first_events(schedule, user, now)], now)
     return results
+
+
+def not_the_imports() -> Conflict:
+    """The refusal of a live user the import did not create: it may belong to someone who set
+    this externalId, so only the team may hand it over."""
+    detail = (
+        "belongs to a user the import did not create (made by POST /user, or given this externalId"
+        ' by PUT or PATCH); to let the import update it, send it again with "adopt": true'
+        " (scripts/import_users.py --adopt)"
+    )
+    return Conflict(
+        "a user the import did not create has this externalId", [FieldError("externalId", detail)]
+    )
 
 
 def first_events(schedule: Schedule, user: User, now: datetime) -> list[Event]:

@@ -44,7 +44,7 @@ def change_user(
     now = clock.now()
     with db.transaction() as store:
         current = _found(store.get_user(user_id, lock=True))
-        user = User(id=user_id, fields=change(current.fields), created_at=current.created_at, updated_at=now)
+        user = current.changed(change(current.fields), now)
         store.update_user(user)
         sync_user_events(store, schedule, user, now)
     return user

@@ -94,6 +94,11 @@ def bad_tokens() -> list[Any]:
         pytest.param(
             lambda: bearer(hs256({"sub": "x", "exp": now() + 60}, LOCAL_JWT_SECRET)), id="no-roles-claim"
         ),
+        # The roles claim is an array of strings; a string is malformed, never split into roles.
+        pytest.param(
+            lambda: bearer(hs256(claims(roles="service user"), LOCAL_JWT_SECRET)), id="roles-a-string"
+        ),
+        pytest.param(lambda: bearer(hs256(claims(roles="admin"), LOCAL_JWT_SECRET)), id="roles-one-string"),
     ]
 
 
@@ -164,9 +169,17 @@ def test_admin_and_service_manage_any_user(
     assert client.http.get(f"/user/{uuid.uuid4()}", headers=auth).status_code == 404
 
 
-def test_a_token_with_no_known_role_may_do_nothing(client: AuthorizedClient, people: dict[str, str]) -> None:
-    auth = bearer(hs256(claims("superuser", sub=people["ada"]), LOCAL_JWT_SECRET))
+@pytest.mark.parametrize(
+    "roles", [["superuser"], ["admin "], [" admin"], ["Admin"], ["service user"], ["admin,service"], []]
+)
+def test_a_token_with_no_known_role_may_do_nothing(
+    client: AuthorizedClient, people: dict[str, str], database_url: str, roles: list[str]
+) -> None:
+    """A role counts on an exact match only: no trimming, case folding or splitting."""
+    auth = bearer(hs256(claims(sub=people["ada"], roles=roles), LOCAL_JWT_SECRET))
+    before = snapshot(database_url)
     assert {r.status_code for r in every_request(client.http, auth, people["ada"])} == {403}
+    assert snapshot(database_url) == before
 
 
 def test_health_and_the_document_need_no_token(client: AuthorizedClient) -> None:

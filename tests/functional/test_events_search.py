@@ -154,6 +154,40 @@ def test_bad_parameters_are_one_400_naming_each(client: Client, everything: list
     assert_error(client.http.get("/events?limit=101"), 400, "limit")
 
 
+def test_a_repeated_parameter_is_named_with_every_other_bad_one(client: Client) -> None:
+    query = "status=FAILED&status=PENDING&limit=5&limit=6&late=yes&colour=red&colour=blue&eventType=birthday"
+    error = assert_error(client.http.get(f"/events?{query}"), 400)
+    assert sorted((d["field"], d["message"]) for d in error["details"]) == [
+        ("colour", "is not a known query parameter"),
+        ("late", "must be true or false"),
+        ("limit", "is given more than once"),
+        ("status", "is given more than once"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("from", "9999-12-31T23:59:59-23:59"),  # past year 9999 in UTC
+        ("to", "9999-12-31T23:59:59-00:01"),
+        ("from", "0001-01-01T00:00:00+00:01"),  # before year 1 in UTC
+        ("to", "0001-01-01T00:00:00+23:59"),
+    ],
+)
+def test_an_instant_beyond_the_calendar_in_utc_is_a_400_naming_it(
+    client: Client, name: str, value: str
+) -> None:
+    error = assert_error(client.http.get(f"/events?{urlencode({name: value})}"), 400, name)
+    assert error["details"] == [{"field": name, "message": "is outside the years 1 to 9999 in UTC"}]
+
+
+def test_instants_at_the_edges_of_the_calendar_are_accepted(client: Client) -> None:
+    query = urlencode({"from": "0001-01-01T00:00:00-23:59", "to": "9999-12-31T23:59:59+23:59"})
+    assert client.http.get(f"/events?{query}").json_body == {"items": [], "nextCursor": None}
+    query = urlencode({"from": "0001-01-01", "to": "9999-12-31T23:59:59.999999Z"})
+    assert client.http.get(f"/events?{query}").status_code == 200
+
+
 @pytest.mark.parametrize("role", ["admin", "service"])
 def test_admin_and_service_may_search_events(
     client: Client, everything: list[dict[str, Any]], role: str

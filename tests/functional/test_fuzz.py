@@ -13,29 +13,37 @@ Only operations that app.py routes are fuzzed: those documented ahead of their b
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 import schemathesis
 from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, LocalDevServer
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis import Case
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app import app
 from chalicelib import bootstrap
 from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
+from chalicelib.api import events as events_api
 from chalicelib.api import openapi
 from chalicelib.domain.users import UserFields
 from chalicelib.services import users
 from tests import contract
+from tests.functional.conftest import AuthorizedClient
 from tests.tokens import admin_token, bearer
+
+JSON = {"Content-Type": "application/json"}
 
 MAX_EXAMPLES = 25
 EXCLUDED_CHECKS = [
@@ -131,3 +139,131 @@ def test_api_conforms_to_its_document(
         excluded_checks=EXCLUDED_CHECKS,
         timeout=10,
     )
+
+
+# --- every date and instant the API takes, at the edges of the calendar (issue 19, item 3) -----
+#
+# Through chalice's in-process client, many examples each: the instants of GET /events (`from`,
+# `to`, and the one inside `cursor`) with offsets up to ±23:59, and the dates of every body
+# (POST, PUT and PATCH /user, POST /user/import) in zones from UTC-12 to UTC+14. Never a 500;
+# a refusal names only the parameter or field at fault; what is in range is taken.
+
+EDGE_DATES = [date(1, 1, 1), date(1, 1, 2), date(1899, 12, 31), date(1900, 1, 1), date(2000, 2, 29)]
+EDGE_DATES += [date(2026, 2, 28), date(2026, 3, 1), date(2026, 3, 2), date(9999, 12, 30), date(9999, 12, 31)]
+DATES = st.one_of(st.sampled_from(EDGE_DATES), st.dates())
+MAX_OFFSET = 23 * 60 + 59  # minutes: what datetime.fromisoformat takes
+OFFSETS = st.one_of(
+    st.sampled_from([-MAX_OFFSET, -1, 0, 1, MAX_OFFSET]), st.integers(-MAX_OFFSET, MAX_OFFSET)
+).map(lambda minutes: timezone(timedelta(minutes=minutes)))
+TIMES = st.one_of(st.sampled_from([time(0, 0), time(23, 59, 59), time(23, 59, 59, 999999)]), st.times())
+ZONES = ["UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago", "Etc/GMT-14", "Etc/GMT+12", "Asia/Kathmandu"]
+FUZZ = settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+Instant = tuple[str, datetime | None]
+
+
+@st.composite
+def instants(draw: st.DrawFn) -> Instant:
+    """An instant as a client writes it, and what it means in UTC (None: beyond years 1-9999)."""
+    day, at = draw(DATES), draw(TIMES)
+    if draw(st.booleans()) and at == time(0, 0):
+        return day.isoformat(), datetime.combine(day, at, UTC)  # a date alone: its midnight UTC
+    offset = draw(OFFSETS)
+    local = datetime.combine(day, at, offset)
+    text = local.isoformat()
+    if offset.utcoffset(None) == timedelta(0) and draw(st.booleans()):
+        text = text.replace("+00:00", "Z")
+    try:
+        return text, local.astimezone(UTC)
+    except OverflowError:
+        return text, None
+
+
+def refusal_fields(response: Any) -> set[str]:
+    assert response.status_code == 400, response.body
+    return {d["field"] for d in response.json_body["error"]["details"]}
+
+
+@FUZZ
+@given(start=st.one_of(st.none(), instants()), end=st.one_of(st.none(), instants()))
+def test_get_events_never_fails_on_an_instant_at_the_calendars_edge(
+    client: AuthorizedClient,
+    start: tuple[str, datetime | None] | None,
+    end: tuple[str, datetime | None] | None,
+) -> None:
+    given_ = {name: value for name, value in (("from", start), ("to", end)) if value is not None}
+    response = client.http.get(f"/events?{urlencode({name: text for name, (text, _) in given_.items()})}")
+    beyond = {name for name, (_, utc) in given_.items() if utc is None}
+    backwards = start and end and start[1] and end[1] and end[1] <= start[1]
+    if beyond or backwards:
+        assert refusal_fields(response) == beyond | ({"to"} if backwards else set())
+    else:
+        assert response.status_code == 200, response.body
+
+
+@FUZZ
+@given(after=st.datetimes(timezones=st.just(UTC)), limit=st.integers(1, 3))
+def test_get_events_never_fails_on_a_cursor_at_the_calendars_edge(
+    client: AuthorizedClient, seeded: dict[str, str], after: datetime, limit: int
+) -> None:
+    cursor = events_api.encode_cursor(after, uuid.UUID(seeded["event_id"]))
+    response = client.http.get(f"/events?{urlencode({'cursor': cursor, 'limit': limit})}")
+    assert response.status_code == 200, response.body
+
+
+@st.composite
+def user_dates(draw: st.DrawFn) -> dict[str, Any]:
+    body: dict[str, Any] = {"firstName": "Edge", "lastName": "Case", "timezone": draw(st.sampled_from(ZONES))}
+    body["dateOfBirth"] = draw(DATES).isoformat()
+    if draw(st.booleans()):
+        body["anniversaryDate"] = draw(DATES).isoformat()
+    return body
+
+
+def expected_refusals(body: dict[str, Any], now: datetime) -> set[str]:
+    """What the API must refuse in `body`'s dates: before 1900, after today in the user's zone,
+    an anniversary before the birth."""
+    today = now.astimezone(ZoneInfo(body["timezone"])).date()
+    wrong = {
+        name
+        for name in ("dateOfBirth", "anniversaryDate")
+        if name in body and not date(1900, 1, 1) <= date.fromisoformat(body[name]) <= today
+    }
+    if not wrong and "anniversaryDate" in body and body["anniversaryDate"] < body["dateOfBirth"]:
+        wrong = {"anniversaryDate"}
+    return wrong
+
+
+@FUZZ
+@given(body=user_dates(), how=st.sampled_from(["POST", "PUT", "PATCH", "import"]))
+def test_no_body_date_at_the_calendars_edge_is_a_500(
+    client: AuthorizedClient,
+    seeded: dict[str, str],
+    container: bootstrap.Container,
+    body: dict[str, Any],
+    how: str,
+) -> None:
+    wrong = expected_refusals(body, container.clock.now())
+    target = f"/user/{seeded['user_id']}"
+    if how == "import":
+        sent = {"users": [{**body, "externalId": "crm-edge"}]}
+        response = client.http.post("/user/import", headers=JSON, body=json.dumps(sent))
+        assert response.status_code == 200, response.body
+        [result] = response.json_body["results"]
+        fields = {d["field"] for d in result.get("error", {}).get("details", [])}
+        assert fields == wrong, result
+        return
+    if how == "PATCH":  # the seeded user's other date may be what clashes: send both
+        body = {**body, "anniversaryDate": body.get("anniversaryDate")}
+        if body["anniversaryDate"] is None:
+            wrong -= {"anniversaryDate"}
+    path, method = ("/user", "POST") if how == "POST" else (target, how)
+    response = client.http.request(method, path, headers=JSON, body=json.dumps(body).encode())
+    if wrong:
+        assert refusal_fields(response) == wrong
+    else:
+        assert response.status_code in (200, 201), response.body

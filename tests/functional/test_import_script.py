@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -271,3 +272,104 @@ def test_a_csv_header_with_an_unknown_column_is_refused_before_sending(tmp_path:
     status, _, stderr = run_script(path, api_url)
     assert status == 2
     assert "shoeSize" in stderr
+
+
+def users_by_external_id(database_url: str) -> dict[str, tuple[Any, ...]]:
+    with psycopg.connect(database_url) as conn:
+        found = conn.execute(
+            b"SELECT external_id, first_name, date_of_birth, metadata FROM users WHERE deleted_at IS NULL"
+        ).fetchall()
+    return {row[0]: row[1:] for row in found}
+
+
+WINS = "(the first line wins)"
+
+
+@pytest.mark.parametrize("chunk", ["1", "2", "250", None])
+def test_one_external_id_on_five_lines_the_first_wins_whatever_the_chunk(
+    tmp_path: Path, api_url: str, database_url: str, chunk: str | None
+) -> None:
+    """Issue 19, item 6: at --chunk 250 the later lines used to overwrite the first, and a
+    --restart gave yet another final birth date."""
+
+    def copy(n: int) -> str:
+        return csv_line(10, firstName=f"Copy{n}", dateOfBirth=f"1985-0{n}-15")
+
+    first = csv_line(10, firstName="First", dateOfBirth="1990-12-10")
+    lines = [HEADER, csv_line(1), csv_line(2), first, copy(1), csv_line(3), copy(2), copy(3), csv_line(4)]
+    lines += [copy(4), csv_line(5)]
+    path = tmp_path / "users.csv"
+    path.write_text("\n".join(lines) + "\n")
+    assert [n for n, line in enumerate(lines, 1) if line.startswith("crm-0010,")] == [4, 5, 7, 8, 10]
+    args = ("--chunk", chunk) if chunk else ()
+
+    status, summary, stderr = run_script(path, api_url, *args)
+    assert status == 0, stderr
+    assert (summary["created"], summary["duplicate"], summary["updated"]) == (6, 4, 0)
+    wanted = users_by_external_id(database_url)
+    assert wanted["crm-0010"][:2] == ("First", date(1990, 12, 10))
+    refused = rejected(path)
+    assert [r["line"] for r in refused] == [5, 7, 8, 10]
+    for entry in refused:
+        assert entry["error"]["code"] == "duplicate"
+        [detail] = entry["error"]["details"]
+        assert detail == {"field": "externalId", "message": f"appears earlier in this file, at line 4 {WINS}"}
+
+    # The same file again, and from scratch: nothing changes.
+    with psycopg.connect(database_url) as conn:
+        before = conn.execute(b"SELECT * FROM users ORDER BY id").fetchall()
+    for again in ((), ("--restart",)):
+        status, summary, stderr = run_script(path, api_url, *args, *again)
+        assert status == 0, stderr
+    counts = (summary["unchanged"], summary["duplicate"], summary["created"], summary["updated"])
+    assert counts == (6, 4, 0, 0)
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute(b"SELECT * FROM users ORDER BY id").fetchall() == before
+    assert [r["line"] for r in rejected(path)] == [5, 7, 8, 10]
+
+
+def test_a_resumed_run_still_knows_the_lines_before_where_it_stopped(
+    tmp_path: Path, api_url: str, database_url: str
+) -> None:
+    lines = [HEADER, *(csv_line(n) for n in range(20)), csv_line(3, firstName="Later")]  # line 22: crm-0003
+    path = tmp_path / "users.csv"
+    path.write_text("\n".join(lines) + "\n")
+    flaky = Flaky(api_url, passes=1)
+    try:
+        status, first, _ = run_script(path, flaky.url, "--chunk", "5", "--parallel", "1")
+    finally:
+        flaky.close()
+    assert (status, first["stoppedAfterLine"]) == (3, 6)
+    status, summary, stderr = run_script(path, api_url, "--chunk", "5")
+    assert status == 0, stderr
+    assert summary["duplicate"] == 1
+    assert users_by_external_id(database_url)["crm-0003"][0] == "Person3"
+    assert [(r["line"], r["error"]["code"]) for r in rejected(path)] == [(22, "duplicate")]
+
+
+def test_a_user_the_import_did_not_create_is_a_conflict_until_adopt(
+    tmp_path: Path, api_url: str, database_url: str
+) -> None:
+    body = {"firstName": "Posted", "lastName": "Lovelace", "dateOfBirth": "1990-12-10", "timezone": "UTC"}
+    created = requests.post(
+        f"{api_url}/user",
+        json={**body, "externalId": "crm-0001"},
+        headers={"Authorization": f"Bearer {admin_token()}"},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    path = tmp_path / "users.csv"
+    path.write_text("\n".join([HEADER, csv_line(0), csv_line(1)]) + "\n")
+
+    status, summary, stderr = run_script(path, api_url)
+    assert status == 0, stderr
+    assert (summary["created"], summary["conflict"]) == (1, 1)
+    [refused] = rejected(path)
+    assert (refused["line"], refused["error"]["code"]) == (3, "conflict")
+    assert users_by_external_id(database_url)["crm-0001"][0] == "Posted"
+
+    status, summary, stderr = run_script(path, api_url, "--restart", "--adopt")
+    assert status == 0, stderr
+    assert (summary["unchanged"], summary["updated"], summary["conflict"]) == (1, 1, 0)
+    assert users_by_external_id(database_url)["crm-0001"][0] == "Person1"
+    assert rejected(path) == []

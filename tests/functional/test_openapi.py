@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from openapi_spec_validator import validate
 
 from app import app
 from chalicelib.api import openapi
+from chalicelib.domain.events import LATE_AFTER
 from tests.functional.conftest import AuthorizedClient
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -96,3 +98,15 @@ def test_every_response_schema_declares_its_fields_closed() -> None:
     for name, schema in schemas.items():
         if schema.get("type") == "object" and "properties" in schema:
             assert schema.get("additionalProperties") is False, name
+
+
+def test_the_late_threshold_is_stated_wherever_late_is_described() -> None:
+    """`late` is easy to misread without its threshold: the document and the README name it."""
+    stated = f"{int(LATE_AFTER.total_seconds() // 60)} minutes"
+    document = openapi.document()
+    assert stated in document["components"]["schemas"]["Event"]["properties"]["late"]["description"]
+    [late] = [p for p in document["paths"]["/events"]["get"]["parameters"] if p["name"] == "late"]
+    assert stated in late["description"]
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    time_semantics = readme.split("## Time semantics", 1)[1].split("\n## ", 1)[0]
+    assert f"**Late** means more than {stated} after `targetUtc`" in time_semantics

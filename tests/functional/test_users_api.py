@@ -306,6 +306,10 @@ BAD_FIELDS = [
     ("dateOfBirth", "1990-1-1"),
     ("dateOfBirth", 19901210),
     ("dateOfBirth", None),
+    ("dateOfBirth", "0001-01-01"),
+    ("dateOfBirth", "1899-12-31"),
+    ("anniversaryDate", "1990-12-09"),  # the day before ADA's dateOfBirth
+    ("anniversaryDate", "0001-01-01"),
     ("anniversaryDate", "2023-02-29"),
     ("anniversaryDate", "2030-01-01"),
     ("anniversaryDate", "2015/08/01"),
@@ -319,6 +323,11 @@ BAD_FIELDS = [
     ("firstName", 42),
     ("firstName", ["Ada"]),
     ("firstName", None),
+    ("firstName", "\u200b"),  # nothing visible
+    ("firstName", "\u3164"),  # a Hangul filler, a letter by category
+    ("firstName", "\u2800\u3000"),
+    ("firstName", "Ada\u202e"),  # a right-to-left override
+    ("lastName", "\u2067Lovelace\u2069"),
     ("lastName", ""),
     ("lastName", "y" * 101),
     ("lastName", "Love\tlace"),
@@ -417,6 +426,15 @@ def test_a_bad_cursor_is_a_400(client: Client, cursor: str) -> None:
 
 def test_an_unknown_query_parameter_is_a_400(client: Client) -> None:
     assert_error(client.http.get("/user?page=2"), 400, "page")
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=5&limit=6", "externalId=a&externalId=b", "cursor=x&limit=5&cursor=x"]
+)
+def test_a_repeated_query_parameter_is_a_400_naming_it(client: Client, query: str) -> None:
+    name = query.split("=")[0]
+    error = assert_error(client.http.get(f"/user?{query}"), 400)
+    assert error["details"] == [{"field": name, "message": "is given more than once"}]
 
 
 JSON_VALUES = st.recursive(

@@ -20,6 +20,7 @@ from chalice.app import Response
 
 from chalicelib import bootstrap
 from chalicelib.adapters.sql_files import queries
+from chalicelib.api import http
 from chalicelib.api import users as api
 from chalicelib.domain.events import ACTIVE, Status
 
@@ -30,6 +31,10 @@ ADMIN = {"authorizer": {"userId": "00000000-0000-4000-8000-000000000001", "roles
 
 ADA = {"firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1990-12-10", "timezone": "Europe/London"}
 WAIT_LIMIT = 20.0  # seconds: only reached when something is broken
+
+
+def as_json(value: Any) -> http.Body:
+    return http.Body(json.dumps(value), "application/json")
 
 
 def status_of(result: Any) -> int:
@@ -59,7 +64,7 @@ class Request(threading.Thread):
 
 
 def create_user(body: dict[str, Any] | None = None) -> str:
-    response = api.create(ADMIN, json.dumps(body or ADA))
+    response = api.create(ADMIN, as_json(body or ADA))
     assert response.status_code == 201, response.body
     return str(response.body["id"])
 
@@ -102,7 +107,7 @@ def deleted_at(user_id: str) -> Any:
 def test_a_patch_then_a_delete(container: bootstrap.Container, database_url: str) -> None:
     user_id = create_user()
     with user_locked(database_url, user_id) as wait_for:
-        patch = Request(lambda: api.patch(ADMIN, user_id, json.dumps({"timezone": "Asia/Tokyo"})))
+        patch = Request(lambda: api.patch(ADMIN, user_id, as_json({"timezone": "Asia/Tokyo"})))
         patch.start()
         wait_for(1)
         delete = Request(lambda: api.delete(ADMIN, user_id))
@@ -121,7 +126,7 @@ def test_a_delete_then_a_patch(container: bootstrap.Container, database_url: str
         delete = Request(lambda: api.delete(ADMIN, user_id))
         delete.start()
         wait_for(1)
-        patch = Request(lambda: api.patch(ADMIN, user_id, json.dumps({"timezone": "Asia/Tokyo"})))
+        patch = Request(lambda: api.patch(ADMIN, user_id, as_json({"timezone": "Asia/Tokyo"})))
         patch.start()
         wait_for(2)
     assert (delete.status(), patch.status()) == (204, 404)
@@ -136,7 +141,7 @@ def test_a_put_racing_a_delete(container: bootstrap.Container, database_url: str
         delete = Request(lambda: api.delete(ADMIN, user_id))
         delete.start()
         wait_for(1)
-        put = Request(lambda: api.replace(ADMIN, user_id, json.dumps({**ADA, "dateOfBirth": "1991-05-05"})))
+        put = Request(lambda: api.replace(ADMIN, user_id, as_json({**ADA, "dateOfBirth": "1991-05-05"})))
         put.start()
         wait_for(2)
     assert (delete.status(), put.status()) == (204, 404)
@@ -148,12 +153,12 @@ def test_two_patches_leave_one_active_event_per_type(
 ) -> None:
     user_id = create_user()
     with user_locked(database_url, user_id) as wait_for:
-        first = Request(lambda: api.patch(ADMIN, user_id, json.dumps({"anniversaryDate": "2015-08-01"})))
+        first = Request(lambda: api.patch(ADMIN, user_id, as_json({"anniversaryDate": "2015-08-01"})))
         first.start()
         wait_for(1)
         second = Request(
             lambda: api.patch(
-                ADMIN, user_id, json.dumps({"anniversaryDate": "2016-09-02", "timezone": "Asia/Tokyo"})
+                ADMIN, user_id, as_json({"anniversaryDate": "2016-09-02", "timezone": "Asia/Tokyo"})
             )
         )
         second.start()
@@ -170,8 +175,8 @@ def test_two_patches_leave_one_active_event_per_type(
 def burst(user_id: str, zones: list[str]) -> list[int]:
     """Patches to every zone, an anniversary and a delete, released at the same moment."""
     calls: list[Callable[[], Any]] = [
-        *(lambda zone=zone: api.patch(ADMIN, user_id, json.dumps({"timezone": zone})) for zone in zones),
-        lambda: api.patch(ADMIN, user_id, json.dumps({"anniversaryDate": "2015-08-01"})),
+        *(lambda zone=zone: api.patch(ADMIN, user_id, as_json({"timezone": zone})) for zone in zones),
+        lambda: api.patch(ADMIN, user_id, as_json({"anniversaryDate": "2015-08-01"})),
         lambda: api.delete(ADMIN, user_id),
     ]
     start = threading.Barrier(len(calls))
@@ -206,20 +211,23 @@ def test_many_requests_at_once_never_fail_and_end_consistent(container: bootstra
 # --- two imports racing for the same new externalIds (issue 15) -------------------------------
 
 
+@pytest.mark.parametrize(("rival_is_an_import", "status"), [(True, "unchanged"), (False, "conflict")])
 def test_an_import_that_loses_the_race_for_an_external_id_redoes_its_chunk_and_duplicates_nobody(
-    container: bootstrap.Container, database_url: str
+    container: bootstrap.Container, database_url: str, rival_is_an_import: bool, status: str
 ) -> None:
     """Another transaction inserts crm-1 first and holds it uncommitted: the import's read does
     not see it, its INSERT waits on the unique index; once the other commits, the import's
-    INSERT skips crm-1, the chunk is rolled back and redone, and finds crm-1 there."""
+    INSERT skips crm-1, the chunk is rolled back and redone, and finds crm-1 there: another
+    import's user (same fields: unchanged) or one the import did not create (a conflict)."""
     users = [{**ADA, "externalId": "crm-1"}, {**ADA, "externalId": "crm-2", "firstName": "Alan"}]
     with psycopg.connect(database_url) as rival, psycopg.connect(database_url, autocommit=True) as watcher:
         rival.execute(
             b"INSERT INTO users (id, first_name, last_name, date_of_birth, timezone, external_id,"
-            b" created_at, updated_at) VALUES (gen_random_uuid(), 'Ada', 'Lovelace', '1990-12-10',"
-            b" 'Europe/London', 'crm-1', now(), now())"
+            b" created_at, updated_at, managed_by_import) VALUES (gen_random_uuid(), 'Ada', 'Lovelace',"
+            b" '1990-12-10', 'Europe/London', 'crm-1', now(), now(), %s)",
+            (rival_is_an_import,),
         )
-        request = Request(lambda: api.import_batch(ADMIN, json.dumps({"users": users})))
+        request = Request(lambda: api.import_batch(ADMIN, as_json({"users": users})))
         request.start()
         deadline = time.monotonic() + WAIT_LIMIT
         while time.monotonic() < deadline:
@@ -236,8 +244,7 @@ def test_an_import_that_loses_the_race_for_an_external_id_redoes_its_chunk_and_d
         rival.commit()
         assert request.status() == 200
     results = request.result["results"]
-    # The rival's crm-1 has no anniversary and the same fields: unchanged; crm-2 is new.
-    assert [r["status"] for r in results] == ["unchanged", "created"]
+    assert [r["status"] for r in results] == [status, "created"]
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(b"SELECT external_id, count(*) FROM users GROUP BY 1 ORDER BY 1").fetchall()
         events = conn.execute(b"SELECT count(*) FROM events").fetchone()

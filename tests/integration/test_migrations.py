@@ -33,6 +33,7 @@ EXPECTED_COLUMNS = {
         "deleted_at": ("timestamp with time zone", "YES"),
         "external_id": ("text", "YES"),
         "metadata": ("jsonb", "YES"),
+        "managed_by_import": ("boolean", "NO"),
     },
     "events": {
         "id": ("uuid", "NO"),
@@ -129,7 +130,7 @@ def test_migrating_an_empty_database_gives_the_expected_schema(empty_url: str) -
 def test_0002_adds_external_ids_and_the_event_search_indexes_and_its_down_step_removes_them(
     empty_url: str,
 ) -> None:
-    migrations.upgrade(empty_url)
+    migrations.upgrade(empty_url, target=2)
     external = indexes(empty_url, "users")["users_external_id_live"]
     assert external.startswith(
         "CREATE UNIQUE INDEX users_external_id_live ON public.users USING btree (external_id)"
@@ -146,7 +147,9 @@ def test_0002_adds_external_ids_and_the_event_search_indexes_and_its_down_step_r
     [reverted] = migrations.downgrade(empty_url)
     assert (reverted.version, reverted.name) == (2, "external_ids_and_event_search")
     columns_then = {
-        k: v for k, v in EXPECTED_COLUMNS["users"].items() if k not in ("external_id", "metadata")
+        k: v
+        for k, v in EXPECTED_COLUMNS["users"].items()
+        if k not in ("external_id", "metadata", "managed_by_import")
     }
     assert columns(empty_url, "users") == columns_then
     assert "users_external_id_live" not in indexes(empty_url, "users")
@@ -158,6 +161,27 @@ def test_0002_adds_external_ids_and_the_event_search_indexes_and_its_down_step_r
         "events_processing_lease",
         "events_user",
     }
+    migrations.upgrade(empty_url)
+    assert columns(empty_url, "users") == EXPECTED_COLUMNS["users"]
+
+
+def test_0003_marks_no_existing_user_as_the_imports_and_its_down_step_drops_the_mark(empty_url: str) -> None:
+    """Users from before it may have set their own externalId: none is the import's to update."""
+    migrations.upgrade(empty_url, target=2)
+    with psycopg.connect(empty_url) as conn:
+        conn.execute(
+            b"INSERT INTO users (id, first_name, last_name, date_of_birth, timezone, external_id,"
+            b" created_at, updated_at) VALUES (gen_random_uuid(), 'Ada', 'Lovelace', '1990-12-10',"
+            b" 'UTC', 'crm-1', now(), now())"
+        )
+    [applied] = migrations.upgrade(empty_url)
+    assert (applied.version, applied.name) == (3, "import_provenance")
+    assert rows(empty_url, "SELECT external_id, managed_by_import FROM users") == [("crm-1", False)]
+
+    [reverted] = migrations.downgrade(empty_url)
+    assert reverted.version == 3
+    assert "managed_by_import" not in columns(empty_url, "users")
+    assert rows(empty_url, "SELECT external_id FROM users") == [("crm-1",)]
     migrations.upgrade(empty_url)
     assert columns(empty_url, "users") == EXPECTED_COLUMNS["users"]
 

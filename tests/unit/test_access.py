@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from chalicelib.domain.access import Action, Principal, Role, allowed
+from chalicelib.domain.access import Action, Principal, Role, allowed, known_roles
 
 ME = uuid.uuid4()
 OTHER = uuid.uuid4()
@@ -49,6 +49,14 @@ def test_unknown_roles_are_dropped_and_grant_nothing() -> None:
     nobody = Principal.of(str(ME), ["root", "Admin", ""])
     assert nobody.roles == frozenset()
     assert not any(allowed(nobody, action, ME) for action in Action)
+
+
+@pytest.mark.parametrize(
+    "name", ["admin ", " admin", "Admin", "ADMIN", "service user", "admin,service", "admin\n"]
+)
+def test_a_role_counts_only_on_an_exact_match(name: str) -> None:
+    assert known_roles([name]) == []
+    assert Principal.of(str(ME), [name, "user"]).roles == {Role.USER}
 
 
 def test_roles_add_up() -> None:

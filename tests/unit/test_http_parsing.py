@@ -1,10 +1,12 @@
-"""Ids and cursors are parsed exactly as the OpenAPI document's patterns say, no looser."""
+"""Ids and cursors are parsed exactly as the OpenAPI document's patterns say, no looser; so are
+Content-Type headers and query strings."""
 
 from __future__ import annotations
 
 import uuid
 
 import pytest
+from chalice.app import MultiDict
 
 from chalicelib.api import http
 from chalicelib.domain.errors import ValidationError
@@ -31,3 +33,50 @@ def test_a_cursor_round_trips_and_only_its_own_form_is_accepted() -> None:
     for bad in (cursor + "==", cursor[:10] + "!" + cursor[10:], cursor[:-1], "x" * 40):
         with pytest.raises(ValidationError):
             http.decode_cursor(bad)
+
+
+JSON_TYPES = [
+    "application/json",
+    "APPLICATION/Json",
+    "application/json; charset=utf-8",
+    "application/json;CHARSET=UTF-8",
+    'application/json; charset="utf-8"',
+    "application/json;",
+    " application/json ; charset = utf-8 ",
+]
+OTHER_TYPES = [
+    None,
+    "",
+    "text/plain",
+    "application/json; charset=latin-1",
+    "application/json; charset=utf8",
+    "application/json; charset",
+    "application/json; q=1",
+    "application/json; charset=utf-8; charset=utf-8",
+    "application/jsonp",
+    "application/json-patch+json",
+    "text/plain, application/json",
+    "*/*",
+]
+
+
+@pytest.mark.parametrize("content_type", JSON_TYPES)
+def test_json_with_no_charset_or_utf_8_is_declared_json(content_type: str) -> None:
+    assert http.declares_json(content_type)
+
+
+@pytest.mark.parametrize("content_type", OTHER_TYPES)
+def test_anything_else_is_not(content_type: str | None) -> None:
+    assert not http.declares_json(content_type)
+
+
+def test_query_values_name_unknown_and_repeated_parameters() -> None:
+    query = MultiDict({"limit": ["5", "6"], "cursor": ["c"], "colour": ["red"], "page": ["1", "2"]})
+    values, errors = http.query_values(query, {"limit", "cursor"})
+    assert values == {"cursor": "c"}
+    assert [(e.field, e.message) for e in errors] == [
+        ("colour", "is not a known query parameter"),
+        ("limit", "is given more than once"),
+        ("page", "is not a known query parameter"),
+    ]
+    assert http.query_values(None, {"limit"}) == ({}, [])

@@ -122,10 +122,19 @@ def test_issuer_and_audience_when_configured() -> None:
     rejects(verifier, hs256(claims(), SECRET))  # neither present
 
 
-def test_roles_may_be_a_space_separated_string_and_come_from_a_configured_claim() -> None:
+def test_roles_come_from_a_configured_claim_as_given() -> None:
     verifier = hs_verifier(roles_claim="cognito:groups")
-    token = hs256({**claims(), "cognito:groups": "service user"}, SECRET)
-    assert verifier.verify(token).roles == ("service", "user")
+    token = hs256({**claims(), "cognito:groups": ["service", "user", "admin ", "Ops Team"]}, SECRET)
+    assert verifier.verify(token).roles == ("service", "user", "admin ", "Ops Team")  # access.py matches
+
+
+@pytest.mark.parametrize(
+    "roles",
+    ["service user", "admin", "admin ", "", 42, None, True, {"admin": True}, ["admin", 1], [["admin"]]],
+)
+def test_a_roles_claim_that_is_not_an_array_of_strings_is_rejected(roles: object) -> None:
+    """A string is not split into roles: the claim is malformed, like any other non-array."""
+    rejects(hs_verifier(), hs256({**claims(), "roles": roles}, SECRET))
 
 
 @pytest.fixture

@@ -52,6 +52,9 @@ def test_names_keep_letters_of_every_script() -> None:
     assert (fields.first_name, fields.last_name) == (names["firstName"], names["lastName"])
 
 
+BIDI = "must not contain bidirectional controls (U+200E, U+200F, U+061C, U+202A-U+202E, U+2066-U+2069)"
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [
@@ -69,11 +72,35 @@ def test_names_keep_letters_of_every_script() -> None:
         (["Ada"], "must be a string"),
         ({"first": "Ada"}, "must be a string"),
         (True, "must be a string"),
+        # Nothing visible: a zero-width space, word joiner, BOM, Hangul fillers, braille blank,
+        # ideographic space, a lone combining accent.
+        *[
+            (blank, "must contain a visible character")
+            for blank in ("\u200b", "\u2060", "\ufeff", "\u3164", "\u115f\u1160", "\uffa0", "\u2800")
+        ],
+        ("\u200b\u3000\u200b", "must contain a visible character"),
+        ("\u0301", "must contain a visible character"),
+        # Bidirectional controls, anywhere in a name that has visible characters too.
+        *[
+            (f"Ada{control}Lovelace", BIDI)
+            for control in ("\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068")
+        ],
+        ("\u2069Ada", BIDI),
+        ("Ada\u200e", BIDI),
+        ("Ada\u200f", BIDI),
+        ("\u061cAda", BIDI),
     ],
 )
 @pytest.mark.parametrize("field", ["firstName", "lastName"])
 def test_bad_names(field: str, value: Any, message: str) -> None:
     assert errors_of({**VALID, field: value}) == {field: message}
+
+
+def test_names_may_join_and_mark_letters() -> None:
+    """Zero-width joiners, combining marks and Arabic letters are parts of real names."""
+    names = {"firstName": "\u0645\u062d\u0645\u062f", "lastName": "\u0928\u094d\u200d\u092f Zoe\u0308 \u200c"}
+    fields = parse_new_user({**VALID, **names}, NOW)
+    assert (fields.first_name, fields.last_name) == (names["firstName"], names["lastName"])
 
 
 def test_a_name_of_exactly_the_maximum_length_is_fine() -> None:
@@ -107,6 +134,8 @@ BAD_DATES = [
     ("0000-01-01", "is not a real calendar date"),
     ("2026-03-02", "must not be in the future"),  # tomorrow in London
     ("9999-12-31", "must not be in the future"),
+    ("0001-01-01", "must not be before 1900-01-01"),
+    ("1899-12-31", "must not be before 1900-01-01"),
     ("10/12/1990", "must be a date as YYYY-MM-DD"),
     ("1990-12-10T00:00:00", "must be a date as YYYY-MM-DD"),
     ("19901210", "must be a date as YYYY-MM-DD"),
@@ -127,6 +156,38 @@ BAD_DATES = [
 )
 def test_bad_dates(field: str, value: Any, message: str) -> None:
     assert errors_of({**VALID, field: value}) == {field: message}
+
+
+def test_the_earliest_date_is_1900_01_01() -> None:
+    fields = parse_new_user({**VALID, "dateOfBirth": "1900-01-01", "anniversaryDate": "1900-01-01"}, NOW)
+    assert (fields.date_of_birth, fields.anniversary_date) == (date(1900, 1, 1), date(1900, 1, 1))
+
+
+def test_an_anniversary_before_the_birth_is_refused() -> None:
+    assert errors_of({**VALID, "anniversaryDate": "1990-12-09"}) == {
+        "anniversaryDate": "must not be before dateOfBirth"
+    }
+    assert parse_new_user({**VALID, "anniversaryDate": "1990-12-10"}, NOW).anniversary_date == date(
+        1990, 12, 10
+    )
+
+
+def test_a_patch_keeps_the_anniversary_after_the_birth() -> None:
+    current = UserFields("Ada", "Lovelace", date(1990, 12, 10), "Europe/London", date(2015, 8, 1))
+    assert errors_of_patch({"anniversaryDate": "1980-01-01"}, current) == {
+        "anniversaryDate": "must not be before dateOfBirth"
+    }
+    assert errors_of_patch({"dateOfBirth": "2016-01-01"}, current) == {
+        "dateOfBirth": "must not be after the anniversaryDate kept (2015-08-01)"
+    }
+    assert errors_of_patch({"dateOfBirth": "2016-01-01", "anniversaryDate": "2015-01-01"}, current) == {
+        "anniversaryDate": "must not be before dateOfBirth"
+    }
+    moved = parse_user_patch({"dateOfBirth": "2016-01-01", "anniversaryDate": None}, current, NOW)
+    assert (moved.date_of_birth, moved.anniversary_date) == (date(2016, 1, 1), None)
+    # Stored before the rule, an out-of-order pair blocks no change that leaves both dates alone.
+    legacy = UserFields("Ada", "Lovelace", date(1990, 12, 10), "Europe/London", date(1980, 1, 1))
+    assert parse_user_patch({"firstName": "Augusta"}, legacy, NOW).first_name == "Augusta"
 
 
 def test_the_future_is_judged_in_the_users_own_zone() -> None:

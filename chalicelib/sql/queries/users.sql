@@ -16,7 +16,8 @@ SELECT * FROM users WHERE id = %(id)s AND deleted_at IS NULL FOR UPDATE;
 UPDATE users
 SET first_name = %(first_name)s, last_name = %(last_name)s, date_of_birth = %(date_of_birth)s,
     anniversary_date = %(anniversary_date)s, timezone = %(timezone)s,
-    external_id = %(external_id)s, metadata = %(metadata)s, updated_at = %(updated_at)s
+    external_id = %(external_id)s, metadata = %(metadata)s, updated_at = %(updated_at)s,
+    managed_by_import = %(managed_by_import)s
 WHERE id = %(id)s AND deleted_at IS NULL;
 
 -- name: delete_user
@@ -44,10 +45,11 @@ FOR UPDATE;
 -- The import's users of one chunk in one statement, sent as one JSON array (psycopg builds
 -- one JSON text far faster than nine typed arrays). A user whose externalId another
 -- transaction has just taken is not inserted (and not returned): the import then retries.
+-- Each is the import's (managed_by_import): a later import may update it.
 INSERT INTO users (id, first_name, last_name, date_of_birth, anniversary_date, timezone,
-                   external_id, metadata, created_at, updated_at)
+                   external_id, metadata, created_at, updated_at, managed_by_import)
 SELECT u.id, u.first_name, u.last_name, u.date_of_birth, u.anniversary_date, u.timezone,
-       u.external_id, u.metadata, %(now)s, %(now)s
+       u.external_id, u.metadata, %(now)s, %(now)s, true
 FROM jsonb_to_recordset(%(users)s::jsonb)
      AS u (id uuid, first_name text, last_name text, date_of_birth date, anniversary_date date,
            timezone text, external_id text, metadata jsonb)
