@@ -153,6 +153,13 @@ class Settings:
             )
         if self.clock_offset and self.stage != "local":
             raise SettingsError(f"CLOCK_OFFSET is for the local stack only, not STAGE={self.stage}")
+        if self.webhook_url and not self.webhook_secret and self.stage != "local":
+            # Receivers verify webhook-signature; an unsigned webhook from a deployed stage is
+            # one anybody could have sent. Only the worker has WEBHOOK_URL, so only it checks.
+            raise SettingsError(
+                f"WEBHOOK_SECRET is not set: STAGE={self.stage} signs every webhook "
+                "(set WEBHOOK_SECRET, or WEBHOOK_SECRET_ARN naming the secret in AWS)"
+            )
         if not timedelta(0) <= self.sweep_lookahead <= MAX_SWEEP_LOOKAHEAD:
             raise SettingsError(
                 "SWEEP_LOOKAHEAD must be from 0s to 900s (SQS's longest DelaySeconds), "

@@ -47,7 +47,6 @@ import psycopg
 import requests
 
 from chalicelib.adapters import sqs as sqs_adapter
-from chalicelib.handlers import QUEUE_NAME
 from scripts.devstack import aws
 from scripts.devstack.paths import ROOT
 from scripts.devstack.postgres import EmbeddedPostgres
@@ -184,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         api = f"http://{HOST}:{api_port}"
         created_in = create_users(api, token_from(lines), args.users, now)
         sqs = sqs_adapter.client("us-east-1", env["AWS_ENDPOINT_URL"])
-        queue_url = sqs.get_queue_url(QueueName=QUEUE_NAME)["QueueUrl"]
+        queue_url = sqs.get_queue_url(QueueName=aws.local_names(local).queue)["QueueUrl"]
         statuses, _ = sample(db_url, sqs, queue_url, due)
         print(f"burst | created {args.users} users in {created_in:.1f}s; due {due:%H:%M:%S} UTC: {statuses}")
         if sum(statuses.values()) != args.users:

@@ -5,7 +5,8 @@
     scripts/dlq.py redrive --all                every FAILED event in the DLQ
 
 Reads the same environment as the Lambdas: DATABASE_URL (default: the embedded database of
-`make run`), DLQ_URL (default: looked up by name), LEDGER_TABLE, AWS_ENDPOINT_URL (the local
+`make run`), DLQ_URL and LEDGER_TABLE (default: looked up by name; on the local stack, the
+names `make run` gives this checkout's, after LOCAL_DIR), AWS_ENDPOINT_URL (the local
 emulator, e.g. http://127.0.0.1:4566) and AWS_REGION.
 """
 
@@ -35,11 +36,19 @@ def container(clock: Clock | None = None) -> Container:
         from scripts.migrate import database_url
 
         env["DATABASE_URL"] = database_url()
+    queue = QUEUE_NAME
+    if env.get("STAGE", "local") == "local":
+        from scripts.devstack.aws import local_names
+        from scripts.devstack.paths import local_dir
+
+        names = local_names(local_dir(env))
+        queue = names.queue
+        env.setdefault("LEDGER_TABLE", names.ledger_table)
     c = Container(Settings.from_env(env), clock or SystemClock())
     if not c.settings.dlq_url:
         from chalicelib.adapters.sqs import SqsQueue
 
-        url = c.sqs.get_queue_url(QueueName=f"{QUEUE_NAME}-dlq")["QueueUrl"]
+        url = c.sqs.get_queue_url(QueueName=f"{queue}-dlq")["QueueUrl"]
         c.use(dlq=SqsQueue(c.sqs, url))
     return c
 

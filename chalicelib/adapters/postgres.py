@@ -327,9 +327,9 @@ class Store:
     def seed_due_birthdays(self, **params: Any) -> None:
         self.run("seed_due_birthdays", **params)
 
-    def progress_counts(self, since: datetime) -> tuple[int, int]:
-        """make run's progress line: PROCESSING now, and COMPLETED since `since`."""
-        row = self._one("progress_counts", since=since)
+    def progress_counts(self, since: datetime, until: datetime) -> tuple[int, int]:
+        """make run's progress line: PROCESSING now, and COMPLETED in (`since`, `until`]."""
+        row = self._one("progress_counts", since=since, until=until)
         assert row is not None
         return int(row["processing"]), int(row["delivered"])
 

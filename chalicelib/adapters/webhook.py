@@ -4,6 +4,10 @@
     webhook-timestamp  integer seconds since the epoch
     webhook-signature  "v1," + base64(HMAC-SHA256(key, f"{id}.{timestamp}.{body}"))
 
+The id and the timestamp go with every POST, so a receiver deduplicates on `webhook-id` even
+unsigned; the signature only with a secret (a cloud stage refuses to start without one,
+chalicelib/settings.py; `make run` warns).
+
 The secret is base64, optionally prefixed `whsec_` (the spec's convention); the HMAC key is
 the decoded bytes. The timestamp is real time (`wall_clock`), never the app's clock: receivers
 check it against their own clock (a five-minute replay window), so a shifted local clock
@@ -124,10 +128,10 @@ class HttpWebhookSender:
             "Idempotency-Key": delivery.idempotency_key,
             "X-Idempotency-Key": delivery.idempotency_key,
         }
+        timestamp = int(self._wall_clock())
+        headers["webhook-id"] = delivery.idempotency_key
+        headers["webhook-timestamp"] = str(timestamp)
         if self._key is not None:
-            timestamp = int(self._wall_clock())
-            headers["webhook-id"] = delivery.idempotency_key
-            headers["webhook-timestamp"] = str(timestamp)
             headers["webhook-signature"] = sign(self._key, delivery.idempotency_key, timestamp, delivery.body)
         return headers
 

@@ -7,6 +7,7 @@ the same resources.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import socket
 import subprocess
@@ -35,6 +36,23 @@ class Resources:
     queue_url: str
     dlq_url: str
     ledger_table: str
+
+
+@dataclass(frozen=True)
+class LocalNames:
+    queue: str
+    """Its DLQ is this + "-dlq" (sqs.create_queues)."""
+    ledger_table: str
+
+
+def local_names(local: Path) -> LocalNames:
+    """`make run`'s queue and ledger table, named for its state folder (LOCAL_DIR: one per
+    checkout), so that two checkouts on one emulator (a LocalStack, or the moto server another
+    `make run` started on 4566) never take each other's messages or read each other's ledger.
+    Only local: in AWS, Lambda's event source finds the queue by QUEUE_NAME (app.py), while
+    here the worker is fed from QUEUE_URL."""
+    tag = hashlib.sha256(str(local.resolve()).encode()).hexdigest()[:8]
+    return LocalNames(f"{QUEUE_NAME}-{tag}", f"event-scheduler-deliveries-{tag}")
 
 
 def use_fake_credentials() -> None:

@@ -3,8 +3,13 @@
     progress  last 10s: claimed 500, delivered 480 | in queue 1020, PROCESSING 1500
 
 Claimed comes from the sweep handler's own summary, delivered and PROCESSING from PostgreSQL
-(delivered = completed with a `delivered_at` inside the interval), in queue from SQS's
-approximate counts (visible, in flight and delayed).
+(delivered = completed with a `delivered_at` inside the interval, on the app's clock), in queue
+from SQS's approximate counts (visible, in flight and delayed).
+
+Quiet when idle means quiet: a line needs something claimed, queued or PROCESSING, or
+deliveries just after such a line (the tail of the work it showed). Deliveries alone, with
+nothing before them, are another run's: one under another CLOCK_OFFSET (`make demo`'s, say)
+stamped them with its own clock, which this run's clock reaches only later.
 """
 
 from __future__ import annotations
@@ -29,6 +34,11 @@ class Sample:
     def idle(self) -> bool:
         return not (self.claimed or self.delivered or self.in_queue or self.processing)
 
+    @property
+    def working(self) -> bool:
+        """Work this run can see now: claims in the interval, messages, events in flight."""
+        return bool(self.claimed or self.in_queue or self.processing)
+
     def line(self, every: float) -> str:
         return (
             f"progress  last {every:g}s: claimed {self.claimed}, delivered {self.delivered}"
@@ -38,22 +48,24 @@ class Sample:
 
 class Progress:
     """Counts what the sweep claims (`count_sweep` wraps its handler) and, every `every`
-    seconds, prints a line unless nothing is claimed, delivered, queued or PROCESSING."""
+    seconds, prints a line while there is work, and one more for the deliveries that end it."""
 
     def __init__(
         self,
         *,
-        in_flight: Callable[[datetime], tuple[int, int]],
+        in_flight: Callable[[datetime, datetime], tuple[int, int]],
         in_queue: Callable[[], int],
         now: Callable[[], datetime],
         every: float = 10.0,
         out: Callable[[str], None] = lambda line: print(line, flush=True),
     ) -> None:
-        """`in_flight(since)` answers (PROCESSING, delivered since); `in_queue()` the depth."""
+        """`in_flight(since, until)` answers (PROCESSING, delivered in (since, until]);
+        `in_queue()` the depth."""
         self._in_flight, self._in_queue, self._now = in_flight, in_queue, now
         self.every, self._out = every, out
         self._claimed = 0
         self._since = now()
+        self._was_working = True  # a start with events in flight shows their deliveries
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
@@ -71,7 +83,7 @@ class Progress:
     def sample(self) -> Sample:
         """The interval since the previous sample."""
         now = self._now()
-        processing, delivered = self._in_flight(self._since)
+        processing, delivered = self._in_flight(self._since, now)
         with self._lock:
             claimed, self._claimed = self._claimed, 0
         self._since = now
@@ -79,8 +91,9 @@ class Progress:
 
     def tick(self) -> Sample:
         sample = self.sample()
-        if not sample.idle:
+        if sample.working or (sample.delivered and self._was_working):
             self._out(sample.line(self.every))
+        self._was_working = sample.working
         return sample
 
     def start(self) -> Progress:
@@ -100,11 +113,11 @@ class Progress:
                 self._out(f"progress  (unavailable: {str(exc).splitlines()[0][:120]})")
 
 
-def postgres_in_flight(url: str) -> Callable[[datetime], tuple[int, int]]:
+def postgres_in_flight(url: str) -> Callable[[datetime, datetime], tuple[int, int]]:
     db = Database(url, max_size=1)
 
-    def counts(since: datetime) -> tuple[int, int]:
+    def counts(since: datetime, until: datetime) -> tuple[int, int]:
         with db.transaction() as store:
-            return store.progress_counts(since)
+            return store.progress_counts(since, until)
 
     return counts

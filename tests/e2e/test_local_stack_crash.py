@@ -129,22 +129,43 @@ def test_a_kill_after_the_2xx_and_before_the_finalise_sends_nothing_twice(
             stop_leftover(pgdata)
 
 
+def run_local(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "run_local.py")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
 def test_a_failed_start_stops_the_postgresql_it_started(tmp_path: Path, postgres_safe_dir: Path) -> None:
-    with WebhookSink() as sink, socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        env = stack_env(postgres_safe_dir, sink, taken.getsockname()[1], timedelta(0))
+    # An "emulator" that answers its probes and refuses every AWS call: the start fails once
+    # PostgreSQL is up, creating the queue.
+    with WebhookSink() as sink, WebhookSink() as broken:
+        broken.default = Reply(status=500)
+        env = stack_env(postgres_safe_dir, sink, free_port(), timedelta(0))
+        env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{broken.port}"
         try:
-            result = subprocess.run(
-                [sys.executable, str(ROOT / "scripts" / "run_local.py")],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            assert result.returncode != 0
-            assert "migrated" in result.stdout  # PostgreSQL was up before the API failed
+            result = run_local(env)
+            assert result.returncode == 1
+            assert "migrated" in result.stdout  # PostgreSQL was up before the start failed
+            assert "make run: creating the queue and ledger table at" in result.stderr
+            assert "Traceback" not in result.stderr
             assert postmasters_on(postgres_safe_dir / "pgdata") == []
         finally:
             stop_leftover(postgres_safe_dir / "pgdata")
+
+
+def test_a_taken_api_port_is_refused_before_anything_starts(postgres_safe_dir: Path) -> None:
+    """It used to start, find another stack's API answering on the port, and print "ready"."""
+    with WebhookSink() as sink, socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = run_local(stack_env(postgres_safe_dir, sink, port, timedelta(0)))
+    assert result.returncode == 1
+    assert f"make run: API_PORT: port {port} (the API) is in use" in result.stderr
+    assert "set API_PORT=" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "migrated" not in result.stdout  # nothing was started
+    assert not (postgres_safe_dir / "pgdata").exists()

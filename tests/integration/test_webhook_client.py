@@ -156,6 +156,21 @@ def test_path_query_credentials_and_headers_arrive_as_given() -> None:
     assert headers["webhook-signature"].startswith("v1,")
 
 
+def test_without_a_secret_the_standard_webhooks_id_and_timestamp_still_go_but_no_signature() -> None:
+    """Receivers deduplicate on webhook-id (README, "Receiving webhooks"), signed or not."""
+    receiver = Receiver(lambda head: (OK, False))
+    with listening(receiver) as port:
+        sender = HttpWebhookSender(f"http://127.0.0.1:{port}/hook", wall_clock=lambda: 1_767_225_600.5)
+        assert sender.deliver(DELIVERY).verdict is Verdict.SUCCESS
+    [head] = receiver.heads
+    headers = {
+        k.lower(): v for k, v in (line.split(": ", 1) for line in head.decode().split("\r\n")[1:] if line)
+    }
+    assert headers["webhook-id"] == headers["idempotency-key"] == "key-1"
+    assert headers["webhook-timestamp"] == "1767225600"
+    assert "webhook-signature" not in headers
+
+
 def test_a_reply_slower_than_the_read_timeout_is_a_transient_timeout() -> None:
     gate = threading.Event()
 

@@ -64,3 +64,15 @@ def test_refuses_a_tampered_body_and_a_stale_timestamp(tmp_path: Path) -> None:
     assert receiver.handle(headers, raw.replace(b"crm-000123", b"crm-999999"), now=NOW.timestamp())[0] == 401
     assert receiver.handle(headers, raw, now=NOW.timestamp() + 301)[0] == 401
     assert outbox(tmp_path / "r.sqlite3") == []
+
+
+def test_refuses_an_unsigned_webhook_though_it_carries_an_id_and_a_timestamp(tmp_path: Path) -> None:
+    """What a local stack with WEBHOOK_URL and no WEBHOOK_SECRET sends (README, "Receiving webhooks")."""
+    raw = json.dumps(BODY).encode()
+    sender = HttpWebhookSender("http://127.0.0.1:9/hook", wall_clock=NOW.timestamp)
+    headers = sender.headers(Delivery("84ed20ea-0ae0-5bd0-99f8-17f405cd277e", raw))
+    assert headers["webhook-id"] == "84ed20ea-0ae0-5bd0-99f8-17f405cd277e"
+    assert headers["webhook-timestamp"] == str(int(NOW.timestamp()))
+    assert "webhook-signature" not in headers
+    receiver = Receiver(SECRET, str(tmp_path / "r.sqlite3"))
+    assert receiver.handle(headers, raw, now=NOW.timestamp()) == (401, "bad signature")

@@ -21,9 +21,10 @@ class World:
         self.lines: list[str] = []
         self.asked_since: list[datetime] = []
 
-    def in_flight(self, since: datetime) -> tuple[int, int]:
+    def in_flight(self, since: datetime, until: datetime) -> tuple[int, int]:
+        """What tools.sql's progress_counts answers (tests/integration/test_progress_counts.py)."""
         self.asked_since.append(since)
-        return self.processing, sum(1 for at in self.delivered_at if at > since)
+        return self.processing, sum(1 for at in self.delivered_at if since < at <= until)
 
     def progress(self) -> Progress:
         return Progress(
@@ -79,3 +80,47 @@ def test_each_interval_counts_only_its_own_claims_and_deliveries() -> None:
         "progress  last 10s: claimed 5, delivered 0 | in queue 0, PROCESSING 5",
         "progress  last 10s: claimed 0, delivered 1 | in queue 0, PROCESSING 4",
     ]
+
+
+def test_deliveries_stamped_by_a_run_on_a_shifted_clock_never_print() -> None:
+    """`make demo` at 02:00 UTC runs its clock at 09:00: its webhook's `delivered_at` is 09:00
+    today. A `make run` afterwards, on the real clock, must stay quiet, before 09:00 (it
+    printed "delivered 1" every 10 s until then) and when its clock passes that stamp."""
+    world = World()
+    world.delivered_at = [START + timedelta(hours=7)]
+    progress = world.progress()
+    for _ in range(7 * 360 + 2):  # every 10 s past the stamp
+        progress.count_sweep(sweep_claiming(0))({}, None)
+        world.now += timedelta(seconds=10)
+        progress.tick()
+    assert world.now > world.delivered_at[0]
+    assert world.lines == []
+
+
+def test_the_deliveries_that_end_the_work_get_their_line() -> None:
+    world = World()
+    progress = world.progress()
+    progress.count_sweep(sweep_claiming(2))({}, None)
+    world.now += timedelta(seconds=10)
+    world.processing = 2
+    progress.tick()
+    world.now += timedelta(seconds=10)
+    world.delivered_at = [START + timedelta(seconds=12), START + timedelta(seconds=13)]
+    world.processing = 0
+    progress.tick()  # nothing left, but these two were the work the line above showed
+    world.now += timedelta(seconds=10)
+    progress.tick()
+    assert world.lines == [
+        "progress  last 10s: claimed 2, delivered 0 | in queue 0, PROCESSING 2",
+        "progress  last 10s: claimed 0, delivered 2 | in queue 0, PROCESSING 0",
+    ]
+
+
+def test_events_in_flight_at_the_start_show_their_deliveries() -> None:
+    """A restart with deliveries finishing in its first interval (claimed by the last run)."""
+    world = World()
+    progress = world.progress()
+    world.now += timedelta(seconds=10)
+    world.delivered_at = [START + timedelta(seconds=3)]
+    progress.tick()
+    assert world.lines == ["progress  last 10s: claimed 0, delivered 1 | in queue 0, PROCESSING 0"]

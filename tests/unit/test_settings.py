@@ -138,3 +138,36 @@ def test_prepared_statements_can_be_switched_off_for_rds_proxy() -> None:
     assert Settings.from_env({"DB_PREPARE_THRESHOLD": "2"}).db_prepare_threshold == 2
     with pytest.raises(SettingsError, match="DB_PREPARE_THRESHOLD"):
         Settings.from_env({"DB_PREPARE_THRESHOLD": "never"})
+
+
+CLOUD_JWT = "a cloud stage's own signing key, 32+ bytes"
+
+
+@pytest.mark.parametrize("stage", ["dev", "staging", "prod"])
+def test_a_cloud_worker_without_a_webhook_secret_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, stage: str
+) -> None:
+    """Unsigned webhooks from a deployed stage are ones anybody could forge: the worker's
+    container (the only function given WEBHOOK_URL) refuses to be built, naming the setting."""
+    for name, value in {
+        "STAGE": stage,
+        "WEBHOOK_URL": "https://hooks.example/in",
+        "JWT_SECRET": CLOUD_JWT,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("WEBHOOK_SECRET", raising=False)
+    monkeypatch.delenv("WEBHOOK_SECRET_ARN", raising=False)
+    bootstrap.install(None)
+    try:
+        with pytest.raises(SettingsError, match=f"WEBHOOK_SECRET is not set: STAGE={stage}"):
+            bootstrap.container()
+        monkeypatch.setenv("WEBHOOK_SECRET", "whsec_c2VjcmV0")
+        assert bootstrap.container().settings.webhook_secret == "whsec_c2VjcmV0"
+    finally:
+        bootstrap.install(None)
+
+
+def test_functions_that_send_no_webhook_and_the_local_stack_need_no_webhook_secret() -> None:
+    assert Settings.from_env({"STAGE": "prod", "JWT_SECRET": CLOUD_JWT}).webhook_secret is None  # the API
+    local = Settings.from_env({"WEBHOOK_URL": "http://127.0.0.1:8002/"})  # make run warns instead
+    assert (local.webhook_url, local.webhook_secret) == ("http://127.0.0.1:8002/", None)

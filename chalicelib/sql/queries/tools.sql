@@ -35,9 +35,12 @@ FROM events
 WHERE status = 'COMPLETED' AND target_utc = %(target)s;
 
 -- name: progress_counts
--- make run's progress line: events in flight, and events completed since a given instant
--- (the app's clock, which CLOCK_OFFSET may shift).
+-- make run's progress line: events in flight, and events completed in (since, until] on the
+-- app's clock. Bounded above: a run with another CLOCK_OFFSET stamps deliveries in this run's
+-- future, and "after since" alone counted them in every interval until the clock got there.
 SELECT count(*) FILTER (WHERE status = 'PROCESSING') AS processing,
-       count(*) FILTER (WHERE status = 'COMPLETED' AND delivered_at > %(since)s) AS delivered
+       count(*) FILTER (WHERE status = 'COMPLETED' AND delivered_at > %(since)s
+                        AND delivered_at <= %(until)s) AS delivered
 FROM events
-WHERE status = 'PROCESSING' OR (status = 'COMPLETED' AND delivered_at > %(since)s);
+WHERE status = 'PROCESSING'
+   OR (status = 'COMPLETED' AND delivered_at > %(since)s AND delivered_at <= %(until)s);

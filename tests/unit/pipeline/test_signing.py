@@ -30,11 +30,13 @@ def test_a_secret_that_is_not_base64_is_a_settings_error(secret: str) -> None:
 
 def test_headers_carry_the_key_three_ways_and_the_signature_only_with_a_secret() -> None:
     delivery = Delivery("key-1", b"{}")
-    unsigned = HttpWebhookSender("http://127.0.0.1:9/").headers(delivery)
-    assert unsigned == {
+    unsigned = HttpWebhookSender("http://127.0.0.1:9/", wall_clock=lambda: 1614265330.7).headers(delivery)
+    assert unsigned == {  # the Standard Webhooks id and timestamp even unsigned: receivers dedupe on the id
         "Content-Type": "application/json",
         "Idempotency-Key": "key-1",
         "X-Idempotency-Key": "key-1",
+        "webhook-id": "key-1",
+        "webhook-timestamp": "1614265330",
     }
     signed = HttpWebhookSender("http://127.0.0.1:9/", SPEC_SECRET, wall_clock=lambda: 1614265330.7).headers(
         delivery
