@@ -25,13 +25,6 @@ def test_cfn_lint_reports_nothing_on_the_synthesized_templates(cloud_assemblies:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("package") / "dev"
-    make("package", "STAGE=dev", f"PACKAGE_OUT={out}")
-    return out
-
-
 def test_make_package_writes_the_sam_template_and_the_deployment_zip(package: Path) -> None:
     template = json.loads((package / "sam.json").read_text())
     functions = {n for n, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
