@@ -60,10 +60,10 @@ def build(
 ) -> Path:
     """Packages the app for `stage` into `out_dir` (sam.json, deployment.zip); returns the zip.
     `chalice_config` overrides every layer of .chalice/config.json (the CDK's stage_config)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="chalice-package-") as tmp:
         raw = Path(tmp) / "raw"
         _package(project_dir, raw, stage, chalice_config or {})
+        out_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(raw / "sam.json", out_dir / "sam.json")
         tree = Path(tmp) / "tree"
         modes = _extract(raw / "deployment.zip", tree, () if with_sdk else RUNTIME_PROVIDED)
@@ -75,13 +75,13 @@ def build(
     return target
 
 
-def template(
+def write_template(
     project_dir: Path, out_dir: Path, stage: str, *, chalice_config: Mapping[str, Any] | None = None
 ) -> Path:
     """Only the `sam.json` that `build()` writes, without rebuilding the zip (a second, not ten)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="chalice-package-") as tmp:
         _package(project_dir, Path(tmp), stage, chalice_config or {})
+        out_dir.mkdir(parents=True, exist_ok=True)
         return Path(shutil.copyfile(Path(tmp) / "sam.json", out_dir / "sam.json"))
 
 

@@ -91,5 +91,5 @@ def packaged_templates(package: Path, tmp_path_factory: pytest.TempPathFactory) 
     out = tmp_path_factory.mktemp("templates")
     for stage in CLOUD_STAGES:
         if stage not in templates:
-            templates[stage] = build_package.template(ROOT, out / stage, stage)
+            templates[stage] = build_package.write_template(ROOT, out / stage, stage)
     return templates

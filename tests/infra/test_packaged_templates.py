@@ -58,12 +58,13 @@ def test_every_cloud_stage_is_packaged_and_local_is_refused(tmp_path: Path) -> N
     assert set(config["stages"]) - set(CLOUD_STAGES) == {build_package.LOCAL_STAGE}
     # A `local` stage in the cloud would sign tokens with the local secret everybody has.
     with pytest.raises(SystemExit, match="chalice local"):
-        build_package.build(ROOT, tmp_path, build_package.LOCAL_STAGE)
+        build_package.build(ROOT, tmp_path / "out", build_package.LOCAL_STAGE)
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_template_alone_is_what_make_package_writes(package: Path, tmp_path: Path) -> None:
     # What lets the other stages skip rebuilding the zip: one code path writes both.
-    alone = build_package.template(ROOT, tmp_path, "dev")
+    alone = build_package.write_template(ROOT, tmp_path, "dev")
     assert alone.read_bytes() == (package / "sam.json").read_bytes()
 
 
