@@ -2,7 +2,8 @@
 
     scripts/build_package.py --stage prod --out build/package/prod [--with-sdk]
 
-Writes what `chalice package` writes (`sam.json`, `deployment.zip`), with the zip rebuilt:
+Writes what `chalice package` writes (`sam.json`, `deployment.zip`), the template mended where
+Chalice 1.34 gets it wrong (`mend_template`) and the zip rebuilt:
 - nothing from a working tree's caches (`__pycache__`, `.pyc`) goes in;
 - boto3, botocore, s3transfer (and python-dateutil and six, which only botocore needs) are
   left out: the Lambda Python 3.11 runtime provides them (`--with-sdk` keeps them);
@@ -16,7 +17,8 @@ Writes what `chalice package` writes (`sam.json`, `deployment.zip`), with the zi
   executable), the same compression: two builds of one commit give byte-identical zips.
 
 The CDK app calls `build()` too (infra/stacks/chalice_app.py), so what `make synth` and
-`make deploy` upload is this package.
+`make deploy` upload is this package. Only cloud stages are packaged: `local` is for
+`chalice local` (its tokens may be signed with the published local secret).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 LAMBDA_CODE_DIR = "/var/task"  # the path compiled into each .pyc's co_filename (tracebacks)
 # Packages whose version.py asks importlib.metadata for their own version (package = distribution).
 VERSION_FROM_METADATA = ("psycopg", "psycopg_binary", "psycopg_pool")
+LOCAL_STAGE = "local"
 
 
 def build(
@@ -57,12 +60,10 @@ def build(
 ) -> Path:
     """Packages the app for `stage` into `out_dir` (sam.json, deployment.zip); returns the zip.
     `chalice_config` overrides every layer of .chalice/config.json (the CDK's stage_config)."""
-    if sys.version_info[:2] != LAMBDA_PYTHON:
-        raise SystemExit(f"build with Python {'.'.join(map(str, LAMBDA_PYTHON))}: .pyc are per version")
-    out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="chalice-package-") as tmp:
         raw = Path(tmp) / "raw"
-        _chalice_package(project_dir, raw, stage, chalice_config or {})
+        _package(project_dir, raw, stage, chalice_config or {})
+        out_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(raw / "sam.json", out_dir / "sam.json")
         tree = Path(tmp) / "tree"
         modes = _extract(raw / "deployment.zip", tree, () if with_sdk else RUNTIME_PROVIDED)
@@ -72,6 +73,42 @@ def build(
         target = out_dir / "deployment.zip"
         _write_zip(tree, target, modes)
     return target
+
+
+def write_template(
+    project_dir: Path, out_dir: Path, stage: str, *, chalice_config: Mapping[str, Any] | None = None
+) -> Path:
+    """Only the `sam.json` that `build()` writes, without rebuilding the zip (a second, not ten)."""
+    with tempfile.TemporaryDirectory(prefix="chalice-package-") as tmp:
+        _package(project_dir, Path(tmp), stage, chalice_config or {})
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copyfile(Path(tmp) / "sam.json", out_dir / "sam.json"))
+
+
+def mend_template(template: dict[str, Any]) -> None:
+    """Chalice 1.34 names the API handler's log group after `ApiHandler`, the function's logical
+    ID before it renames it `APIHandler`: CloudFormation refuses the dangling reference
+    ("Unresolved resource dependencies [ApiHandler]"; aws/chalice#2079). Points it at the function."""
+    resources = template["Resources"]
+    group = resources.get("ApiHandlerLogGroup")
+    if group is not None and "ApiHandler" not in resources and "APIHandler" in resources:
+        group["Properties"]["LogGroupName"] = {"Fn::Sub": "/aws/lambda/${APIHandler}"}
+
+
+def _package(project_dir: Path, out: Path, stage: str, chalice_config: Mapping[str, Any]) -> None:
+    """`chalice package` into `out` (sam.json, deployment.zip), its template mended."""
+    if sys.version_info[:2] != LAMBDA_PYTHON:
+        # Chalice takes the functions' runtime from this interpreter, and .pyc are per version.
+        raise SystemExit(f"build with Python {'.'.join(map(str, LAMBDA_PYTHON))}: the Lambda runtime's")
+    if stage == LOCAL_STAGE:
+        raise SystemExit(
+            f"the {LOCAL_STAGE!r} stage is for `chalice local` only: package dev, staging or prod"
+        )
+    _chalice_package(project_dir, out, stage, chalice_config)
+    path = out / "sam.json"
+    template = json.loads(path.read_text())
+    mend_template(template)
+    path.write_text(json.dumps(template, indent=2) + "\n")  # Chalice's own layout
 
 
 _PACKAGE = (

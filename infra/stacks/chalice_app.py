@@ -69,11 +69,8 @@ def authorizer_ids() -> list[str]:
 
 class _PatchedChalice(Chalice):
     """Packages with scripts/build_package.py (what `make package` builds: lean, precompiled,
-    reproducible) instead of a bare `chalice package`.
-
-    Chalice 1.34 names the API handler's log group after "ApiHandler", a resource it then
-    renames to "APIHandler", and CfnInclude rejects the dangling reference: mend the packaged
-    template before it is included."""
+    reproducible, its template mended where Chalice 1.34 gets it wrong) instead of a bare
+    `chalice package`."""
 
     def _package_app(self) -> None:
         build_package.build(
@@ -82,12 +79,6 @@ class _PatchedChalice(Chalice):
             self.stage_name,
             chalice_config=self.stage_config,
         )
-        path = Path(self._sam_package_dir) / "sam.json"
-        template = json.loads(path.read_text())
-        group = template["Resources"].get("ApiHandlerLogGroup")
-        if group is not None:
-            group["Properties"]["LogGroupName"] = {"Fn::Sub": "/aws/lambda/${APIHandler}"}
-        path.write_text(json.dumps(template))
 
 
 # What scripts/chalice_stage.py writes into a stage for `chalice deploy` (its own roles and

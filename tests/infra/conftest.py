@@ -1,5 +1,6 @@
-"""The CDK app synthesized once per session, through `make synth`, for dev and prod (the two
-ends: staging differs from prod only in size and Multi-AZ), into a temporary directory."""
+"""Built once per session into temporary directories: the CDK app, through `make synth`, for dev
+and prod (the two ends: staging differs from prod only in size and Multi-AZ); the Lambda
+package, through `make package`, for dev; every cloud stage's packaged template."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from scripts import build_package
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("dev", "prod")
@@ -68,3 +71,25 @@ def templates(cloud_assemblies: dict[str, Path]) -> dict[str, Template]:
 @pytest.fixture(params=STAGES)
 def template(request: pytest.FixtureRequest, templates: dict[str, Template]) -> Template:
     return templates[request.param]
+
+
+@pytest.fixture(scope="session")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make package STAGE=dev`'s output folder (sam.json, deployment.zip)."""
+    out = tmp_path_factory.mktemp("package") / "dev"
+    make("package", "STAGE=dev", f"PACKAGE_OUT={out}")
+    return out
+
+
+@pytest.fixture(scope="session")
+def packaged_templates(package: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every cloud stage's sam.json: dev's from `make package`, the others' from the same code
+    without rebuilding the zip (a template differs by stage, the zip does not)."""
+    from stacks.stages import CLOUD_STAGES  # infra/ is on sys.path once this module has run
+
+    templates = {"dev": package / "sam.json"}
+    out = tmp_path_factory.mktemp("templates")
+    for stage in CLOUD_STAGES:
+        if stage not in templates:
+            templates[stage] = build_package.write_template(ROOT, out / stage, stage)
+    return templates
