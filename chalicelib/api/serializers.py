@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.events import Event
-from chalicelib.domain.instants import iso_utc
+from chalicelib.domain.instants import iso_local, iso_utc
 from chalicelib.domain.users import User
-from chalicelib.domain.zones import zone
-
-
-def iso_local(instant: datetime, timezone: str) -> str:
-    spec = "seconds" if instant.microsecond == 0 else "milliseconds"
-    return instant.astimezone(zone(timezone)).isoformat(timespec=spec)
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -48,4 +41,5 @@ def event_json(event: Event) -> dict[str, Any]:
         "late": event.late,
         "failureReason": event.failure_reason,
         "version": event.version,
+        "scheduleId": str(event.schedule_id) if event.schedule_id else None,
     }

@@ -102,7 +102,7 @@ def seeded(container: bootstrap.Container) -> dict[str, str]:
         ledger=MemoryLedger(), queue=MemoryQueue(container.clock), dlq=MemoryQueue(container.clock)
     )
     fields = UserFields("Grace", "Hopper", date(1906, 12, 9), "America/New_York")
-    user = users.create_user(c.db, c.clock, c.schedule, fields)
+    user = users.create_user(c.db, c.clock, c.builtins, fields)
     event = users.user_events(c.db, user.id)[0]
     return {"user_id": str(user.id), "event_id": str(event.id)}
 

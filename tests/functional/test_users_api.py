@@ -34,6 +34,7 @@ NOBODY = "3f1e9a52-8d4c-4b7e-9a61-2c5d8e0f4b13"
 EVENT_KEYS = {
     "id",
     "userId",
+    "scheduleId",
     "eventType",
     "status",
     "occurrenceDate",
@@ -64,7 +65,7 @@ def database_url(module_database: str) -> str:
     empty one); `client`, `container` and `db` are conftest's as they are.
     """
     with psycopg.connect(module_database, autocommit=True) as conn:
-        conn.execute(b"TRUNCATE events, users")
+        conn.execute(b"TRUNCATE events, schedules, users")
     return module_database
 
 
