@@ -65,12 +65,12 @@ class Rule:
     invalid: InvalidDate = InvalidDate.OMIT
     dst: DstPolicy = DstPolicy()
 
-    def dates(self, since: date | None = None) -> Iterator[date]:
+    def dates(self, since: date | None = None, until: date | None = None) -> Iterator[date]:
         if self.recurrence is None:
-            if since is None or self.start >= since:
+            if (since is None or self.start >= since) and (until is None or self.start <= until):
                 yield self.start
             return
-        yield from expand(self.recurrence, self.start, self.invalid, since)
+        yield from expand(self.recurrence, self.start, self.invalid, since, until)
 
     @property
     def count(self) -> int | None:
@@ -92,11 +92,14 @@ def instant(day: date, at: time, tz: ZoneInfo, dst: DstPolicy) -> datetime | Non
     return utc
 
 
-def _instants(rule: Rule, tz: ZoneInfo, since: date | None) -> Iterator[Occurrence]:
-    """The rule's occurrences in order, from `since` (or from the start, when it counts)."""
+def _instants(
+    rule: Rule, tz: ZoneInfo, since: date | None, until: date | None = None
+) -> Iterator[Occurrence]:
+    """The rule's occurrences in order, from `since` (or from the start, when it counts),
+    through the local date `until` at the latest."""
     previous: datetime | None = None
     counted = 0
-    for day in rule.dates(None if rule.count else since):
+    for day in rule.dates(None if rule.count else since, until):
         target = instant(day, rule.at, tz, rule.dst)
         if target is None or (previous is not None and target <= previous):
             continue
@@ -122,7 +125,8 @@ def occurrences(
     found: list[Occurrence] = []
     if limit <= 0:
         return found
-    for occurrence in _instants(rule, tz, _since(after, tz)):
+    last_date = _local(until, tz) + _LOOK_BEHIND if until is not None and until.year < 9999 else None
+    for occurrence in _instants(rule, tz, _since(after, tz), last_date):
         if until is not None and occurrence.target_utc > until:
             break
         if occurrence.target_utc > after and occurrence.local_date not in taken:
@@ -142,16 +146,21 @@ def next_occurrence(
 def occurrence_on(rule: Rule, timezone: str, day: date) -> Occurrence | None:
     """The rule's occurrence on a local date, if it has one there."""
     tz = zone(timezone)
-    for occurrence in _instants(rule, tz, day - _LOOK_BEHIND if day > date.min + _LOOK_BEHIND else None):
+    since = day - _LOOK_BEHIND if day > date.min + _LOOK_BEHIND else None
+    for occurrence in _instants(rule, tz, since, day):
         if occurrence.local_date >= day:
             return occurrence if occurrence.local_date == day else None
     return None
 
 
+def _local(instant_: datetime, tz: ZoneInfo) -> date:
+    try:
+        return instant_.astimezone(tz).date()
+    except OverflowError:
+        return date.max if instant_.year > 5000 else date.min
+
+
 def _since(after: datetime, tz: ZoneInfo) -> date | None:
     """The first local date worth expanding for occurrences after `after`."""
-    try:
-        local = after.astimezone(tz).date()
-    except OverflowError:
-        local = date.max if after.year > 5000 else date.min
+    local = _local(after, tz)
     return local - _LOOK_BEHIND if local > date.min + _LOOK_BEHIND else None

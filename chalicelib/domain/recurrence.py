@@ -210,21 +210,26 @@ def _by_day(raw: str | None, freq: Freq) -> tuple[WeekdayNum, ...]:
 # expansion ----------------------------------------------------------------------------------
 
 
-def expand(rule: Recurrence, start: date, invalid: InvalidDate, since: date | None = None) -> Iterator[date]:
-    """The rule's dates on or after `start` (and `since`), ascending, each once, through UNTIL.
+def expand(
+    rule: Recurrence, start: date, invalid: InvalidDate, since: date | None = None, until: date | None = None
+) -> Iterator[date]:
+    """The rule's dates on or after `start` (and `since`), ascending, each once, through UNTIL
+    (and `until`, which only saves expanding further).
 
     `since` only skips ahead (periods wholly before it are not expanded); a rule with COUNT
     must be expanded from `start`, since the count runs from there."""
     since = max(start, since or start)
     last: date | None = None
     horizon = _plus(since, _HORIZON)
+    ends = [d for d in (rule.until, until) if d is not None]
+    end = min(ends) if ends else None
     for period in _periods(rule, start, since):
-        if period > horizon or (rule.until is not None and period > rule.until + timedelta(days=31)):
+        if period > horizon or (end is not None and period > _plus(end, timedelta(days=31))):
             return
         for day in _pick(_candidates(rule, start, period, invalid), rule.by_set_pos):
             if day < since or (last is not None and day <= last):
                 continue
-            if rule.until is not None and day > rule.until:
+            if end is not None and day > end:
                 return
             last = day
             horizon = _plus(day, _HORIZON)
