@@ -78,18 +78,24 @@ class Rule:
 
 
 def instant(day: date, at: time, tz: ZoneInfo, dst: DstPolicy) -> datetime | None:
-    """The UTC instant of a local date and wall time; None when the gap policy skips it."""
+    """The UTC instant of a local date and wall time; None when the gap policy skips it.
+
+    `zoneinfo` gives a wall time two offsets, by `fold`: the same one when the wall time
+    happens once; before a gap the earlier offset for fold=0 (smaller: the clocks went
+    forward), in an overlap the earlier instant's (larger: they went back)."""
     wall = datetime.combine(day, at)
-    first = wall.replace(tzinfo=tz, fold=0)
+    before = wall.replace(tzinfo=tz).utcoffset()
+    after = wall.replace(tzinfo=tz, fold=1).utcoffset()
+    assert before is not None
+    assert after is not None
+    if before > after and dst.overlap is Overlap.SECOND:
+        before = after  # the second instant: the offset from after the clocks went back
+    elif before < after and dst.gap is Gap.SKIP:
+        return None  # the wall time does not exist that day
     try:
-        utc = first.astimezone(UTC)
-    except OverflowError:  # the calendar's last hours, west of UTC
+        return (wall - before).replace(tzinfo=UTC)  # in a gap: shifted by it, RFC 5545's rule
+    except OverflowError:  # the calendar's first or last hours
         return None
-    if utc.astimezone(tz).replace(tzinfo=None) != wall:  # a wall time the gap removed
-        return None if dst.gap is Gap.SKIP else utc
-    if dst.overlap is Overlap.SECOND:
-        return wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
-    return utc
 
 
 def _instants(
