@@ -286,7 +286,10 @@ class Store:
         return found
 
     def schedules_by_ids(self, ids: Iterable[UUID]) -> dict[UUID, Schedule]:
-        return {r["id"]: _schedule(r) for r in self._all("schedules_by_ids", ids=list(set(ids)))}
+        wanted = list(set(ids))
+        if not wanted:  # a batch of birthdays asks nothing of schedules
+            return {}
+        return {r["id"]: _schedule(r) for r in self._all("schedules_by_ids", ids=wanted)}
 
     def end_schedules(self, ids: Sequence[UUID], now: datetime) -> None:
         self.run("end_schedules", ids=list(ids), now=now)
