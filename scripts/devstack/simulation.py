@@ -105,7 +105,11 @@ class FailureInjector:
         if self.rate <= 0:
             return Reply()
         data = json.loads(body)
-        occurrence = (self.positions.get(data["userId"], -1), data["eventType"], data["scheduledFor"])
+        occurrence = (
+            self.positions.get(data["userId"], -1),
+            data.get("scheduleId") or data["eventType"],
+            data["scheduledFor"],
+        )
         with self._lock:
             attempt = self._seen[occurrence]
             self._seen[occurrence] += 1
@@ -189,7 +193,8 @@ def _container(
 
 
 def create_users(users: Sequence[dict[str, Any]]) -> list[str]:
-    """POST /user for each, through the app's routes and authorizer; returns the new ids."""
+    """POST /user for each, then POST /user/{id}/schedules for each of its `schedules`, through
+    the app's routes and authorizer; returns the new users' ids."""
     from chalice.test import Client
 
     from app import app
@@ -202,15 +207,22 @@ def create_users(users: Sequence[dict[str, Any]]) -> list[str]:
     ids = []
     with Client(app, stage_name="local", project_dir=str(ROOT)) as client:
         for position, user in enumerate(users):
-            body = {name: value for name, value in user.items() if name != "ref"}
+            body = {name: value for name, value in user.items() if name not in ("ref", "schedules")}
             response = client.http.post("/user", headers=headers, body=json.dumps(body).encode())
-            if response.status_code != 201:
-                raise SimulationError(
-                    f"user #{position} (ref {user.get('ref')!r}) was refused: "
-                    f"{response.status_code} {response.body.decode(errors='replace')}"
-                )
+            _created(response, f"user #{position} (ref {user.get('ref')!r})")
             ids.append(json.loads(response.body)["id"])
+            for number, schedule in enumerate(user.get("schedules") or []):
+                path = f"/user/{ids[-1]}/schedules"
+                response = client.http.post(path, headers=headers, body=json.dumps(schedule).encode())
+                _created(response, f"schedule #{number} of user #{position} (ref {user.get('ref')!r})")
     return ids
+
+
+def _created(response: Any, what: str) -> None:
+    if response.status_code != 201:
+        raise SimulationError(
+            f"{what} was refused: {response.status_code} {response.body.decode(errors='replace')}"
+        )
 
 
 def _at(timestamp: float) -> datetime:
@@ -293,7 +305,10 @@ def _delivery(recorded: Recorded, refs: dict[str, Any]) -> dict[str, Any]:
         "ref": refs.get(body["userId"]),
         "userId": body["userId"],
         "eventType": body["eventType"],
-        "message": body["message"],
+        "scheduleId": body.get("scheduleId"),
+        "occurrence": body.get("occurrence"),
+        "payload": body.get("payload"),
+        "message": body.get("message"),
         "targetUtc": iso(target),
         "deliveredAt": iso(delivered),
         "idempotencyKey": recorded.headers.get("idempotency-key"),
