@@ -712,6 +712,7 @@ def test_every_wrong_field_is_named_at_once(client: Client, ada: str) -> None:
         ("FREQ=DAILY;UNTIL=2027-01-01", "recurrence.UNTIL"),
         ("FREQ=DAILY;UNTIL=20270230", "recurrence.UNTIL"),
         ("FREQ=DAILY;UNTIL=20270101T000000Z", "recurrence.UNTIL"),
+        ("FREQ=DAILY;UNTIL=99991201", "recurrence.UNTIL"),  # the expansion looks a month past it
         ("FREQ=WEEKLY;BYDAY=XX", "recurrence.BYDAY"),
         ("FREQ=WEEKLY;BYDAY=1MO", "recurrence.BYDAY"),  # ordinals under WEEKLY
         ("FREQ=DAILY;BYDAY=-1FR", "recurrence.BYDAY"),
@@ -733,6 +734,12 @@ def test_each_bad_rrule_part_is_named(client: Client, ada: str, rule: str, field
     details = refused(response)
     assert list(details) == [field], details
     assert details[field]
+
+
+def test_the_last_until_the_api_takes(client: Client, ada: str) -> None:
+    created = create(client, ada, **{**WEEKLY, "recurrence": "FREQ=MONTHLY;BYDAY=-1FR;UNTIL=99991130"})
+    assert created["recurrence"] == "FREQ=MONTHLY;UNTIL=99991130;BYDAY=-1FR"
+    assert created["nextOccurrence"]["localDate"] == "2026-03-27"
 
 
 def test_a_one_time_instant_already_past_is_refused_naming_start(client: Client, ada: str) -> None:
