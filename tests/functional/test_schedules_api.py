@@ -531,6 +531,15 @@ def test_pause_cancels_the_pending_occurrence_and_resume_plans_the_next(
     assert assert_error(client.http.post(f"/schedules/{created['id']}/resume"), 409)["code"] == "conflict"
 
 
+def test_a_paused_schedule_takes_a_patch_and_stays_paused(client: Client, ada: str) -> None:
+    created = create(client, ada, **WEEKLY)
+    client.http.post(f"/schedules/{created['id']}/pause")
+    changed = patch(client, created["id"], {"time": "09:00"}).json_body
+    assert (changed["status"], changed["time"], changed["nextOccurrence"]) == ("paused", "09:00", None)
+    assert [e["status"] for e in schedule_events(client, created["id"])] == ["CANCELLED"]
+    assert preview(client, created["id"], limit=1)[0]["targetUtc"] == "2026-03-02T14:00:00Z"
+
+
 @pytest.mark.parametrize(
     ("catch_up", "delivered", "skipped"),
     [
