@@ -12,7 +12,7 @@ from typing import Any
 from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Cron, Request, Response, SQSEvent
 
 from chalicelib import bootstrap, handlers
-from chalicelib.api import auth, cors, events, http, openapi, schedules, users
+from chalicelib.api import auth, cors, events, http, idempotency, openapi, schedules, users
 
 # Powertools owns the logger named after the service; Chalice adding its own handler to it
 # printed every line twice.
@@ -33,6 +33,10 @@ def body() -> http.Body:
 def context() -> dict[str, Any]:
     """The request context; the authorizer's claims are under "authorizer"."""
     return request().context
+
+
+# On every POST that creates: Idempotency-Key (docs/architecture.md).
+idempotent = idempotency.for_requests(request)
 
 
 @app.middleware("http")
@@ -56,11 +60,13 @@ def openapi_document() -> Response:
 
 
 @app.route("/user", methods=["POST"], authorizer=jwt_auth)
+@idempotent
 def create_user() -> Response:
     return users.create(context(), body())
 
 
 @app.route("/user/import", methods=["POST"], authorizer=jwt_auth)
+@idempotent
 def import_users() -> dict[str, Any] | Response:
     return users.import_batch(context(), body())
 
@@ -95,8 +101,8 @@ def user_events(user_id: str) -> dict[str, Any] | Response:
     return users.events(context(), user_id)
 
 
-# Idempotency-Key (issue 20) wraps this route like POST /user when it lands.
 @app.route("/user/{user_id}/schedules", methods=["POST"], authorizer=jwt_auth)
+@idempotent
 def create_schedule(user_id: str) -> Response:
     return schedules.create(context(), user_id, body())
 

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from chalicelib.domain.delivery import Message, Outcome
 from chalicelib.domain.events import Event, EventFilter
+from chalicelib.domain.idempotency import IdempotentRequest, KeptResponse, KeyRecord
 from chalicelib.domain.instants import iso_utc
 from chalicelib.domain.schedules import Schedule
 from chalicelib.domain.series import KnownEvent
@@ -172,13 +173,39 @@ class Store(Protocol):
         """A nested transaction: an error inside undoes only what it wrote."""
         ...
 
+    # Idempotency-Key (services/idempotency.py)
+    def claim_idempotency_key(self, request: IdempotentRequest, now: datetime) -> bool:
+        """Stores the key for this request unless the caller has it already (True: stored). A
+        key another transaction holds uncommitted makes this wait for that one to end."""
+        ...
+
+    def lock_idempotency_key(self, caller: str, key: str) -> KeyRecord | None:
+        """The caller's key as stored, locked for this transaction."""
+        ...
+
+    def renew_idempotency_key(self, request: IdempotentRequest, now: datetime) -> None:
+        """An expired key (locked) taken anew for this request, its kept answer dropped."""
+        ...
+
+    def keep_idempotent_response(self, request: IdempotentRequest, response: KeptResponse) -> None: ...
+
+    def forget_idempotency_keys(self, created_before: datetime, limit: int) -> int:
+        """Deletes up to `limit` keys created before that instant, oldest first; how many."""
+        ...
+
 
 class Database(Protocol):
     """The way in to PostgreSQL: one transaction at a time, each a `Store`."""
 
     def transaction(self) -> AbstractContextManager[Store]:
         """Commits on exit, rolls back on error; unique violations arrive as `Conflict`,
-        an unreachable database as `Unavailable`."""
+        an unreachable database as `Unavailable`. Inside `outer_transaction()`, in the same
+        context, it joins that one instead, as a savepoint."""
+        ...
+
+    def outer_transaction(self) -> AbstractContextManager[Store]:
+        """A transaction that every `transaction()` opened in the same context (thread, task)
+        joins until it ends: a service's writes and the caller's commit or roll back as one."""
         ...
 
     def ping(self) -> bool: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -27,6 +28,7 @@ from chalicelib.domain import recurrence
 from chalicelib.domain.delivery import Message
 from chalicelib.domain.errors import Conflict, FieldError, Unavailable
 from chalicelib.domain.events import LATE_AFTER, Event, EventFilter, Status
+from chalicelib.domain.idempotency import IdempotentRequest, KeptResponse, KeyRecord
 from chalicelib.domain.planner import DstPolicy, Gap, Overlap, Rule
 from chalicelib.domain.recurrence import InvalidDate
 from chalicelib.domain.schedules import Schedule, ScheduleFields, ScheduleStatus
@@ -47,6 +49,27 @@ class DatabaseUnavailable(Unavailable):
     """The database cannot be reached."""
 
     what = "the database"
+
+
+# The connection of the outer transaction open in this context (Database.outer_transaction).
+# Per context: each thread (and each asyncio task) sees its own.
+_OUTER: ContextVar[tuple[Database, psycopg.Connection[dict[str, Any]]] | None] = ContextVar(
+    "outer_transaction", default=None
+)
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Unique violations become `Conflict` (named when known), a lost server `Unavailable`."""
+    try:
+        yield
+    except pg_errors.UniqueViolation as exc:
+        name = exc.diag.constraint_name or ""
+        message = _CONSTRAINT_MESSAGES.get(name, f"conflict on {name}")
+        field = _CONSTRAINT_FIELDS.get(name)
+        raise Conflict(message, [FieldError(field, message)] if field else None) from exc
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
 
 
 class Database:
@@ -72,19 +95,29 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:
+        joined = _OUTER.get()
+        if joined is not None and joined[0] is self:
+            with _translated(), joined[1].transaction():  # a savepoint of the outer transaction
+                yield Store(joined[1])
+            return
         if not self._opened:
             self._pool.open(wait=False)
             self._opened = True
-        try:
-            with self._pool.connection() as conn, conn.transaction():
-                yield Store(cast("psycopg.Connection[dict[str, Any]]", conn))
-        except pg_errors.UniqueViolation as exc:
-            name = exc.diag.constraint_name or ""
-            message = _CONSTRAINT_MESSAGES.get(name, f"conflict on {name}")
-            field = _CONSTRAINT_FIELDS.get(name)
-            raise Conflict(message, [FieldError(field, message)] if field else None) from exc
-        except psycopg.OperationalError as exc:
-            raise DatabaseUnavailable(str(exc)) from exc
+        with _translated(), self._pool.connection() as conn, conn.transaction():
+            yield Store(cast("psycopg.Connection[dict[str, Any]]", conn))
+
+    @contextmanager
+    def outer_transaction(self) -> Iterator[Store]:
+        """Opt-in, so that a plain `transaction()` nested in another keeps its own connection
+        (a test that holds a row lock in one and reads past it in the other relies on that)."""
+        if _OUTER.get() is not None:
+            raise RuntimeError("an outer transaction is already open in this context")
+        with self.transaction() as store:
+            token = _OUTER.set((self, store.conn))
+            try:
+                yield store
+            finally:
+                _OUTER.reset(token)
 
     def ping(self) -> bool:
         try:
@@ -253,7 +286,10 @@ class Store:
         return found
 
     def schedules_by_ids(self, ids: Iterable[UUID]) -> dict[UUID, Schedule]:
-        return {r["id"]: _schedule(r) for r in self._all("schedules_by_ids", ids=list(set(ids)))}
+        wanted = list(set(ids))
+        if not wanted:  # a batch of birthdays asks nothing of schedules
+            return {}
+        return {r["id"]: _schedule(r) for r in self._all("schedules_by_ids", ids=wanted)}
 
     def end_schedules(self, ids: Sequence[UUID], now: datetime) -> None:
         self.run("end_schedules", ids=list(ids), now=now)
@@ -335,6 +371,34 @@ class Store:
         )
         return {row["id"] for row in rows}
 
+    # Idempotency-Key
+    def claim_idempotency_key(self, request: IdempotentRequest, now: datetime) -> bool:
+        return self.run("claim_idempotency_key", **_key_params(request), now=now) == 1
+
+    def lock_idempotency_key(self, caller: str, key: str) -> KeyRecord | None:
+        row = self._one("lock_idempotency_key", caller=caller, key=key)
+        if row is None:
+            return None
+        response = None
+        if row["response_status"] is not None:
+            response = KeptResponse(row["response_status"], row["response_body"], row["response_headers"])
+        return KeyRecord(row["fingerprint"], _utc(row["created_at"]), response)
+
+    def renew_idempotency_key(self, request: IdempotentRequest, now: datetime) -> None:
+        self.run("renew_idempotency_key", **_key_params(request), now=now)
+
+    def keep_idempotent_response(self, request: IdempotentRequest, response: KeptResponse) -> None:
+        self.run(
+            "keep_idempotent_response",
+            **_key_params(request),
+            status=response.status,
+            headers=Jsonb(response.headers),
+            body=response.body,
+        )
+
+    def forget_idempotency_keys(self, created_before: datetime, limit: int) -> int:
+        return self.run("forget_idempotency_keys", created_before=created_before, limit=limit)
+
     # tools: the simulator and the benchmark (scripts/)
     def next_work(self) -> tuple[datetime | None, datetime | None]:
         """The earliest PENDING event to fall due, and the earliest lease to run out."""
@@ -385,6 +449,10 @@ def list_events_statement(where: EventFilter, limit: int) -> tuple[sql.Composed,
     # Each block on its own lines: a block may carry a comment.
     filters = sql.SQL(" AND ").join(sql.SQL(f"(\n{p}\n)") for p in parts) if parts else sql.SQL("true")
     return sql.SQL(q["list_events"]).format(filters=filters), params
+
+
+def _key_params(request: IdempotentRequest) -> dict[str, Any]:
+    return {"caller": request.caller, "key": request.key, "fingerprint": request.fingerprint}
 
 
 def _user_params(user: User) -> dict[str, Any]:

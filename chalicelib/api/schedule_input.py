@@ -26,8 +26,6 @@ DST_FIELDS = ("gap", "overlap")
 EARLIEST_START = date(1900, 1, 1)
 LATEST_START = date(2999, 12, 31)
 MAX_RECURRENCE_LENGTH = 1000
-LATEST_UNTIL = date(9999, 11, 30)
-"""recurrence.expand looks a month past UNTIL, which must stay inside the calendar."""
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 
@@ -163,13 +161,10 @@ def _recurrence(value: Any) -> Recurrence:
     if len(value) > MAX_RECURRENCE_LENGTH:
         raise ValueError(f"must be at most {MAX_RECURRENCE_LENGTH} characters")
     try:
-        rule = parse(value)
+        return parse(value)
     except RuleError as exc:
         field = "recurrence" if exc.part == "recurrence" else f"recurrence.{exc.part}"
         raise ValidationError.single(field, exc.message) from None
-    if rule.until is not None and rule.until > LATEST_UNTIL:
-        raise ValidationError.single("recurrence.UNTIL", f"must not be after {LATEST_UNTIL:%Y%m%d}")
-    return rule
 
 
 def _one_of(value: Any, choices: type[StrEnum]) -> bool:

@@ -65,12 +65,12 @@ class Rule:
     invalid: InvalidDate = InvalidDate.OMIT
     dst: DstPolicy = DstPolicy()
 
-    def dates(self, since: date | None = None) -> Iterator[date]:
+    def dates(self, since: date | None = None, until: date | None = None) -> Iterator[date]:
         if self.recurrence is None:
-            if since is None or self.start >= since:
+            if (since is None or self.start >= since) and (until is None or self.start <= until):
                 yield self.start
             return
-        yield from expand(self.recurrence, self.start, self.invalid, since)
+        yield from expand(self.recurrence, self.start, self.invalid, since, until)
 
     @property
     def count(self) -> int | None:
@@ -78,25 +78,34 @@ class Rule:
 
 
 def instant(day: date, at: time, tz: ZoneInfo, dst: DstPolicy) -> datetime | None:
-    """The UTC instant of a local date and wall time; None when the gap policy skips it."""
+    """The UTC instant of a local date and wall time; None when the gap policy skips it.
+
+    `zoneinfo` gives a wall time two offsets, by `fold`: the same one when the wall time
+    happens once; before a gap the earlier offset for fold=0 (smaller: the clocks went
+    forward), in an overlap the earlier instant's (larger: they went back)."""
     wall = datetime.combine(day, at)
-    first = wall.replace(tzinfo=tz, fold=0)
+    before = wall.replace(tzinfo=tz).utcoffset()
+    after = wall.replace(tzinfo=tz, fold=1).utcoffset()
+    assert before is not None
+    assert after is not None
+    if before > after and dst.overlap is Overlap.SECOND:
+        before = after  # the second instant: the offset from after the clocks went back
+    elif before < after and dst.gap is Gap.SKIP:
+        return None  # the wall time does not exist that day
     try:
-        utc = first.astimezone(UTC)
-    except OverflowError:  # the calendar's last hours, west of UTC
+        return (wall - before).replace(tzinfo=UTC)  # in a gap: shifted by it, RFC 5545's rule
+    except OverflowError:  # the calendar's first or last hours
         return None
-    if utc.astimezone(tz).replace(tzinfo=None) != wall:  # a wall time the gap removed
-        return None if dst.gap is Gap.SKIP else utc
-    if dst.overlap is Overlap.SECOND:
-        return wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
-    return utc
 
 
-def _instants(rule: Rule, tz: ZoneInfo, since: date | None) -> Iterator[Occurrence]:
-    """The rule's occurrences in order, from `since` (or from the start, when it counts)."""
+def _instants(
+    rule: Rule, tz: ZoneInfo, since: date | None, until: date | None = None
+) -> Iterator[Occurrence]:
+    """The rule's occurrences in order, from `since` (or from the start, when it counts),
+    through the local date `until` at the latest."""
     previous: datetime | None = None
     counted = 0
-    for day in rule.dates(None if rule.count else since):
+    for day in rule.dates(None if rule.count else since, until):
         target = instant(day, rule.at, tz, rule.dst)
         if target is None or (previous is not None and target <= previous):
             continue
@@ -122,7 +131,8 @@ def occurrences(
     found: list[Occurrence] = []
     if limit <= 0:
         return found
-    for occurrence in _instants(rule, tz, _since(after, tz)):
+    last_date = _local(until, tz) + _LOOK_BEHIND if until is not None and until.year < 9999 else None
+    for occurrence in _instants(rule, tz, _since(after, tz), last_date):
         if until is not None and occurrence.target_utc > until:
             break
         if occurrence.target_utc > after and occurrence.local_date not in taken:
@@ -142,16 +152,21 @@ def next_occurrence(
 def occurrence_on(rule: Rule, timezone: str, day: date) -> Occurrence | None:
     """The rule's occurrence on a local date, if it has one there."""
     tz = zone(timezone)
-    for occurrence in _instants(rule, tz, day - _LOOK_BEHIND if day > date.min + _LOOK_BEHIND else None):
+    since = day - _LOOK_BEHIND if day > date.min + _LOOK_BEHIND else None
+    for occurrence in _instants(rule, tz, since, day):
         if occurrence.local_date >= day:
             return occurrence if occurrence.local_date == day else None
     return None
 
 
+def _local(instant_: datetime, tz: ZoneInfo) -> date:
+    try:
+        return instant_.astimezone(tz).date()
+    except OverflowError:
+        return date.max if instant_.year > 5000 else date.min
+
+
 def _since(after: datetime, tz: ZoneInfo) -> date | None:
     """The first local date worth expanding for occurrences after `after`."""
-    try:
-        local = after.astimezone(tz).date()
-    except OverflowError:
-        local = date.max if after.year > 5000 else date.min
+    local = _local(after, tz)
     return local - _LOOK_BEHIND if local > date.min + _LOOK_BEHIND else None

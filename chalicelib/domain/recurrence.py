@@ -15,11 +15,11 @@ COUNT is left to the planner: a date that a DST rule drops is not an occurrence.
 
 from __future__ import annotations
 
-import calendar
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 MAX_COUNT = 10_000
@@ -208,167 +208,216 @@ def _by_day(raw: str | None, freq: Freq) -> tuple[WeekdayNum, ...]:
 
 
 # expansion ----------------------------------------------------------------------------------
+# Dates are proleptic Gregorian ordinals (`date.toordinal()`) inside: integer arithmetic, and a
+# `date` made only for what is yielded. Periods are ordinals too (DAILY, WEEKLY), month indexes
+# (year * 12 + month - 1, MONTHLY) or years (YEARLY).
+
+_LAST = _LAST_PERIOD.toordinal()
+_LENGTHS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-def expand(rule: Recurrence, start: date, invalid: InvalidDate, since: date | None = None) -> Iterator[date]:
-    """The rule's dates on or after `start` (and `since`), ascending, each once, through UNTIL.
+def expand(
+    rule: Recurrence, start: date, invalid: InvalidDate, since: date | None = None, until: date | None = None
+) -> Iterator[date]:
+    """The rule's dates on or after `start` (and `since`), ascending, each once, through UNTIL
+    (and `until`, which only saves expanding further).
 
     `since` only skips ahead (periods wholly before it are not expanded); a rule with COUNT
     must be expanded from `start`, since the count runs from there."""
-    since = max(start, since or start)
-    last: date | None = None
-    horizon = _plus(since, _HORIZON)
-    for period in _periods(rule, start, since):
-        if period > horizon or (rule.until is not None and period > rule.until + timedelta(days=31)):
+    first = max(start, since or start).toordinal()
+    ends = [d.toordinal() for d in (rule.until, until) if d is not None]
+    end = min(ends) if ends else None
+    horizon = first + _HORIZON.days
+    last = 0
+    candidates = _Candidates(rule, start.toordinal(), invalid)
+    for period, period_start in _periods(rule, start, first):
+        if period_start > horizon or (end is not None and period_start > end + 31):
             return
-        for day in _pick(_candidates(rule, start, period, invalid), rule.by_set_pos):
-            if day < since or (last is not None and day <= last):
+        for day in _pick(candidates.of(period), rule.by_set_pos):
+            if day < first or day <= last:
                 continue
-            if rule.until is not None and day > rule.until:
+            if end is not None and day > end:
                 return
             last = day
-            horizon = _plus(day, _HORIZON)
-            yield day
+            horizon = day + _HORIZON.days
+            yield date.fromordinal(day)
 
 
-def _periods(rule: Recurrence, start: date, since: date) -> Iterator[date]:
-    """The first day of every INTERVAL-th period from `start`'s, from one before `since`'s
-    (a `backward` date may land in the period before its own)."""
+def _periods(rule: Recurrence, start: date, since: int) -> Iterator[tuple[int, int]]:
+    """(period, the ordinal of its first day) for every INTERVAL-th period from `start`'s, from
+    the one before `since`'s (a `backward` date may land in the period before its own)."""
     n = rule.interval
-    if rule.freq is Freq.DAILY:
-        k = max(0, (since - start).days // n - 1)
-        day = start + timedelta(days=k * n)
-        while day <= _LAST_PERIOD:
-            yield day
-            day += timedelta(days=n)
-    elif rule.freq is Freq.WEEKLY:
-        first = start - timedelta(days=(start.weekday() - rule.wkst) % 7)
-        k = max(0, (since - first).days // 7 // n - 1)
-        week = first + timedelta(weeks=k * n)
-        while week <= _LAST_PERIOD:
-            yield week
-            week += timedelta(weeks=n)
+    if rule.freq is Freq.DAILY or rule.freq is Freq.WEEKLY:
+        step = n if rule.freq is Freq.DAILY else 7 * n
+        origin = start.toordinal()
+        if rule.freq is Freq.WEEKLY:
+            origin -= (start.weekday() - rule.wkst) % 7
+        day = origin + max(0, (since - origin) // step - 1) * step
+        while day <= _LAST:
+            yield day, day
+            day += step
     elif rule.freq is Freq.MONTHLY:
         origin = start.year * 12 + start.month - 1
-        k = max(0, (since.year * 12 + since.month - 1 - origin) // n - 1)
-        index = origin + k * n
+        found = date.fromordinal(since)
+        index = origin + max(0, (found.year * 12 + found.month - 1 - origin) // n - 1) * n
         while index < _LAST_PERIOD.year * 12:
-            yield date(index // 12, index % 12 + 1, 1)
+            yield index, date(index // 12, index % 12 + 1, 1).toordinal()
             index += n
     else:
-        k = max(0, (since.year - start.year) // n - 1)
-        year = start.year + k * n
+        year = start.year + max(0, (date.fromordinal(since).year - start.year) // n - 1) * n
         while year < _LAST_PERIOD.year:
-            yield date(year, 1, 1)
+            yield year, date(year, 1, 1).toordinal()
             year += n
 
 
-def _candidates(rule: Recurrence, start: date, period: date, invalid: InvalidDate) -> list[date]:
-    if rule.freq is Freq.DAILY:
-        return [period] if _passes_daily(rule, period) else []
-    if rule.freq is Freq.WEEKLY:
-        weekdays = {d.weekday for d in rule.by_day} or {start.weekday()}
-        days = [period + timedelta(days=i) for i in range(7)]
-        return [
-            d for d in days if d.weekday() in weekdays and (not rule.by_month or d.month in rule.by_month)
-        ]
-    if rule.freq is Freq.MONTHLY:
-        if rule.by_month and period.month not in rule.by_month:
+class _Candidates:
+    """A period's candidate dates by the RFC 5545 table of BY parts that expand or limit, with
+    what the rule fixes worked out once."""
+
+    def __init__(self, rule: Recurrence, start: int, invalid: InvalidDate) -> None:
+        self.rule = rule
+        self.invalid = invalid
+        begin = date.fromordinal(start)
+        self.start_day = begin.day
+        self.start_month = begin.month
+        self.months = frozenset(rule.by_month)
+        self.weekdays = frozenset(d.weekday for d in rule.by_day)
+        plain = all(d.ordinal is None for d in rule.by_day)
+        self.plain_weekdays = self.weekdays if plain else None
+        # WEEKLY: the offsets of the rule's weekdays from the week's first day (WKST).
+        days = self.weekdays or {begin.weekday()}
+        self.week_offsets = sorted((d - rule.wkst) % 7 for d in days)
+        f = rule.freq
+        self.of: Callable[[int], list[int]] = (
+            self._daily if f is Freq.DAILY else self._weekly if f is Freq.WEEKLY
+            else self._monthly if f is Freq.MONTHLY else self._yearly
+        )  # fmt: skip
+        """The candidate dates of one period."""
+
+    def _daily(self, day: int) -> list[int]:
+        rule = self.rule
+        if not (rule.by_month or rule.by_day or rule.by_month_day):
+            return [day]
+        found = date.fromordinal(day)
+        if self.months and found.month not in self.months:
             return []
-        return _in_month(rule, start, period.year, period.month, invalid, year_ordinals=False)
-    months = rule.by_month or (
-        tuple(range(1, 13)) if rule.by_month_day or (rule.by_day and not rule.by_month) else (start.month,)
-    )
-    if rule.by_day and not rule.by_month and not rule.by_month_day:
-        return _weekdays_in(rule.by_day, date(period.year, 1, 1), date(period.year, 12, 31))
-    found: list[date] = []
-    for month in months:
-        found += _in_month(rule, start, period.year, month, invalid, year_ordinals=not rule.by_month)
-    return found
+        if self.weekdays and (day - 1) % 7 not in self.weekdays:
+            return []
+        if rule.by_month_day:  # under DAILY it only filters real days: no date is named to move
+            length = _length(found.year, found.month)
+            if not any(v == found.day or length + 1 + v == found.day for v in rule.by_month_day):
+                return []
+        return [day]
 
-
-def _in_month(
-    rule: Recurrence, start: date, year: int, month: int, invalid: InvalidDate, *, year_ordinals: bool
-) -> list[date]:
-    """A MONTHLY period's dates, or one month of a YEARLY period's."""
-    if rule.by_month_day:
-        days = _month_days(year, month, rule.by_month_day, invalid)
-        if rule.by_day:
-            days = [d for d in days if _matches_by_day(d, rule.by_day, year_ordinals)]
+    def _weekly(self, week: int) -> list[int]:
+        days = [week + offset for offset in self.week_offsets]
+        if self.months:
+            days = [d for d in days if date.fromordinal(d).month in self.months]
         return days
-    if rule.by_day:
-        return _weekdays_in(rule.by_day, date(year, month, 1), _last_of(year, month))
-    return _month_days(year, month, (start.day,), invalid)
+
+    def _monthly(self, index: int) -> list[int]:
+        year, month = divmod(index, 12)
+        month += 1
+        if self.months and month not in self.months:
+            return []
+        return self._in_month(year, month, year_ordinals=False)
+
+    def _yearly(self, year: int) -> list[int]:
+        rule = self.rule
+        if rule.by_day and not rule.by_month and not rule.by_month_day:
+            return _weekdays_in(rule.by_day, date(year, 1, 1).toordinal(), date(year, 12, 31).toordinal())
+        if rule.by_month:
+            months: tuple[int, ...] = rule.by_month
+        elif rule.by_month_day or rule.by_day:
+            months = tuple(range(1, 13))
+        else:
+            months = (self.start_month,)
+        found: list[int] = []
+        for month in months:
+            found += self._in_month(year, month, year_ordinals=not rule.by_month)
+        return found
+
+    def _in_month(self, year: int, month: int, *, year_ordinals: bool) -> list[int]:
+        """A MONTHLY period's dates, or one month of a YEARLY period's."""
+        rule = self.rule
+        if rule.by_month_day:
+            days = _month_days(year, month, rule.by_month_day, self.invalid)
+            if rule.by_day:
+                days = [d for d in days if self._matches_by_day(d, year_ordinals)]
+            return days
+        first = date(year, month, 1).toordinal()
+        if rule.by_day:
+            return _weekdays_in(rule.by_day, first, first + _length(year, month) - 1)
+        return _month_days(year, month, (self.start_day,), self.invalid)
+
+    def _matches_by_day(self, day: int, year_ordinals: bool) -> bool:
+        if self.plain_weekdays is not None:
+            return (day - 1) % 7 in self.plain_weekdays
+        found = date.fromordinal(day)
+        if year_ordinals:
+            first, last = date(found.year, 1, 1).toordinal(), date(found.year, 12, 31).toordinal()
+        else:
+            first = day - found.day + 1
+            last = first + _length(found.year, found.month) - 1
+        return any(
+            day in _weekdays_in((spec,), first, last)
+            for spec in self.rule.by_day
+            if spec.weekday == (day - 1) % 7
+        )
 
 
-def _month_days(year: int, month: int, values: tuple[int, ...], invalid: InvalidDate) -> list[date]:
-    """The dates BYMONTHDAY values name in a month; those that do not exist per `invalid`."""
-    length = calendar.monthrange(year, month)[1]
-    found = []
+def _length(year: int, month: int) -> int:
+    if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        return 29
+    return _LENGTHS[month - 1]
+
+
+def _month_days(year: int, month: int, values: tuple[int, ...], invalid: InvalidDate) -> list[int]:
+    """The dates BYMONTHDAY values name in a month; those that do not exist per `invalid`: to
+    the nearest date before (`backward`) or after (`forward`) the day they name, or none."""
+    length = _length(year, month)
+    first = date(year, month, 1).toordinal()
+    found = set()
     for value in values:
         day = value if value > 0 else length + 1 + value
         if 1 <= day <= length:
-            found.append(date(year, month, day))
+            found.add(first + day - 1)
         elif invalid is InvalidDate.BACKWARD:
-            found.append(_last_of(year, month) if day > length else date(year, month, 1) - timedelta(days=1))
+            found.add(first + length - 1 if day > length else first - 1)
         elif invalid is InvalidDate.FORWARD:
-            found.append(_last_of(year, month) + timedelta(days=1) if day > length else date(year, month, 1))
-    return sorted(set(found))
-
-
-def _passes_daily(rule: Recurrence, day: date) -> bool:
-    """Under DAILY every BY part limits real days: a BYMONTHDAY names no date to move."""
-    if rule.by_month and day.month not in rule.by_month:
-        return False
-    if rule.by_day and day.weekday() not in {d.weekday for d in rule.by_day}:
-        return False
-    if rule.by_month_day:
-        length = calendar.monthrange(day.year, day.month)[1]
-        return any(v == day.day or length + 1 + v == day.day for v in rule.by_month_day)
-    return True
-
-
-def _weekdays_in(by_day: tuple[WeekdayNum, ...], first: date, last: date) -> list[date]:
-    """BYDAY expanded over [first, last]: every such weekday, or the n-th from either end."""
-    found: set[date] = set()
-    for spec in by_day:
-        offset = (spec.weekday - first.weekday()) % 7
-        days = [
-            first + timedelta(days=offset + 7 * i) for i in range(((last - first).days - offset) // 7 + 1)
-        ]
-        if spec.ordinal is None:
-            found.update(days)
-        elif -len(days) <= spec.ordinal <= len(days):
-            found.add(days[spec.ordinal - 1 if spec.ordinal > 0 else spec.ordinal])
+            found.add(first + length if day > length else first)
     return sorted(found)
 
 
-def _matches_by_day(day: date, by_day: tuple[WeekdayNum, ...], year_ordinals: bool) -> bool:
+def _weekdays_in(by_day: tuple[WeekdayNum, ...], first: int, last: int) -> list[int]:
+    """BYDAY expanded over the days [first, last]: every such weekday, or the n-th from either
+    end; in order."""
+    return [first + offset for offset in _weekday_offsets(by_day, (first - 1) % 7, last - first + 1)]
+
+
+@lru_cache(maxsize=1024)
+def _weekday_offsets(by_day: tuple[WeekdayNum, ...], first_weekday: int, days: int) -> tuple[int, ...]:
+    """The offsets from a span's first day that BYDAY names: they depend only on the span's
+    first weekday and length (a month has 28 shapes, a year 14)."""
+    found: set[int] = set()
     for spec in by_day:
-        if spec.weekday != day.weekday():
+        earliest = (spec.weekday - first_weekday) % 7
+        if earliest >= days:
             continue
+        count = (days - 1 - earliest) // 7 + 1
         if spec.ordinal is None:
-            return True
-        first, last = (
-            (date(day.year, 1, 1), date(day.year, 12, 31))
-            if year_ordinals
-            else (day.replace(day=1), _last_of(day.year, day.month))
-        )
-        if day in _weekdays_in((spec,), first, last):
-            return True
-    return False
+            found.update(range(earliest, days, 7))
+        else:
+            index = spec.ordinal - 1 if spec.ordinal > 0 else count + spec.ordinal
+            if 0 <= index < count:
+                found.add(earliest + 7 * index)
+    return tuple(sorted(found))
 
 
-def _pick(days: list[date], positions: tuple[int, ...]) -> list[date]:
-    days = sorted(set(days))
+def _pick(days: list[int], positions: tuple[int, ...]) -> list[int]:
+    """The period's dates in order, or the BYSETPOS positions among them."""
+    if len(days) > 1:
+        days = sorted(set(days))
     if not positions:
         return days
     return sorted({days[p - 1 if p > 0 else p] for p in positions if -len(days) <= p <= len(days)})
-
-
-def _plus(day: date, span: timedelta) -> date:
-    return day + span if date.max - day > span else date.max
-
-
-def _last_of(year: int, month: int) -> date:
-    return date(year, month, calendar.monthrange(year, month)[1])

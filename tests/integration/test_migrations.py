@@ -74,6 +74,15 @@ EXPECTED_COLUMNS = {
         "updated_at": ("timestamp with time zone", "NO"),
         "deleted_at": ("timestamp with time zone", "YES"),
     },
+    "idempotency_keys": {
+        "caller": ("text", "NO"),
+        "idempotency_key": ("text", "NO"),
+        "fingerprint": ("text", "NO"),
+        "created_at": ("timestamp with time zone", "NO"),
+        "response_status": ("integer", "YES"),
+        "response_headers": ("jsonb", "YES"),
+        "response_body": ("text", "YES"),
+    },
     "schema_migrations": {
         "version": ("integer", "NO"),
         "name": ("text", "NO"),
@@ -123,24 +132,22 @@ def indexes(url: str, table: str) -> dict[str, str]:
     return dict(found)
 
 
-ALL_TABLES = {"users", "events", "schedules", "schema_migrations"}
-
-
 def test_migrating_an_empty_database_gives_the_expected_schema(empty_url: str) -> None:
     applied = migrations.upgrade(empty_url)
     assert [(m.version, m.name) for m in applied] == [(m.version, m.name) for m in migrations.available()]
-    assert tables(empty_url) == ALL_TABLES
+    assert tables(empty_url) == set(EXPECTED_COLUMNS)
     for table, expected in EXPECTED_COLUMNS.items():
         assert columns(empty_url, table) == expected, table
 
     events = constraints(empty_url, "events")
     unique = indexes(empty_url, "events")
     # One live event per occurrence: a CANCELLED one takes no date (a paused schedule's).
+    live = "AND (status <> 'CANCELLED'::text))"
     assert unique["events_one_per_occurrence"].endswith(
-        "(user_id, event_type, occurrence_date) WHERE ((schedule_id IS NULL) AND (status <> 'CANCELLED'::text))"
+        f"(user_id, event_type, occurrence_date) WHERE ((schedule_id IS NULL) {live}"
     )
     assert unique["events_one_per_schedule_occurrence"].endswith(
-        "(schedule_id, user_id, occurrence_date) WHERE ((schedule_id IS NOT NULL) AND (status <> 'CANCELLED'::text))"
+        f"(schedule_id, user_id, occurrence_date) WHERE ((schedule_id IS NOT NULL) {live}"
     )
     assert unique["events_idempotency_key_key"].endswith(
         "(idempotency_key) WHERE (status <> 'CANCELLED'::text)"
@@ -274,6 +281,43 @@ def test_0004_keeps_every_event_and_key_and_its_down_step_removes_schedules_and_
     assert columns(empty_url, "events") == EXPECTED_COLUMNS["events"]
 
 
+def test_0005_adds_the_idempotency_keys_and_its_down_step_drops_them(empty_url: str) -> None:
+    migrations.upgrade(empty_url)
+    keys = constraints(empty_url, "idempotency_keys")
+    assert keys["idempotency_keys_pkey"] == ("p", "PRIMARY KEY (caller, idempotency_key)")
+    assert "char_length(idempotency_key)" in keys["idempotency_keys_idempotency_key_check"][1]
+    assert keys["idempotency_keys_response_whole"][0] == "c"
+    assert "(created_at)" in indexes(empty_url, "idempotency_keys")["idempotency_keys_created"]
+    with psycopg.connect(empty_url) as conn, pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute(  # an answer is kept whole or not at all
+            b"INSERT INTO idempotency_keys VALUES ('sub', 'k', 'f', now(), 201, NULL, '{}')"
+        )
+
+    [reverted] = migrations.downgrade(empty_url)
+    assert (reverted.version, reverted.name) == (5, "idempotency_keys")
+    assert "idempotency_keys" not in tables(empty_url)
+    migrations.upgrade(empty_url)
+    assert columns(empty_url, "idempotency_keys") == EXPECTED_COLUMNS["idempotency_keys"]
+
+
+def test_a_migration_numbered_below_one_already_applied_is_still_applied(empty_url: str) -> None:
+    """Branches number their migrations apart (the schedules branch takes 0004, this one 0005):
+    a database that has 0005 gets the lower ones when they arrive. Here 0003 plays 0004's part."""
+    migrations.upgrade(empty_url, target=2)
+    [keys] = [m for m in migrations.available() if m.name == "idempotency_keys"]
+    with psycopg.connect(empty_url) as conn:  # 0005 alone, as the merge finds it
+        conn.execute(keys.up.read_bytes())
+        conn.execute(
+            b"INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (keys.version, keys.name)
+        )
+    missing = [m.version for m in migrations.available() if 2 < m.version != keys.version]
+    assert [m.version for m in migrations.upgrade(empty_url)] == missing
+    assert [r[0] for r in rows(empty_url, "SELECT version FROM schema_migrations ORDER BY version")] == [
+        m.version for m in migrations.available()
+    ]
+    assert migrations.downgrade(empty_url)[0].version == migrations.available()[-1].version  # highest first
+
+
 def test_the_sweepers_query_uses_the_partial_index(empty_url: str) -> None:
     migrations.upgrade(empty_url)
     with psycopg.connect(empty_url) as conn:
@@ -309,7 +353,7 @@ def test_down_then_up(empty_url: str) -> None:
     assert migrations.downgrade(empty_url) == []  # nothing left to revert
 
     assert len(migrations.upgrade(empty_url)) == everything
-    assert tables(empty_url) == ALL_TABLES
+    assert tables(empty_url) == set(EXPECTED_COLUMNS)
     assert columns(empty_url, "events") == EXPECTED_COLUMNS["events"]
 
 
@@ -359,7 +403,7 @@ def test_two_migrators_at_once_apply_each_migration_once(empty_url: str) -> None
         worker.start()
     for worker in workers:
         worker.join(60)
+    # The lock is taken per migration, so the two may share the work: each is applied once.
     assert len(results) == 2
-    applied = sorted(m.version for r in results for m in r)
-    assert applied == [m.version for m in migrations.available()]  # each once, by one of them
+    assert sorted(m.version for r in results for m in r) == [m.version for m in migrations.available()]
     assert len(rows(empty_url, "SELECT version FROM schema_migrations")) == len(migrations.available())
