@@ -12,7 +12,7 @@ from uuid import UUID
 
 from chalicelib.domain.builtins import BuiltIns
 from chalicelib.domain.errors import NotFound, ValidationError
-from chalicelib.domain.events import Event
+from chalicelib.domain.events import ACTIVE, Event
 from chalicelib.domain.planner import Occurrence, instant, occurrences
 from chalicelib.domain.schedules import CatchUp, Schedule, ScheduleFields, ScheduleStatus, catch_up
 from chalicelib.domain.series import PLANNING_MARGIN, Series
@@ -140,13 +140,22 @@ def resume_schedule(
 def preview(db: Database, schedule_id: UUID, after: datetime, limit: int) -> list[Occurrence]:
     """The next occurrences after `after`, exactly as the planner will deliver them: the same
     rule, zone, policies and taken dates (never one from before the schedule's creation)."""
+    return preview_in_zone(db, schedule_id, after, limit)[1]
+
+
+def preview_in_zone(
+    db: Database, schedule_id: UUID, after: datetime, limit: int
+) -> tuple[str, list[Occurrence]]:
+    """`preview`, with the zone its instants are in (read in the same transaction). A date
+    whose event is still coming (PENDING, PROCESSING) is shown: it will be delivered."""
     with db.transaction() as store:
         schedule = _found(store.get_schedule(schedule_id))
         user = _user(store, schedule.user_id)
         series = schedule.series(user)
         start = max(after, schedule.created_at)
-        taken = _taken(store, series, start)
-    return occurrences(series.rule, series.timezone, start, taken, limit)
+        known = store.known_events([series.user_id], start - PLANNING_MARGIN)
+    done = series.taken(k for k in known if k.status not in ACTIVE)
+    return series.timezone, occurrences(series.rule, series.timezone, start, done, limit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,6 +227,9 @@ def _require_a_future(schedule: Schedule, user: User, now: datetime) -> None:
 
 
 def _require_a_future_or_one_coming(store: Store, schedule: Schedule, user: User, now: datetime) -> None:
-    if _coming(store, schedule):
+    """A change that leaves the coming event where it is (the payload, say) needs no future
+    occurrence: that event may be overdue or in flight. Any other needs one, as a new schedule."""
+    series = schedule.series(user)
+    if any(series.is_exactly(event) for event in _coming(store, schedule)):
         return
     _require_a_future(schedule, user, now)
