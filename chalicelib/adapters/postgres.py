@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import asdict
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
@@ -462,7 +462,9 @@ def _user_params(user: User) -> dict[str, Any]:
         "updated_at": user.updated_at,
         "managed_by_import": user.managed_by_import,
     }
-    params |= asdict(user.fields)
+    # The fields one by one, not `asdict`: its deep copy of `metadata` recursed once per level
+    # of nesting, and a valid object 500 levels deep made that a RecursionError (a 500).
+    params |= {f.name: getattr(user.fields, f.name) for f in dataclass_fields(user.fields)}
     params["metadata"] = None if user.fields.metadata is None else Jsonb(user.fields.metadata)
     return params
 
@@ -490,7 +492,7 @@ user_from_row = _user
 
 
 def _event_params(event: Event) -> dict[str, Any]:
-    params = asdict(event)
+    params = {f.name: getattr(event, f.name) for f in dataclass_fields(event)}
     params["status"] = event.status.value
     return params
 
