@@ -96,6 +96,8 @@ class FailureInjector:
     seed: int
     positions: dict[str, int] = field(default_factory=dict)
     """user id -> position in USERS.json, a name for the user that is the same in every run."""
+    schedules: dict[str, str] = field(default_factory=dict)
+    """schedule id -> its place in USERS.json ("user/schedule"), the same in every run."""
 
     def __post_init__(self) -> None:
         self._seen: Counter[tuple[int, str, str]] = Counter()
@@ -107,7 +109,7 @@ class FailureInjector:
         data = json.loads(body)
         occurrence = (
             self.positions.get(data["userId"], -1),
-            data.get("scheduleId") or data["eventType"],
+            self.schedules.get(data.get("scheduleId") or "", data["eventType"]),
             data["scheduledFor"],
         )
         with self._lock:
@@ -150,8 +152,9 @@ def simulate(config: Config) -> dict[str, Any]:
         stack.callback(container.db.close)
         bootstrap.install(container)
         stack.callback(bootstrap.install, None)
-        user_ids = create_users(config.users)
+        user_ids, schedule_ids = create_users(config.users)
         failures.positions.update({user_id: i for i, user_id in enumerate(user_ids)})
+        failures.schedules.update(schedule_ids)
         queue = container.queue
         assert isinstance(queue, VirtualVisibilityQueue)
         import app
@@ -192,9 +195,10 @@ def _container(
     return container.use(worker=replace(container.worker, rng=NoJitter()))
 
 
-def create_users(users: Sequence[dict[str, Any]]) -> list[str]:
+def create_users(users: Sequence[dict[str, Any]]) -> tuple[list[str], dict[str, str]]:
     """POST /user for each, then POST /user/{id}/schedules for each of its `schedules`, through
-    the app's routes and authorizer; returns the new users' ids."""
+    the app's routes and authorizer; returns the new users' ids, and each schedule's id with its
+    place in the file ("user/schedule")."""
     from chalice.test import Client
 
     from app import app
@@ -204,7 +208,8 @@ def create_users(users: Sequence[dict[str, Any]]) -> list[str]:
         "Authorization": f"Bearer {mint('admin', 'simulator', LOCAL_JWT_SECRET, ttl=6 * 3600)}",
         "Content-Type": "application/json",
     }
-    ids = []
+    ids: list[str] = []
+    schedules: dict[str, str] = {}
     with Client(app, stage_name="local", project_dir=str(ROOT)) as client:
         for position, user in enumerate(users):
             body = {name: value for name, value in user.items() if name not in ("ref", "schedules")}
@@ -215,7 +220,8 @@ def create_users(users: Sequence[dict[str, Any]]) -> list[str]:
                 path = f"/user/{ids[-1]}/schedules"
                 response = client.http.post(path, headers=headers, body=json.dumps(schedule).encode())
                 _created(response, f"schedule #{number} of user #{position} (ref {user.get('ref')!r})")
-    return ids
+                schedules[json.loads(response.body)["id"]] = f"{position}/{number}"
+    return ids, schedules
 
 
 def _created(response: Any, what: str) -> None:
