@@ -12,7 +12,7 @@ from typing import Any
 from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Cron, Request, Response, SQSEvent
 
 from chalicelib import bootstrap, handlers
-from chalicelib.api import auth, cors, events, http, openapi, users
+from chalicelib.api import auth, cors, events, http, idempotency, openapi, schedules, users
 
 # Powertools owns the logger named after the service; Chalice adding its own handler to it
 # printed every line twice.
@@ -33,6 +33,10 @@ def body() -> http.Body:
 def context() -> dict[str, Any]:
     """The request context; the authorizer's claims are under "authorizer"."""
     return request().context
+
+
+# On every POST that creates: Idempotency-Key (docs/architecture.md).
+idempotent = idempotency.for_requests(request)
 
 
 @app.middleware("http")
@@ -56,11 +60,13 @@ def openapi_document() -> Response:
 
 
 @app.route("/user", methods=["POST"], authorizer=jwt_auth)
+@idempotent
 def create_user() -> Response:
     return users.create(context(), body())
 
 
 @app.route("/user/import", methods=["POST"], authorizer=jwt_auth)
+@idempotent
 def import_users() -> dict[str, Any] | Response:
     return users.import_batch(context(), body())
 
@@ -93,6 +99,47 @@ def delete_user(user_id: str) -> Response:
 @app.route("/user/{user_id}/events", methods=["GET"], authorizer=jwt_auth)
 def user_events(user_id: str) -> dict[str, Any] | Response:
     return users.events(context(), user_id)
+
+
+@app.route("/user/{user_id}/schedules", methods=["POST"], authorizer=jwt_auth)
+@idempotent
+def create_schedule(user_id: str) -> Response:
+    return schedules.create(context(), user_id, body())
+
+
+@app.route("/user/{user_id}/schedules", methods=["GET"], authorizer=jwt_auth)
+def list_schedules(user_id: str) -> dict[str, Any] | Response:
+    return schedules.list_page(context(), user_id, request().query_params)
+
+
+@app.route("/schedules/{schedule_id}", methods=["GET"], authorizer=jwt_auth)
+def read_schedule(schedule_id: str) -> dict[str, Any] | Response:
+    return schedules.read(context(), schedule_id)
+
+
+@app.route("/schedules/{schedule_id}", methods=["PATCH"], authorizer=jwt_auth)
+def patch_schedule(schedule_id: str) -> dict[str, Any] | Response:
+    return schedules.patch(context(), schedule_id, body())
+
+
+@app.route("/schedules/{schedule_id}", methods=["DELETE"], authorizer=jwt_auth)
+def delete_schedule(schedule_id: str) -> Response:
+    return schedules.delete(context(), schedule_id)
+
+
+@app.route("/schedules/{schedule_id}/occurrences", methods=["GET"], authorizer=jwt_auth)
+def schedule_occurrences(schedule_id: str) -> dict[str, Any] | Response:
+    return schedules.occurrences(context(), schedule_id, request().query_params)
+
+
+@app.route("/schedules/{schedule_id}/pause", methods=["POST"], authorizer=jwt_auth)
+def pause_schedule(schedule_id: str) -> dict[str, Any] | Response:
+    return schedules.pause(context(), schedule_id)
+
+
+@app.route("/schedules/{schedule_id}/resume", methods=["POST"], authorizer=jwt_auth)
+def resume_schedule(schedule_id: str) -> dict[str, Any] | Response:
+    return schedules.resume(context(), schedule_id, body())
 
 
 @app.route("/events", methods=["GET"], authorizer=jwt_auth)

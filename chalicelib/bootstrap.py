@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from chalicelib.adapters.clock import SystemClock
-from chalicelib.domain.schedule import Schedule
+from chalicelib.domain.builtins import BuiltIns
 from chalicelib.ports import Clock, Database, DeliveryLedger, Queue, WebhookSender
 from chalicelib.settings import Settings, SettingsError
 
@@ -118,8 +118,8 @@ class Container:
         return PostgresDatabase(url, max_size=s.db_pool_size, prepare_threshold=s.db_prepare_threshold)
 
     @_Part
-    def schedule(self) -> Schedule:
-        return self.settings.schedule()
+    def builtins(self) -> BuiltIns:
+        return self.settings.builtins()
 
     @_Part
     def verifier(self) -> JwtVerifier:
@@ -198,7 +198,7 @@ class Container:
             s.webhook_concurrency,
         )
         return Worker(
-            self.db, self.clock, self.schedule, self.queue, self.dlq, self.ledger, self.webhook, policy
+            self.db, self.clock, self.builtins, self.queue, self.dlq, self.ledger, self.webhook, policy
         )
 
 

@@ -17,10 +17,12 @@ QUEUE_NAME = "event-scheduler-deliveries"
 
 
 def sweep() -> dict[str, Any]:
-    from chalicelib.services import sweeper  # imported by the function that runs it (cold start)
+    from chalicelib.services import idempotency, sweeper  # imported by the function that runs it
 
     c = bootstrap.container()
-    return sweeper.sweep(c.db, c.clock, c.queue, c.sweep_policy).as_json()
+    summary = sweeper.sweep(c.db, c.clock, c.queue, c.sweep_policy).as_json()
+    summary["idempotencyKeysForgotten"] = idempotency.forget_expired(c.db, c.clock)
+    return summary
 
 
 def deliver(records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
 from chalicelib.domain.delivery import Message, Outcome
 from chalicelib.domain.events import Event, EventFilter
+from chalicelib.domain.idempotency import IdempotentRequest, KeptResponse, KeyRecord
 from chalicelib.domain.instants import iso_utc
-from chalicelib.domain.schedule import KnownEvent
+from chalicelib.domain.schedules import Schedule
+from chalicelib.domain.series import KnownEvent
 from chalicelib.domain.users import User
 
 
@@ -46,7 +48,9 @@ class Store(Protocol):
 
     def update_user(self, user: User) -> None: ...
 
-    def delete_user(self, user_id: UUID, now: datetime) -> bool: ...
+    def delete_user(self, user_id: UUID, now: datetime) -> bool:
+        """Deletes the user and their schedules (their events are the caller's to cancel)."""
+        ...
 
     def list_users(self, limit: int, after: UUID | None) -> list[User]: ...
 
@@ -68,18 +72,12 @@ class Store(Protocol):
         ...
 
     # events
-    def insert_event(self, event: Event) -> None: ...
-
-    def insert_new_events(self, events: Sequence[Event], now: datetime) -> None:
-        """Fresh PENDING events (`Event.new`) in one statement."""
+    def insert_events(self, events: Sequence[Event]) -> None:
+        """New events, in one statement: the one way events are written first."""
         ...
 
     def list_events(self, where: EventFilter, limit: int) -> list[Event]:
         """GET /events: a page in (target_utc, id) order."""
-        ...
-
-    def insert_events(self, events: Sequence[Event]) -> None:
-        """Many at once, in one pipelined statement."""
         ...
 
     def update_event(self, event: Event, expected_version: int) -> bool:
@@ -100,9 +98,37 @@ class Store(Protocol):
         """PENDING and PROCESSING events, locked for this transaction."""
         ...
 
-    def occurrence_exists(self, user_id: UUID, event_type: str, occurrence_date: date) -> bool: ...
+    def known_events(self, user_ids: Iterable[UUID], since: datetime) -> list[KnownEvent]:
+        """The users' events targeted at or after `since`: what planning after `since` plus a
+        margin must know (domain/series.py)."""
+        ...
 
-    def event_dates_for_users(self, user_ids: Iterable[UUID]) -> list[KnownEvent]: ...
+    # schedules
+    def insert_schedule(self, schedule: Schedule) -> None: ...
+
+    def update_schedule(self, schedule: Schedule) -> None: ...
+
+    def get_schedule(self, schedule_id: UUID) -> Schedule | None:
+        """A schedule that is not deleted."""
+        ...
+
+    def delete_schedule(self, schedule_id: UUID, now: datetime) -> None: ...
+
+    def list_schedules(self, user_id: UUID, limit: int, after: UUID | None) -> list[Schedule]:
+        """A user's schedules in id order, after the id `after`."""
+        ...
+
+    def schedules_for_users(self, user_ids: Iterable[UUID]) -> dict[UUID, list[Schedule]]: ...
+
+    def schedules_by_ids(self, ids: Iterable[UUID]) -> dict[UUID, Schedule]: ...
+
+    def end_schedules(self, ids: Sequence[UUID], now: datetime) -> None:
+        """Active schedules whose rule has nothing more to deliver become `ended`."""
+        ...
+
+    def next_events_of_schedules(self, ids: Sequence[UUID]) -> dict[UUID, Event]:
+        """Each schedule's earliest PENDING or PROCESSING event."""
+        ...
 
     # the sweeper
     def count_due(self, now: datetime, horizon: datetime) -> int:
@@ -147,13 +173,39 @@ class Store(Protocol):
         """A nested transaction: an error inside undoes only what it wrote."""
         ...
 
+    # Idempotency-Key (services/idempotency.py)
+    def claim_idempotency_key(self, request: IdempotentRequest, now: datetime) -> bool:
+        """Stores the key for this request unless the caller has it already (True: stored). A
+        key another transaction holds uncommitted makes this wait for that one to end."""
+        ...
+
+    def lock_idempotency_key(self, caller: str, key: str) -> KeyRecord | None:
+        """The caller's key as stored, locked for this transaction."""
+        ...
+
+    def renew_idempotency_key(self, request: IdempotentRequest, now: datetime) -> None:
+        """An expired key (locked) taken anew for this request, its kept answer dropped."""
+        ...
+
+    def keep_idempotent_response(self, request: IdempotentRequest, response: KeptResponse) -> None: ...
+
+    def forget_idempotency_keys(self, created_before: datetime, limit: int) -> int:
+        """Deletes up to `limit` keys created before that instant, oldest first; how many."""
+        ...
+
 
 class Database(Protocol):
     """The way in to PostgreSQL: one transaction at a time, each a `Store`."""
 
     def transaction(self) -> AbstractContextManager[Store]:
         """Commits on exit, rolls back on error; unique violations arrive as `Conflict`,
-        an unreachable database as `Unavailable`."""
+        an unreachable database as `Unavailable`. Inside `outer_transaction()`, in the same
+        context, it joins that one instead, as a savepoint."""
+        ...
+
+    def outer_transaction(self) -> AbstractContextManager[Store]:
+        """A transaction that every `transaction()` opened in the same context (thread, task)
+        joins until it ends: a service's writes and the caller's commit or roll back as one."""
         ...
 
     def ping(self) -> bool: ...

@@ -10,8 +10,8 @@ from datetime import time, timedelta
 from enum import StrEnum
 
 from chalicelib.domain import event_types
+from chalicelib.domain.builtins import BuiltIns
 from chalicelib.domain.occurrence import LeapDayPolicy
-from chalicelib.domain.schedule import Schedule
 
 STAGES = ("local", "dev", "staging", "prod")
 _DURATION = re.compile(r"(?P<n>[0-9]+)(?P<unit>[smhd]?)")
@@ -202,8 +202,8 @@ class Settings:
             webhook_concurrency=_positive(env, "WEBHOOK_CONCURRENCY", "10"),
         )
 
-    def schedule(self) -> Schedule:
-        return Schedule(self.delivery_times, self.leap_day_policy)
+    def builtins(self) -> BuiltIns:
+        return BuiltIns(self.delivery_times, self.leap_day_policy)
 
 
 def parse_duration(name: str, value: str) -> timedelta:

@@ -61,8 +61,8 @@ from chalicelib.adapters.postgres import Database
 from chalicelib.adapters.sqs import SqsQueue
 from chalicelib.adapters.sqs import client as sqs_client
 from chalicelib.adapters.webhook import HttpWebhookSender
+from chalicelib.domain.builtins import BuiltIns
 from chalicelib.domain.delivery import Backoff
-from chalicelib.domain.schedule import Schedule
 from chalicelib.ports import DeliveryLedger, Queue
 from chalicelib.services import sweeper, worker
 from scripts.devstack import aws, event_source
@@ -272,7 +272,7 @@ def build_worker(
         webhook_concurrency=concurrency,
     )
     sender = HttpWebhookSender(url, SECRET, 2.0, 5.0)
-    return worker.Worker(db, clock, Schedule(), queue, dlq, ledger, sender, policy)
+    return worker.Worker(db, clock, BuiltIns(), queue, dlq, ledger, sender, policy)
 
 
 def handler_for(the_worker: worker.Worker) -> event_source.Handler:

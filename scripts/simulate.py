@@ -6,10 +6,12 @@
         [--downtime ISO/ISO]... [--seed N] [--aws moto|memory] [--sweep-phase SECONDS]
 
 USERS.json is a JSON array of {firstName, lastName, dateOfBirth, timezone} objects, with an
-optional anniversaryDate and an optional `ref` string echoed back in the report. The users are
+optional anniversaryDate, an optional `ref` string echoed back in the report, and optional
+`schedules`: a list of POST /user/{id}/schedules bodies. The users and their schedules are
 created at --start through the API; the clock then jumps from one instant with work to the
 next until --end (inclusive). REPORT.json is {"deliveries": [...], "stats": {...}}: every
-request the receiver accepted with a 2xx, in order, with deliveredAt in virtual time.
+request the receiver accepted with a 2xx, in order, with deliveredAt in virtual time (and a
+schedule's scheduleId, occurrence and payload).
 
 Exit status: 0 when the report is written, 1 when it is written but shows a duplicate
 delivery or a signature the receiver could not verify, 2 for bad arguments or input.

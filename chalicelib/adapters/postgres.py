@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
+from contextvars import ContextVar
+from dataclasses import fields as dataclass_fields
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
@@ -23,10 +24,15 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from chalicelib.adapters.sql_files import queries
+from chalicelib.domain import recurrence
 from chalicelib.domain.delivery import Message
 from chalicelib.domain.errors import Conflict, FieldError, Unavailable
 from chalicelib.domain.events import LATE_AFTER, Event, EventFilter, Status
-from chalicelib.domain.schedule import KnownEvent
+from chalicelib.domain.idempotency import IdempotentRequest, KeptResponse, KeyRecord
+from chalicelib.domain.planner import DstPolicy, Gap, Overlap, Rule
+from chalicelib.domain.recurrence import InvalidDate
+from chalicelib.domain.schedules import Schedule, ScheduleFields, ScheduleStatus
+from chalicelib.domain.series import KnownEvent
 from chalicelib.domain.sweeping import UNSENT_LEASE
 from chalicelib.domain.users import User, UserFields
 from chalicelib.ports import Claimed
@@ -43,6 +49,27 @@ class DatabaseUnavailable(Unavailable):
     """The database cannot be reached."""
 
     what = "the database"
+
+
+# The connection of the outer transaction open in this context (Database.outer_transaction).
+# Per context: each thread (and each asyncio task) sees its own.
+_OUTER: ContextVar[tuple[Database, psycopg.Connection[dict[str, Any]]] | None] = ContextVar(
+    "outer_transaction", default=None
+)
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Unique violations become `Conflict` (named when known), a lost server `Unavailable`."""
+    try:
+        yield
+    except pg_errors.UniqueViolation as exc:
+        name = exc.diag.constraint_name or ""
+        message = _CONSTRAINT_MESSAGES.get(name, f"conflict on {name}")
+        field = _CONSTRAINT_FIELDS.get(name)
+        raise Conflict(message, [FieldError(field, message)] if field else None) from exc
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
 
 
 class Database:
@@ -68,19 +95,29 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:
+        joined = _OUTER.get()
+        if joined is not None and joined[0] is self:
+            with _translated(), joined[1].transaction():  # a savepoint of the outer transaction
+                yield Store(joined[1])
+            return
         if not self._opened:
             self._pool.open(wait=False)
             self._opened = True
-        try:
-            with self._pool.connection() as conn, conn.transaction():
-                yield Store(cast("psycopg.Connection[dict[str, Any]]", conn))
-        except pg_errors.UniqueViolation as exc:
-            name = exc.diag.constraint_name or ""
-            message = _CONSTRAINT_MESSAGES.get(name, f"conflict on {name}")
-            field = _CONSTRAINT_FIELDS.get(name)
-            raise Conflict(message, [FieldError(field, message)] if field else None) from exc
-        except psycopg.OperationalError as exc:
-            raise DatabaseUnavailable(str(exc)) from exc
+        with _translated(), self._pool.connection() as conn, conn.transaction():
+            yield Store(cast("psycopg.Connection[dict[str, Any]]", conn))
+
+    @contextmanager
+    def outer_transaction(self) -> Iterator[Store]:
+        """Opt-in, so that a plain `transaction()` nested in another keeps its own connection
+        (a test that holds a row lock in one and reads past it in the other relies on that)."""
+        if _OUTER.get() is not None:
+            raise RuntimeError("an outer transaction is already open in this context")
+        with self.transaction() as store:
+            token = _OUTER.set((self, store.conn))
+            try:
+                yield store
+            finally:
+                _OUTER.reset(token)
 
     def ping(self) -> bool:
         try:
@@ -138,6 +175,8 @@ class Store:
         self.run("update_user", **_user_params(user))
 
     def delete_user(self, user_id: UUID, now: datetime) -> bool:
+        """The user and their schedules."""
+        self.run("delete_schedules_of_user", user_id=user_id, now=now)
         return self.run("delete_user", id=user_id, now=now) == 1
 
     def list_users(self, limit: int, after: UUID | None) -> list[User]:
@@ -176,13 +215,10 @@ class Store:
         return {row["id"]: _user(row) for row in rows}
 
     # events
-    def insert_event(self, event: Event) -> None:
-        self.run("insert_event", **_event_params(event))
-
     def insert_events(self, events: Sequence[Event]) -> None:
+        """New events, in one statement."""
         if events:
-            with self.conn.cursor() as cursor:
-                cursor.executemany(queries()["insert_event"].encode(), [_fast_params(e) for e in events])
+            self.run("insert_events", events=json.dumps([_event_json(e) for e in events]))
 
     def update_event(self, event: Event, expected_version: int) -> bool:
         """Writes `event` if the row is still at `expected_version`; False if it moved on."""
@@ -192,25 +228,6 @@ class Store:
         """Like `update_event`, for callers that hold the row's lock: losing is a conflict."""
         if not self.update_event(event, expected_version):
             raise Conflict("the event changed meanwhile; try again")
-
-    def insert_new_events(self, events: Sequence[Event], now: datetime) -> None:
-        """Fresh PENDING events (`Event.new`) in one statement."""
-        if not events:
-            return
-        assert all(e.status is Status.PENDING and e.version == 1 for e in events)
-        rows = [
-            {
-                "id": str(e.id),
-                "user_id": str(e.user_id),
-                "event_type": e.event_type,
-                "occurrence_date": e.occurrence_date.isoformat(),
-                "target_utc": e.target_utc.isoformat(),
-                "timezone": e.timezone,
-                "idempotency_key": e.idempotency_key,
-            }
-            for e in events
-        ]
-        self.run("insert_events", now=now, events=json.dumps(rows))
 
     def list_events(self, where: EventFilter, limit: int) -> list[Event]:
         statement, params = list_events_statement(where, limit)
@@ -227,22 +244,62 @@ class Store:
         """PENDING and PROCESSING events, locked for this transaction."""
         return [event_from_row(row) for row in self._all("active_events_for_user", user_id=user_id)]
 
-    def occurrence_exists(self, user_id: UUID, event_type: str, occurrence_date: date) -> bool:
-        row = self._one(
-            "occurrence_exists", user_id=user_id, event_type=event_type, occurrence_date=occurrence_date
-        )
-        return bool(row and row["found"])
-
     def events_by_ids(self, ids: Iterable[UUID]) -> dict[UUID, Event]:
         rows = self._all("events_by_ids", ids=list(set(ids)))
         return {row["id"]: event_from_row(row) for row in rows}
 
-    def event_dates_for_users(self, user_ids: Iterable[UUID]) -> list[KnownEvent]:
-        rows = self._all("event_dates_for_users", user_ids=list(set(user_ids)))
+    def known_events(self, user_ids: Iterable[UUID], since: datetime) -> list[KnownEvent]:
+        rows = self._all("known_events", user_ids=list(set(user_ids)), since=since)
         return [
-            KnownEvent(r["id"], r["user_id"], r["event_type"], r["occurrence_date"], Status(r["status"]))
+            KnownEvent(
+                r["id"],
+                r["user_id"],
+                r["event_type"],
+                r["occurrence_date"],
+                Status(r["status"]),
+                r["schedule_id"],
+            )
             for r in rows
         ]
+
+    # schedules
+    def insert_schedule(self, schedule: Schedule) -> None:
+        self.run("insert_schedule", **_schedule_params(schedule))
+
+    def update_schedule(self, schedule: Schedule) -> None:
+        self.run("update_schedule", **_schedule_params(schedule))
+
+    def get_schedule(self, schedule_id: UUID) -> Schedule | None:
+        row = self._one("get_schedule", id=schedule_id)
+        return _schedule(row) if row else None
+
+    def delete_schedule(self, schedule_id: UUID, now: datetime) -> None:
+        self.run("delete_schedule", id=schedule_id, now=now)
+
+    def list_schedules(self, user_id: UUID, limit: int, after: UUID | None) -> list[Schedule]:
+        return [_schedule(r) for r in self._all("list_schedules", user_id=user_id, limit=limit, after=after)]
+
+    def schedules_for_users(self, user_ids: Iterable[UUID]) -> dict[UUID, list[Schedule]]:
+        found: dict[UUID, list[Schedule]] = {}
+        for row in self._all("schedules_for_users", user_ids=list(set(user_ids))):
+            found.setdefault(row["user_id"], []).append(_schedule(row))
+        return found
+
+    def schedules_by_ids(self, ids: Iterable[UUID]) -> dict[UUID, Schedule]:
+        wanted = list(set(ids))
+        if not wanted:  # a batch of birthdays asks nothing of schedules
+            return {}
+        return {r["id"]: _schedule(r) for r in self._all("schedules_by_ids", ids=wanted)}
+
+    def end_schedules(self, ids: Sequence[UUID], now: datetime) -> None:
+        self.run("end_schedules", ids=list(ids), now=now)
+
+    def next_events_of_schedules(self, ids: Sequence[UUID]) -> dict[UUID, Event]:
+        if not ids:
+            return {}
+        return {
+            r["schedule_id"]: event_from_row(r) for r in self._all("next_events_of_schedules", ids=list(ids))
+        }
 
     # the sweeper
     def count_due(self, now: datetime, horizon: datetime) -> int:
@@ -314,6 +371,34 @@ class Store:
         )
         return {row["id"] for row in rows}
 
+    # Idempotency-Key
+    def claim_idempotency_key(self, request: IdempotentRequest, now: datetime) -> bool:
+        return self.run("claim_idempotency_key", **_key_params(request), now=now) == 1
+
+    def lock_idempotency_key(self, caller: str, key: str) -> KeyRecord | None:
+        row = self._one("lock_idempotency_key", caller=caller, key=key)
+        if row is None:
+            return None
+        response = None
+        if row["response_status"] is not None:
+            response = KeptResponse(row["response_status"], row["response_body"], row["response_headers"])
+        return KeyRecord(row["fingerprint"], _utc(row["created_at"]), response)
+
+    def renew_idempotency_key(self, request: IdempotentRequest, now: datetime) -> None:
+        self.run("renew_idempotency_key", **_key_params(request), now=now)
+
+    def keep_idempotent_response(self, request: IdempotentRequest, response: KeptResponse) -> None:
+        self.run(
+            "keep_idempotent_response",
+            **_key_params(request),
+            status=response.status,
+            headers=Jsonb(response.headers),
+            body=response.body,
+        )
+
+    def forget_idempotency_keys(self, created_before: datetime, limit: int) -> int:
+        return self.run("forget_idempotency_keys", created_before=created_before, limit=limit)
+
     # tools: the simulator and the benchmark (scripts/)
     def next_work(self) -> tuple[datetime | None, datetime | None]:
         """The earliest PENDING event to fall due, and the earliest lease to run out."""
@@ -349,6 +434,7 @@ def list_events_statement(where: EventFilter, limit: int) -> tuple[sql.Composed,
         ("filter_events_status", "status", where.status),
         ("filter_events_type", "event_type", where.event_type),
         ("filter_events_user", "user_id", where.user_id),
+        ("filter_events_schedule", "schedule_id", where.schedule_id),
         ("filter_events_from", "from", where.target_from),
         ("filter_events_to", "to", where.target_to),
     ):
@@ -365,6 +451,10 @@ def list_events_statement(where: EventFilter, limit: int) -> tuple[sql.Composed,
     return sql.SQL(q["list_events"]).format(filters=filters), params
 
 
+def _key_params(request: IdempotentRequest) -> dict[str, Any]:
+    return {"caller": request.caller, "key": request.key, "fingerprint": request.fingerprint}
+
+
 def _user_params(user: User) -> dict[str, Any]:
     params = {
         "id": user.id,
@@ -372,7 +462,9 @@ def _user_params(user: User) -> dict[str, Any]:
         "updated_at": user.updated_at,
         "managed_by_import": user.managed_by_import,
     }
-    params |= asdict(user.fields)
+    # The fields one by one, not `asdict`: its deep copy of `metadata` recursed once per level
+    # of nesting, and a valid object 500 levels deep made that a RecursionError (a 500).
+    params |= {f.name: getattr(user.fields, f.name) for f in dataclass_fields(user.fields)}
     params["metadata"] = None if user.fields.metadata is None else Jsonb(user.fields.metadata)
     return params
 
@@ -400,7 +492,7 @@ user_from_row = _user
 
 
 def _event_params(event: Event) -> dict[str, Any]:
-    params = asdict(event)
+    params = {f.name: getattr(event, f.name) for f in dataclass_fields(event)}
     params["status"] = event.status.value
     return params
 
@@ -414,11 +506,57 @@ def event_from_row(row: dict[str, Any]) -> Event:
 _EVENT_FIELDS = tuple(Event.__dataclass_fields__)
 
 
-def _fast_params(event: Event) -> dict[str, object]:
-    """`_event_params` without `asdict`'s deep copies (a tenth of the worker's CPU)."""
-    params = {name: getattr(event, name) for name in _EVENT_FIELDS}
-    params["status"] = event.status.value
-    return params
+def _event_json(event: Event) -> dict[str, object]:
+    """An event as `insert_events` reads it from JSON: ids and instants as text."""
+    row: dict[str, object] = {}
+    for name in _EVENT_FIELDS:
+        value = getattr(event, name)
+        row[name] = value if value is None or isinstance(value, (bool, int, str)) else str(value)
+    row["status"] = event.status.value
+    return row
+
+
+def _schedule_params(schedule: Schedule) -> dict[str, Any]:
+    rule, fields = schedule.rule, schedule.fields
+    return {
+        "id": schedule.id,
+        "user_id": schedule.user_id,
+        "event_type": fields.event_type,
+        "payload": Jsonb(fields.payload),
+        "start_date": rule.start,
+        "local_time": rule.at,
+        "timezone": fields.timezone,
+        "recurrence": rule.recurrence.text() if rule.recurrence else None,
+        "invalid_date": rule.invalid.value,
+        "dst_gap": rule.dst.gap.value,
+        "dst_overlap": rule.dst.overlap.value,
+        "status": schedule.status.value,
+        "paused_at": schedule.paused_at,
+        "version": schedule.version,
+        "created_at": schedule.created_at,
+        "updated_at": schedule.updated_at,
+    }
+
+
+def _schedule(row: dict[str, Any]) -> Schedule:
+    rule = Rule(
+        start=row["start_date"],
+        at=row["local_time"],
+        recurrence=recurrence.parse(row["recurrence"]) if row["recurrence"] else None,
+        invalid=InvalidDate(row["invalid_date"]),
+        dst=DstPolicy(Gap(row["dst_gap"]), Overlap(row["dst_overlap"])),
+    )
+    fields = ScheduleFields(row["event_type"], rule, row["payload"], row["timezone"])
+    return Schedule(
+        id=row["id"],
+        user_id=row["user_id"],
+        fields=fields,
+        status=ScheduleStatus(row["status"]),
+        version=row["version"],
+        created_at=_utc(row["created_at"]),
+        updated_at=_utc(row["updated_at"]),
+        paused_at=_utc(row["paused_at"]),
+    )
 
 
 def _utc(value: Any) -> Any:

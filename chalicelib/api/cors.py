@@ -13,7 +13,8 @@ from collections.abc import Mapping
 
 from chalice.app import CORSConfig
 
-ALLOWED_HEADERS = ["Content-Type", "Authorization"]
+ALLOWED_HEADERS = ["Content-Type", "Authorization", "Idempotency-Key"]
+EXPOSED_HEADERS = ["Idempotent-Replayed"]  # a browser's script may read it on a replay
 MAX_AGE_SECONDS = 600
 
 
@@ -22,5 +23,6 @@ def from_env(env: Mapping[str, str] | None = None) -> CORSConfig:
     return CORSConfig(
         allow_origin=env.get("CORS_ALLOW_ORIGIN") or "*",
         allow_headers=ALLOWED_HEADERS,
+        expose_headers=EXPOSED_HEADERS,
         max_age=MAX_AGE_SECONDS,
     )

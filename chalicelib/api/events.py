@@ -24,9 +24,10 @@ from chalicelib.domain import event_types
 from chalicelib.domain.access import Action
 from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.events import Event, EventFilter, Status
+from chalicelib.domain.schedules import EVENT_TYPE
 from chalicelib.services import events
 
-_LIST_PARAMS = {"status", "eventType", "userId", "from", "to", "late", "limit", "cursor"}
+_LIST_PARAMS = {"status", "eventType", "userId", "scheduleId", "from", "to", "late", "limit", "cursor"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -77,8 +78,9 @@ def parse_filter(query: MultiDict | None) -> tuple[EventFilter, int]:
         ("status", "status", _status),
         ("eventType", "event_type", _event_type),
         ("userId", "user_id", lambda v: http.parse_id(v, "userId")),
-        ("from", "target_from", lambda v: _instant(v, "from")),
-        ("to", "target_to", lambda v: _instant(v, "to")),
+        ("scheduleId", "schedule_id", lambda v: http.parse_id(v, "scheduleId")),
+        ("from", "target_from", lambda v: parse_instant(v, "from")),
+        ("to", "target_to", lambda v: parse_instant(v, "to")),
         ("late", "late", _boolean),
         ("cursor", "after", decode_cursor),
     )
@@ -107,8 +109,11 @@ def _status(value: str) -> str:
 
 
 def _event_type(value: str) -> str:
-    if value not in event_types.REGISTRY:
-        raise ValidationError.single("eventType", f"must be one of {', '.join(event_types.REGISTRY)}")
+    """A built-in type or a schedule's own (the same pattern)."""
+    if not EVENT_TYPE.fullmatch(value):
+        builtins = ", ".join(event_types.REGISTRY)
+        message = f"must be {builtins} or a schedule's eventType ({EVENT_TYPE.pattern})"
+        raise ValidationError.single("eventType", message)
     return value
 
 
@@ -118,7 +123,7 @@ def _boolean(value: str) -> bool:
     return value == "true"
 
 
-def _instant(value: str, name: str) -> datetime:
+def parse_instant(value: str, name: str) -> datetime:
     """ISO 8601 with an offset (`Z` or `+05:45`); a date alone is its midnight UTC."""
     try:
         parsed = datetime.fromisoformat(value)

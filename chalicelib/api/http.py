@@ -192,11 +192,12 @@ def parse_id(value: str, field: str = "id") -> UUID:
     return UUID(value)
 
 
-def parse_limit(value: str | None) -> int:
+def parse_limit(value: str | None, maximum: int = MAX_PAGE, default: int = DEFAULT_PAGE) -> int:
     if value is None:
-        return DEFAULT_PAGE
-    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
-        raise ValidationError.single("limit", f"must be a whole number from 1 to {MAX_PAGE}")
+        return default
+    # Length first: int() refuses more than 4,300 digits with a ValueError of its own.
+    if not value.isascii() or not value.isdigit() or len(value) > 9 or not 1 <= int(value) <= maximum:
+        raise ValidationError.single("limit", f"must be a whole number from 1 to {maximum}")
     return int(value)
 
 

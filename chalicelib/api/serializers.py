@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.events import Event
-from chalicelib.domain.instants import iso_utc
+from chalicelib.domain.instants import iso_local, iso_utc
+from chalicelib.domain.planner import Occurrence
 from chalicelib.domain.users import User
-from chalicelib.domain.zones import zone
-
-
-def iso_local(instant: datetime, timezone: str) -> str:
-    spec = "seconds" if instant.microsecond == 0 else "milliseconds"
-    return instant.astimezone(zone(timezone)).isoformat(timespec=spec)
+from chalicelib.services.schedules import ScheduleView
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -48,4 +43,35 @@ def event_json(event: Event) -> dict[str, Any]:
         "late": event.late,
         "failureReason": event.failure_reason,
         "version": event.version,
+        "scheduleId": str(event.schedule_id) if event.schedule_id else None,
+    }
+
+
+def schedule_json(view: ScheduleView) -> dict[str, Any]:
+    schedule, rule = view.schedule, view.schedule.rule
+    return {
+        "id": str(schedule.id),
+        "userId": str(schedule.user_id),
+        "eventType": schedule.event_type,
+        "payload": schedule.fields.payload,
+        "start": rule.start.isoformat(),
+        "time": rule.at.strftime("%H:%M"),
+        "timezone": schedule.fields.timezone,
+        "effectiveTimezone": view.timezone,
+        "recurrence": rule.recurrence.text() if rule.recurrence else None,
+        "invalidDate": rule.invalid.value,
+        "dst": {"gap": rule.dst.gap.value, "overlap": rule.dst.overlap.value},
+        "status": schedule.status.value,
+        "nextOccurrence": occurrence_json(view.next, view.timezone) if view.next else None,
+        "createdAt": iso_utc(schedule.created_at),
+        "updatedAt": iso_utc(schedule.updated_at),
+        "version": schedule.version,
+    }
+
+
+def occurrence_json(occurrence: Occurrence, timezone: str) -> dict[str, Any]:
+    return {
+        "localDate": occurrence.local_date.isoformat(),
+        "targetLocal": iso_local(occurrence.target_utc, timezone),
+        "targetUtc": iso_utc(occurrence.target_utc),
     }

@@ -107,7 +107,7 @@ def _parse(
             values["anniversary_date"] = None
         else:
             _collect(values, errors, "anniversaryDate", lambda v: _past_date(v, today), value)
-    for name, parse in (("externalId", _external_id), ("metadata", _metadata)):
+    for name, parse in (("externalId", _external_id), ("metadata", json_object)):
         if name in payload:
             value = payload[name]
             if value is None:
@@ -189,7 +189,8 @@ def _external_id(value: Any) -> str:
     return value
 
 
-def _metadata(value: Any) -> dict[str, Any]:
+def json_object(value: Any) -> dict[str, Any]:
+    """`metadata`, and a schedule's `payload`: a JSON object that jsonb can hold, at most 4 KB."""
     if not isinstance(value, dict):
         raise ValueError("must be a JSON object")
     _storable(value)

@@ -32,7 +32,7 @@ def create(context: Context, body: http.Body) -> Response:
     require(principal(context), Action.CREATE_USER)
     c = bootstrap.container()
     fields = parse_new_user(http.json_body(body), c.clock.now())
-    user = users.create_user(c.db, c.clock, c.schedule, fields)
+    user = users.create_user(c.db, c.clock, c.builtins, fields)
     return http.json_response(user_json(user), 201)
 
 
@@ -56,7 +56,7 @@ def replace(context: Context, user_id: str, body: http.Body) -> dict[str, Any] |
     def change(current: UserFields) -> UserFields:
         return fields if team else fields.keeping_team_data(current)
 
-    return user_json(users.change_user(c.db, c.clock, c.schedule, uid, change))
+    return user_json(users.change_user(c.db, c.clock, c.builtins, uid, change))
 
 
 @http.translate_errors
@@ -69,7 +69,7 @@ def patch(context: Context, user_id: str, body: http.Body) -> dict[str, Any] | R
     may_set_team_fields(caller, payload)
     now = c.clock.now()
     changed = users.change_user(
-        c.db, c.clock, c.schedule, uid, lambda current: parse_user_patch(payload, current, now)
+        c.db, c.clock, c.builtins, uid, lambda current: parse_user_patch(payload, current, now)
     )
     return user_json(changed)
 
@@ -132,7 +132,7 @@ def import_batch(context: Context, body: http.Body) -> dict[str, Any] | Response
             parsed.append(parse_imported_user(item, now))
         except ValidationError as exc:
             parsed.append(exc)
-    results = imports.import_users(c.db, c.clock, c.schedule, parsed, adopt)
+    results = imports.import_users(c.db, c.clock, c.builtins, parsed, adopt)
     return {"results": [_result_json(r) for r in results]}
 
 

@@ -1,7 +1,8 @@
 """Who may do what: roles, actions and the ownership rule. Pure; the api layer applies it.
 
 `admin` may do everything; `service` everything but retrying events; `user` only what
-concerns the user whose id is its token's `sub`, and never the list of all users. A user's
+concerns the user whose id is its token's `sub` (its schedules included), and never the list
+of all users. A user's
 `externalId` and `metadata` are the integrating team's: a `user` token reads its own but never
 sets them (SET_TEAM_FIELDS), or it could claim an id the team's import then fills in.
 """
@@ -34,6 +35,15 @@ class Action(StrEnum):
     RETRY_EVENT = "retry_event"
     SET_TEAM_FIELDS = "set_team_fields"
     """Set or change a user's externalId or metadata."""
+    CREATE_SCHEDULE = "create_schedule"
+    LIST_SCHEDULES = "list_schedules"
+    """A user's schedules."""
+    READ_SCHEDULE = "read_schedule"
+    CHANGE_SCHEDULE = "change_schedule"
+    DELETE_SCHEDULE = "delete_schedule"
+    PAUSE_SCHEDULE = "pause_schedule"
+    RESUME_SCHEDULE = "resume_schedule"
+    PREVIEW_SCHEDULE = "preview_schedule"
 
 
 # What a role may do to any record, and what it may do only to records its subject owns.
@@ -53,6 +63,14 @@ _OWN: dict[Role, frozenset[Action]] = {
             Action.READ_USER_EVENTS,
             Action.READ_EVENT,
             Action.READ_DELIVERIES,
+            Action.CREATE_SCHEDULE,
+            Action.LIST_SCHEDULES,
+            Action.READ_SCHEDULE,
+            Action.CHANGE_SCHEDULE,
+            Action.DELETE_SCHEDULE,
+            Action.PAUSE_SCHEDULE,
+            Action.RESUME_SCHEDULE,
+            Action.PREVIEW_SCHEDULE,
         }
     ),
 }

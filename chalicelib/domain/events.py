@@ -2,6 +2,7 @@
 
 PENDING ─claim→ PROCESSING ─complete|fail|skip→ COMPLETED | FAILED | SKIPPED
 PENDING ─cancel→ CANCELLED            PROCESSING ─cancel→ CANCELLED (user deleted while queued)
+PENDING ─skip→ SKIPPED (missed while its schedule was paused)
 PENDING ─reschedule→ PENDING          PROCESSING ─reschedule→ PENDING (date or zone changed)
 PROCESSING ─requeue→ PROCESSING (lease expired: sent again in a new message)
 PROCESSING ─defer→ PROCESSING (a transient failure: same message, later)
@@ -24,7 +25,7 @@ from typing import Any
 from uuid import UUID
 
 from chalicelib.domain.errors import IllegalTransition
-from chalicelib.domain.occurrence import Occurrence
+from chalicelib.domain.planner import Occurrence
 
 LATE_AFTER = timedelta(minutes=5)
 
@@ -41,7 +42,7 @@ class Status(StrEnum):
 
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.PENDING: frozenset({Status.PROCESSING, Status.CANCELLED, Status.PENDING}),
+    Status.PENDING: frozenset({Status.PROCESSING, Status.CANCELLED, Status.PENDING, Status.SKIPPED}),
     Status.PROCESSING: frozenset(
         {Status.COMPLETED, Status.FAILED, Status.SKIPPED, Status.PENDING, Status.CANCELLED, Status.PROCESSING}
     ),
@@ -54,9 +55,13 @@ TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.SKIPPED, Status.CA
 ACTIVE = frozenset({Status.PENDING, Status.PROCESSING})
 
 
-def idempotency_key(user_id: UUID, event_type: str, occurrence_date: date) -> str:
-    """One key per (user, type, occurrence date): stable across retries and zone changes."""
-    return str(uuid.uuid5(_KEY_NAMESPACE, f"{user_id}/{event_type}/{occurrence_date.isoformat()}"))
+def idempotency_key(
+    user_id: UUID, event_type: str, occurrence_date: date, schedule_id: UUID | None = None
+) -> str:
+    """One key per (user, built-in type, local date) or (user, schedule, local date): stable
+    across retries, zone changes, pauses and recovery."""
+    series = f"schedule/{schedule_id}" if schedule_id else event_type
+    return str(uuid.uuid5(_KEY_NAMESPACE, f"{user_id}/{series}/{occurrence_date.isoformat()}"))
 
 
 def is_late(target_utc: datetime, at: datetime) -> bool:
@@ -84,10 +89,18 @@ class Event:
     delivered_at: datetime | None = None
     late: bool = False
     failure_reason: str | None = None
+    schedule_id: UUID | None = None
+    """The team's schedule this occurrence belongs to; None for the built-in types."""
 
     @classmethod
     def new(
-        cls, user_id: UUID, event_type: str, occurrence: Occurrence, timezone: str, now: datetime
+        cls,
+        user_id: UUID,
+        event_type: str,
+        occurrence: Occurrence,
+        timezone: str,
+        now: datetime,
+        schedule_id: UUID | None = None,
     ) -> Event:
         return cls(
             id=uuid.uuid4(),
@@ -97,12 +110,13 @@ class Event:
             target_utc=occurrence.target_utc,
             due_utc=occurrence.target_utc,
             timezone=timezone,
-            idempotency_key=idempotency_key(user_id, event_type, occurrence.local_date),
+            idempotency_key=idempotency_key(user_id, event_type, occurrence.local_date, schedule_id),
             status=Status.PENDING,
             version=1,
             attempts=0,
             created_at=now,
             updated_at=now,
+            schedule_id=schedule_id,
         )
 
     def _to(self, status: Status, now: datetime, **changes: Any) -> Event:
@@ -137,7 +151,9 @@ class Event:
             target_utc=occurrence.target_utc,
             due_utc=occurrence.target_utc,
             timezone=timezone,
-            idempotency_key=idempotency_key(self.user_id, self.event_type, occurrence.local_date),
+            idempotency_key=idempotency_key(
+                self.user_id, self.event_type, occurrence.local_date, self.schedule_id
+            ),
             lease_until=None,
             late=False,
         )
@@ -164,6 +180,13 @@ class Event:
     def skip(self, now: datetime, reason: str) -> Event:
         return self._to(Status.SKIPPED, now, lease_until=None, failure_reason=reason)
 
+    def due_now(self, now: datetime) -> Event:
+        """A new occurrence delivered late on purpose (a resumed schedule's catch-up): due now,
+        its target (and so its lateness) unchanged."""
+        if self.status is not Status.PENDING or self.version != 1:
+            raise IllegalTransition("only a new event can be made due now")
+        return replace(self, due_utc=now)
+
     def retry(self, now: datetime) -> Event:
         """An operator sends a FAILED event again, due now."""
         if self.status is not Status.FAILED:
@@ -181,4 +204,5 @@ class EventFilter:
     target_from: datetime | None = None
     target_to: datetime | None = None
     late: bool | None = None
+    schedule_id: UUID | None = None
     after: tuple[datetime, UUID] | None = None

@@ -19,7 +19,8 @@ from enum import StrEnum
 from chalicelib.domain import event_types
 from chalicelib.domain.delivery import Message, Outcome, Verdict
 from chalicelib.domain.events import Event, Status
-from chalicelib.domain.instants import iso_utc
+from chalicelib.domain.instants import iso_local, iso_utc
+from chalicelib.domain.schedules import Schedule
 from chalicelib.domain.users import User
 
 
@@ -80,9 +81,15 @@ def seconds_until_due(event: Event, now: datetime) -> int:
 
 
 def classify(
-    message: Message, event: Event | None, user: User | None, now: datetime, max_event_age: timedelta
+    message: Message,
+    event: Event | None,
+    user: User | None,
+    now: datetime,
+    max_event_age: timedelta,
+    schedule: Schedule | None = None,
 ) -> tuple[Fate, str]:
-    """SEND, or why not (with the reason logged and stored)."""
+    """SEND, or why not (with the reason logged and stored). `schedule` is the event's, if it
+    has one and it still exists."""
     if event is None:
         return Fate.DROP, "no such event"
     if event.status is Status.FAILED and event.version == message.version + 1:
@@ -91,7 +98,10 @@ def classify(
         return Fate.DROP, f"stale: the event is {event.status} at version {event.version}"
     if user is None:
         return Fate.CANCEL, "the user was deleted"
-    if event.event_type not in event_types.REGISTRY:
+    if event.schedule_id is not None:
+        if schedule is None:
+            return Fate.CANCEL, "the schedule was deleted"
+    elif event.event_type not in event_types.REGISTRY:
         return Fate.FAIL, f"unknown event type {event.event_type!r}"
     if now - event.due_utc > max_event_age:
         limit = _duration(max_event_age)
@@ -137,9 +147,27 @@ def transition(
     raise ValueError(f"{fate} writes nothing")
 
 
-def webhook_body(event: Event, user: User) -> bytes:
-    """The receiver's JSON: the message in the user's current name, what it is about, and the
-    integrating team's own externalId and metadata as they are now."""
+def webhook_body(event: Event, user: User, schedule: Schedule | None = None) -> bytes:
+    """The receiver's JSON: what it is about, the integrating team's own externalId and
+    metadata as they are now, and either the built-in type's message in the user's current
+    name or the schedule's own payload, as it is now."""
+    if schedule is not None:
+        return json.dumps(
+            {
+                "eventId": str(event.id),
+                "eventType": event.event_type,
+                "scheduleId": str(schedule.id),
+                "payload": schedule.fields.payload,
+                "scheduledFor": iso_utc(event.target_utc),
+                "occurrence": {
+                    "localDate": event.occurrence_date.isoformat(),
+                    "targetLocal": iso_local(event.target_utc, event.timezone),
+                },
+                "userId": str(event.user_id),
+                "externalId": user.external_id,
+                "metadata": user.metadata,
+            }
+        ).encode()
     body = {
         "message": event_types.get(event.event_type).message(user.fields),
         "eventId": str(event.id),

@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from chalicelib.domain.builtins import BuiltIns
 from chalicelib.domain.errors import Conflict, FieldError, SchedulerError, ValidationError
-from chalicelib.domain.events import Event
-from chalicelib.domain.schedule import Schedule
 from chalicelib.domain.users import User, UserFields
 from chalicelib.ports import Clock, Database
-from chalicelib.services.scheduling import sync_user_events
+from chalicelib.services.scheduling import first_events, sync_user
 
 MAX_IMPORT = 1000
 _ATTEMPTS = 3
@@ -45,7 +43,7 @@ class _Raced(Exception):
 def import_users(
     db: Database,
     clock: Clock,
-    schedule: Schedule,
+    builtins: BuiltIns,
     parsed: list[UserFields | ValidationError],
     adopt: bool = False,
 ) -> list[Result]:
@@ -66,7 +64,7 @@ def import_users(
     valid = {index: parsed[index] for index in wanted.values()}
     for attempt in range(_ATTEMPTS):
         try:
-            results.update(_write(db, clock, schedule, valid, adopt))
+            results.update(_write(db, clock, builtins, valid, adopt))
             break
         except _Raced:
             if attempt == _ATTEMPTS - 1:
@@ -75,7 +73,7 @@ def import_users(
 
 
 def _write(
-    db: Database, clock: Clock, schedule: Schedule, valid: dict[int, Any], adopt: bool
+    db: Database, clock: Clock, builtins: BuiltIns, valid: dict[int, Any], adopt: bool
 ) -> dict[int, Result]:
     now = clock.now()
     results: dict[int, Result] = {}
@@ -97,12 +95,12 @@ def _write(
                 changed = current.imported(fields, now)
                 store.update_user(changed)  # an adoption alone writes only the ownership
                 if changed.fields != current.fields:
-                    sync_user_events(store, schedule, changed, now)
+                    sync_user(store, builtins, changed, now)
                 status = "updated" if changed.fields != current.fields else "unchanged"
                 results[index] = Result(index, status, current.id)
         if len(store.insert_users(new_users, now)) != len(new_users):
             raise _Raced()  # rolls the chunk back; the next attempt reads the winner's users
-        store.insert_new_events([e for user in new_users for e in first_events(schedule, user, now)], now)
+        store.insert_events([e for user in new_users for e in first_events(builtins, user, now)])
     return results
 
 
@@ -117,14 +115,3 @@ def not_the_imports() -> Conflict:
     return Conflict(
         "a user the import did not create has this externalId", [FieldError("externalId", detail)]
     )
-
-
-def first_events(schedule: Schedule, user: User, now: datetime) -> list[Event]:
-    """A new user's events, as `POST /user` schedules them: each type's next occurrence after
-    now (a user created in this transaction has no dates taken yet)."""
-    found = []
-    for event_type in schedule.types():
-        occurrence = schedule.next_free(event_type, user.fields, now, lambda _: False)
-        if occurrence is not None:
-            found.append(Event.new(user.id, event_type.name, occurrence, user.timezone, now))
-    return found

@@ -1,77 +1,103 @@
-"""Keeping each user's events in step with the user: one active event per applicable type."""
+"""Keeping each user's events in step with their series (domain/series.py): load what the
+decision needs, let the domain decide, write what it returns. Every caller holds the user's
+lock, as every change to a user's events does."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from uuid import UUID
 
-from chalicelib.domain.event_types import EventType
+from chalicelib.domain import event_types
+from chalicelib.domain.builtins import BuiltIns
 from chalicelib.domain.events import Event
-from chalicelib.domain.occurrence import Occurrence
-from chalicelib.domain.schedule import Schedule
+from chalicelib.domain.schedules import Schedule, ScheduleStatus
+from chalicelib.domain.series import PLANNING_MARGIN, Changes, Series, SeriesKey, following, reconcile
 from chalicelib.domain.users import User
 from chalicelib.ports import Store
 
 
-def next_free_occurrence(
-    store: Store,
-    schedule: Schedule,
-    event_type: EventType,
-    user: User,
-    after: datetime,
-    own_date: date | None = None,
-) -> Occurrence | None:
-    """The next occurrence after `after` whose date has no event yet (besides `own_date`)."""
-
-    def taken(day: date) -> bool:
-        return day != own_date and store.occurrence_exists(user.id, event_type.name, day)
-
-    return schedule.next_free(event_type, user.fields, after, taken)
+def builtin_series(builtins: BuiltIns, user: User) -> list[Series]:
+    """The built-in types that apply to the user, each a yearly rule on one of their dates."""
+    found = []
+    for event_type in builtins.types():
+        rule = builtins.rule(event_type, user.fields)
+        if rule is not None:
+            found.append(Series(user.id, event_type.name, rule, user.timezone))
+    return found
 
 
-def schedule_next(
-    store: Store, schedule: Schedule, event_type: EventType, user: User, after: datetime, now: datetime
-) -> Event | None:
-    """Inserts the type's next event for the user; the caller holds the user's lock."""
-    occurrence = next_free_occurrence(store, schedule, event_type, user, after)
-    if occurrence is None:
+def user_series(builtins: BuiltIns, user: User, schedules: Iterable[Schedule]) -> list[Series]:
+    """Every series the user has now: the built-in types and the active schedules."""
+    mine = [s.series(user) for s in schedules if s.user_id == user.id and s.status is ScheduleStatus.ACTIVE]
+    return builtin_series(builtins, user) + mine
+
+
+def first_events(builtins: BuiltIns, user: User, now: datetime) -> list[Event]:
+    """A new user's events: each built-in type's next occurrence after now."""
+    return reconcile(builtin_series(builtins, user), [], [], now).insert
+
+
+def sync_user(store: Store, builtins: BuiltIns, user: User, now: datetime) -> Changes:
+    """After a change to the user or to one of their schedules: each series keeps, gets or
+    moves its next event, and an event whose series is gone is cancelled."""
+    schedules = store.schedules_for_users([user.id]).get(user.id, [])
+    changes = reconcile(
+        user_series(builtins, user, schedules),
+        store.active_events_for_user(user.id),
+        store.known_events([user.id], now - PLANNING_MARGIN),
+        now,
+    )
+    write(store, changes, now)
+    return changes
+
+
+def plan_following(
+    store: Store, builtins: BuiltIns, finished: Sequence[Event], users: Mapping[UUID, User], now: datetime
+) -> None:
+    """After events reached terminal states: each one's series plans its next occurrence
+    (unless its user is gone, its type unknown, or its schedule paused, ended or deleted), and
+    a schedule with nothing more is ended. `users` are locked by the caller."""
+    finished = [e for e in finished if e.user_id in users]
+    if not finished:
+        return
+    schedules = store.schedules_by_ids({e.schedule_id for e in finished if e.schedule_id})
+    series: dict[SeriesKey, Series] = {}
+    for event in finished:
+        s = _series_of(builtins, event, users[event.user_id], schedules)
+        if s is not None:
+            series[s.key] = s
+    since = min(e.target_utc for e in finished) - PLANNING_MARGIN
+    known = store.known_events({e.user_id for e in finished}, since)
+    write(store, following(finished, series, known, now), now)
+
+
+def _series_of(
+    builtins: BuiltIns, event: Event, user: User, schedules: Mapping[UUID, Schedule]
+) -> Series | None:
+    if event.schedule_id is not None:
+        schedule = schedules.get(event.schedule_id)
+        if schedule is None or schedule.status is not ScheduleStatus.ACTIVE:
+            return None
+        return schedule.series(user)
+    if event.event_type not in event_types.REGISTRY:
         return None
-    event = Event.new(user.id, event_type.name, occurrence, user.timezone, now)
-    store.insert_event(event)
-    return event
+    rule = builtins.rule(event_types.get(event.event_type), user.fields)
+    return Series(user.id, event.event_type, rule, user.timezone) if rule else None
 
 
-def sync_user_events(store: Store, schedule: Schedule, user: User, now: datetime) -> None:
-    """After a change to the user: move, cancel or create events so each type has its next one.
-
-    The caller holds the user's lock. A PROCESSING event that moves goes back to PENDING with a
-    new version, so the message already queued for it is dropped by the worker.
-    """
-    active = {event.event_type: event for event in store.active_events_for_user(user.id)}
-    for event_type in schedule.types():
-        current = active.get(event_type.name)
-        if current is None:
-            schedule_next(store, schedule, event_type, user, now, now)
-            continue
-        if _still_right(schedule, event_type, user, current):
-            continue  # nothing it follows changed: keep it, even overdue or in flight
-        occurrence = next_free_occurrence(
-            store, schedule, event_type, user, now, own_date=current.occurrence_date
-        )
-        if occurrence is None:
-            store.save_event(current.cancel(now), current.version)
-        elif (occurrence.local_date, occurrence.target_utc, user.timezone) != (
-            current.occurrence_date,
-            current.target_utc,
-            current.timezone,
-        ):
-            store.save_event(current.reschedule(occurrence, user.timezone, now), current.version)
+def write(store: Store, changes: Changes, now: datetime) -> None:
+    for event, version in changes.save:
+        store.save_event(event, version)
+    store.insert_events(changes.insert)
+    if changes.ended:
+        store.end_schedules(sorted(changes.ended), now)
 
 
-def _still_right(schedule: Schedule, event_type: EventType, user: User, event: Event) -> bool:
-    """The event is still exactly the user's occurrence for its date (e.g. only a name changed).
+def cancel_events(store: Store, events: Sequence[Event], now: datetime) -> None:
+    for event in events:
+        store.save_event(event.cancel(now), event.version)
 
-    Such an event stays as it is: recomputing "the next one after now" would move an overdue or
-    in-flight event to next year, and the occurrence due today would never be delivered.
-    """
-    expected = schedule.occurrence_in(event_type, user.fields, event.occurrence_date.year)
-    return event.timezone == user.timezone and expected == Occurrence(event.occurrence_date, event.target_utc)
+
+def lock_users(store: Store, user_ids: Iterable[UUID]) -> dict[UUID, User]:
+    return store.users_by_ids(user_ids, lock=True)

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
+from chalicelib.domain.builtins import BuiltIns
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.events import Event
-from chalicelib.domain.schedule import Schedule
 from chalicelib.domain.users import User, UserFields
 from chalicelib.ports import Clock, Database
-from chalicelib.services.scheduling import schedule_next, sync_user_events
+from chalicelib.services.scheduling import cancel_events, first_events, sync_user
 
 
 @dataclass(frozen=True)
@@ -22,13 +22,12 @@ class UserPage:
     """The id to continue after, when there may be more."""
 
 
-def create_user(db: Database, clock: Clock, schedule: Schedule, fields: UserFields) -> User:
+def create_user(db: Database, clock: Clock, builtins: BuiltIns, fields: UserFields) -> User:
     now = clock.now()
     user = User(id=uuid.uuid4(), fields=fields, created_at=now, updated_at=now)
     with db.transaction() as store:
         store.insert_user(user)
-        for event_type in schedule.types():
-            schedule_next(store, schedule, event_type, user, now, now)
+        store.insert_events(first_events(builtins, user, now))
     return user
 
 
@@ -38,7 +37,7 @@ def get_user(db: Database, user_id: UUID) -> User:
 
 
 def change_user(
-    db: Database, clock: Clock, schedule: Schedule, user_id: UUID, change: Callable[[UserFields], UserFields]
+    db: Database, clock: Clock, builtins: BuiltIns, user_id: UUID, change: Callable[[UserFields], UserFields]
 ) -> User:
     """PUT and PATCH: `change` maps the current fields, read under the user's lock, to the new."""
     now = clock.now()
@@ -46,7 +45,7 @@ def change_user(
         current = _found(store.get_user(user_id, lock=True))
         user = current.changed(change(current.fields), now)
         store.update_user(user)
-        sync_user_events(store, schedule, user, now)
+        sync_user(store, builtins, user, now)
     return user
 
 
@@ -54,8 +53,7 @@ def delete_user(db: Database, clock: Clock, user_id: UUID) -> None:
     now = clock.now()
     with db.transaction() as store:
         _found(store.get_user(user_id, lock=True))
-        for event in store.active_events_for_user(user_id):
-            store.save_event(event.cancel(now), event.version)
+        cancel_events(store, store.active_events_for_user(user_id), now)
         store.delete_user(user_id, now)
 
 

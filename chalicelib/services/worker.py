@@ -39,6 +39,7 @@ from typing import Any
 from uuid import UUID
 
 from chalicelib import observability as obs
+from chalicelib.domain.builtins import BuiltIns
 from chalicelib.domain.delivery import SQS_MAX_VISIBILITY, Backoff, MalformedMessage, Message, Outcome
 from chalicelib.domain.events import Event, is_late
 from chalicelib.domain.fate import (
@@ -54,9 +55,10 @@ from chalicelib.domain.fate import (
     transition,
 )
 from chalicelib.domain.fate import webhook_body as body_for
-from chalicelib.domain.schedule import Schedule, continues, plan_following
+from chalicelib.domain.schedules import Schedule
 from chalicelib.domain.users import User
 from chalicelib.ports import Attempt, Clock, Database, Delivery, DeliveryLedger, Queue, Store, WebhookSender
+from chalicelib.services.scheduling import plan_following
 
 _MOVED = "the event moved on meanwhile; its new message decides"
 
@@ -83,6 +85,7 @@ class Job:
     message: Message | None = None
     event: Event | None = None
     user: User | None = None
+    schedule: Schedule | None = None
     decision: Fate | None = None
     reason: str = ""
     error: str | None = None
@@ -135,7 +138,7 @@ class Worker:
 
     db: Database
     clock: Clock
-    schedule: Schedule
+    builtins: BuiltIns
     queue: Queue
     dlq: Queue
     ledger: DeliveryLedger
@@ -164,6 +167,7 @@ class Worker:
             with self.db.transaction() as store:
                 events = store.events_by_ids(job.message.event_id for job in wanted if job.message)
                 users = store.users_by_ids(e.user_id for e in events.values())
+                schedules = store.schedules_by_ids(e.schedule_id for e in events.values() if e.schedule_id)
                 now = self.clock.now()
                 store.extend_leases(_leases(wanted, events, now, self.policy.lease))
         except Exception as exc:
@@ -174,7 +178,12 @@ class Worker:
             assert job.message is not None
             job.event = events.get(job.message.event_id)
             job.user = users.get(job.event.user_id) if job.event else None
-            fate, reason = classify(job.message, job.event, job.user, now, self.policy.max_event_age)
+            job.schedule = (
+                schedules.get(job.event.schedule_id) if job.event and job.event.schedule_id else None
+            )
+            fate, reason = classify(
+                job.message, job.event, job.user, now, self.policy.max_event_age, job.schedule
+            )
             if fate is Fate.EARLY and job.event:
                 job.retry_in = min(timedelta(seconds=seconds_until_due(job.event, now)), SQS_MAX_VISIBILITY)
             if fate is not Fate.SEND:  # SEND is decided by the ledger or the POST
@@ -222,7 +231,7 @@ class Worker:
         assert job.event is not None
         assert job.user is not None
         try:
-            delivery = Delivery(job.message.idempotency_key, body_for(job.event, job.user))
+            delivery = Delivery(job.message.idempotency_key, body_for(job.event, job.user, job.schedule))
             outcome = self.sender.deliver(delivery)
         except Exception as exc:  # a bug or a broken template: this message only
             job.fail_step(f"could not send: {exc!r}")
@@ -308,11 +317,8 @@ class Worker:
     def _schedule_following(
         self, store: Store, finished: list[Event], users: dict[UUID, User], now: datetime
     ) -> None:
-        """Every terminal state schedules the next occurrence (domain/schedule.plan_following)."""
-        finished = [e for e in finished if continues(e, users)]
-        if finished:
-            known = store.event_dates_for_users({e.user_id for e in finished})
-            store.insert_events(plan_following(self.schedule, finished, users, known, now))
+        """Every terminal state plans its series' next occurrence (services/scheduling.py)."""
+        plan_following(store, self.builtins, finished, users, now)
 
     # 5. the DLQ, once FAILED is stored
     def _to_dlq(self, jobs: list[Job]) -> None:

@@ -96,6 +96,8 @@ class FailureInjector:
     seed: int
     positions: dict[str, int] = field(default_factory=dict)
     """user id -> position in USERS.json, a name for the user that is the same in every run."""
+    schedules: dict[str, str] = field(default_factory=dict)
+    """schedule id -> its place in USERS.json ("user/schedule"), the same in every run."""
 
     def __post_init__(self) -> None:
         self._seen: Counter[tuple[int, str, str]] = Counter()
@@ -105,7 +107,11 @@ class FailureInjector:
         if self.rate <= 0:
             return Reply()
         data = json.loads(body)
-        occurrence = (self.positions.get(data["userId"], -1), data["eventType"], data["scheduledFor"])
+        occurrence = (
+            self.positions.get(data["userId"], -1),
+            self.schedules.get(data.get("scheduleId") or "", data["eventType"]),
+            data["scheduledFor"],
+        )
         with self._lock:
             attempt = self._seen[occurrence]
             self._seen[occurrence] += 1
@@ -146,8 +152,9 @@ def simulate(config: Config) -> dict[str, Any]:
         stack.callback(container.db.close)
         bootstrap.install(container)
         stack.callback(bootstrap.install, None)
-        user_ids = create_users(config.users)
+        user_ids, schedule_ids = create_users(config.users)
         failures.positions.update({user_id: i for i, user_id in enumerate(user_ids)})
+        failures.schedules.update(schedule_ids)
         queue = container.queue
         assert isinstance(queue, VirtualVisibilityQueue)
         import app
@@ -188,8 +195,10 @@ def _container(
     return container.use(worker=replace(container.worker, rng=NoJitter()))
 
 
-def create_users(users: Sequence[dict[str, Any]]) -> list[str]:
-    """POST /user for each, through the app's routes and authorizer; returns the new ids."""
+def create_users(users: Sequence[dict[str, Any]]) -> tuple[list[str], dict[str, str]]:
+    """POST /user for each, then POST /user/{id}/schedules for each of its `schedules`, through
+    the app's routes and authorizer; returns the new users' ids, and each schedule's id with its
+    place in the file ("user/schedule")."""
     from chalice.test import Client
 
     from app import app
@@ -199,18 +208,27 @@ def create_users(users: Sequence[dict[str, Any]]) -> list[str]:
         "Authorization": f"Bearer {mint('admin', 'simulator', LOCAL_JWT_SECRET, ttl=6 * 3600)}",
         "Content-Type": "application/json",
     }
-    ids = []
+    ids: list[str] = []
+    schedules: dict[str, str] = {}
     with Client(app, stage_name="local", project_dir=str(ROOT)) as client:
         for position, user in enumerate(users):
-            body = {name: value for name, value in user.items() if name != "ref"}
+            body = {name: value for name, value in user.items() if name not in ("ref", "schedules")}
             response = client.http.post("/user", headers=headers, body=json.dumps(body).encode())
-            if response.status_code != 201:
-                raise SimulationError(
-                    f"user #{position} (ref {user.get('ref')!r}) was refused: "
-                    f"{response.status_code} {response.body.decode(errors='replace')}"
-                )
+            _created(response, f"user #{position} (ref {user.get('ref')!r})")
             ids.append(json.loads(response.body)["id"])
-    return ids
+            for number, schedule in enumerate(user.get("schedules") or []):
+                path = f"/user/{ids[-1]}/schedules"
+                response = client.http.post(path, headers=headers, body=json.dumps(schedule).encode())
+                _created(response, f"schedule #{number} of user #{position} (ref {user.get('ref')!r})")
+                schedules[json.loads(response.body)["id"]] = f"{position}/{number}"
+    return ids, schedules
+
+
+def _created(response: Any, what: str) -> None:
+    if response.status_code != 201:
+        raise SimulationError(
+            f"{what} was refused: {response.status_code} {response.body.decode(errors='replace')}"
+        )
 
 
 def _at(timestamp: float) -> datetime:
@@ -293,7 +311,10 @@ def _delivery(recorded: Recorded, refs: dict[str, Any]) -> dict[str, Any]:
         "ref": refs.get(body["userId"]),
         "userId": body["userId"],
         "eventType": body["eventType"],
-        "message": body["message"],
+        "scheduleId": body.get("scheduleId"),
+        "occurrence": body.get("occurrence"),
+        "payload": body.get("payload"),
+        "message": body.get("message"),
         "targetUtc": iso(target),
         "deliveredAt": iso(delivered),
         "idempotencyKey": recorded.headers.get("idempotency-key"),

@@ -57,11 +57,20 @@ JSON_TYPES = [
 def body_routes(client: AuthorizedClient) -> list[tuple[str, str, bytes]]:
     created = client.http.post("/user", headers={"Content-Type": "application/json"}, body=json.dumps(ADA))
     user_id = json.loads(created.body)["id"]
+    schedule = json.dumps({"eventType": "digest", "start": "2026-03-02", "time": "08:00"}).encode()
+    made = client.http.post(
+        f"/user/{user_id}/schedules", headers={"Content-Type": "application/json"}, body=schedule
+    )
+    schedule_id = json.loads(made.body)["id"]
+    assert client.http.post(f"/schedules/{schedule_id}/pause").status_code == 200  # so that it can resume
     return [
         ("POST", "/user", json.dumps(ADA).encode()),
         ("PUT", f"/user/{user_id}", json.dumps(ADA).encode()),
         ("PATCH", f"/user/{user_id}", b'{"firstName": "Augusta"}'),
         ("POST", "/user/import", json.dumps({"users": [{**ADA, "externalId": "crm-1"}]}).encode()),
+        ("POST", f"/user/{user_id}/schedules", schedule),
+        ("PATCH", f"/schedules/{schedule_id}", b'{"time": "09:00"}'),
+        ("POST", f"/schedules/{schedule_id}/resume", b'{"catchUp": "latest"}'),
     ]
 
 
@@ -90,13 +99,15 @@ def test_json_with_or_without_charset_utf_8_is_taken(client: AuthorizedClient, c
         client.http.request(method, path, headers={"Content-Type": content_type}, body=body).status_code
         for method, path, body in body_routes(client)
     ]
-    assert statuses == [201, 200, 200, 200]
+    assert statuses == [201, 200, 200, 200, 201, 200, 200]
 
 
 def test_a_request_without_a_body_needs_no_content_type(client: AuthorizedClient) -> None:
-    """POST /events/{id}/retry takes no body; an empty POST /user is a 400, not a 415."""
-    response = client.http.request("POST", f"/events/{uuid.uuid4()}/retry", headers={})
-    assert error_of(response, 404)["code"] == "not_found"
+    """POST /events/{id}/retry and /schedules/{id}/pause take no body, /resume an optional one;
+    an empty POST /user is a 400, not a 415."""
+    for path in ("/events/{}/retry", "/schedules/{}/pause", "/schedules/{}/resume"):
+        response = client.http.request("POST", path.format(uuid.uuid4()), headers={})
+        assert error_of(response, 404)["code"] == "not_found"
     assert error_of(client.http.request("POST", "/user", headers={}), 400)["details"] == [
         {"field": "body", "message": "a JSON body is required"}
     ]

@@ -136,8 +136,9 @@ def test_bad_parameters_are_one_400_naming_each(client: Client, everything: list
     query = urlencode(
         {
             "status": "DONE",
-            "eventType": "wedding",
+            "eventType": "Wedding",  # a schedule's own type would do: lower case
             "userId": "42",
+            "scheduleId": "43",
             "from": "2026-13-01T00:00:00Z",
             "to": "2026-03-01T09:00:00",
             "late": "yes",
@@ -148,7 +149,9 @@ def test_bad_parameters_are_one_400_naming_each(client: Client, everything: list
     )
     error = assert_error(client.http.get(f"/events?{query}"), 400)
     fields = {d["field"] for d in error["details"]}
-    assert fields == {"status", "eventType", "userId", "from", "to", "late", "limit", "cursor", "colour"}
+    assert fields == {
+        "status", "eventType", "userId", "scheduleId", "from", "to", "late", "limit", "cursor", "colour"
+    }  # fmt: skip
     same = client.http.get("/events?from=2026-03-02T00:00:00Z&to=2026-03-02T00:00:00Z")
     assert_error(same, 400, "to")
     assert_error(client.http.get("/events?limit=101"), 400, "limit")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -37,8 +38,11 @@ from chalicelib import bootstrap
 from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from chalicelib.api import events as events_api
 from chalicelib.api import openapi
+from chalicelib.domain import recurrence
+from chalicelib.domain.planner import Rule
+from chalicelib.domain.schedules import ScheduleFields
 from chalicelib.domain.users import UserFields
-from chalicelib.services import users
+from chalicelib.services import schedules, users
 from tests import contract
 from tests.functional.conftest import AuthorizedClient
 from tests.tokens import admin_token, bearer
@@ -102,9 +106,13 @@ def seeded(container: bootstrap.Container) -> dict[str, str]:
         ledger=MemoryLedger(), queue=MemoryQueue(container.clock), dlq=MemoryQueue(container.clock)
     )
     fields = UserFields("Grace", "Hopper", date(1906, 12, 9), "America/New_York")
-    user = users.create_user(c.db, c.clock, c.schedule, fields)
+    user = users.create_user(c.db, c.clock, c.builtins, fields)
     event = users.user_events(c.db, user.id)[0]
-    return {"user_id": str(user.id), "event_id": str(event.id)}
+    rule = Rule(date(2026, 3, 2), time(8, 0), recurrence.parse("FREQ=WEEKLY;BYDAY=MO"))
+    schedule = schedules.create_schedule(
+        c.db, c.clock, c.builtins, user.id, ScheduleFields("digest", rule, {})
+    )
+    return {"user_id": str(user.id), "event_id": str(event.id), "schedule_id": str(schedule.schedule.id)}
 
 
 def aim(case: Case, seeded: dict[str, str], turn: int) -> None:
@@ -267,3 +275,102 @@ def test_no_body_date_at_the_calendars_edge_is_a_500(
         assert refusal_fields(response) == wrong
     else:
         assert response.status_code in (200, 201), response.body
+
+
+# --- schedules: start, time and the preview's `after` at the calendar's edges (issue 20) ---------
+#
+# `start` is any date of years 1-9999 (the API takes 1900-2999), `time` any wall time and some
+# that are not, in zones from UTC-12 to UTC+14, once or on rules that run to the calendar's end;
+# `after` any instant with any offset. Never a 500; a refusal names only the field at fault.
+
+RULES = [
+    None,
+    "FREQ=DAILY",
+    "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+    "FREQ=MONTHLY;BYMONTHDAY=-1;COUNT=3",
+    "FREQ=MONTHLY;BYDAY=-1FR;UNTIL=99991231",
+    "FREQ=YEARLY;INTERVAL=1000",
+    "FREQ=WEEKLY;BYDAY=SU;UNTIL=00010101",
+]
+WALL_TIMES = st.one_of(
+    st.times().map(lambda t: t.strftime("%H:%M")),
+    st.sampled_from(["00:00", "23:59", "24:00", "-1:00", "99:99", "23:59:59", "7:00", ""]),
+)
+
+
+@st.composite
+def schedule_bodies(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "eventType": "edge",
+        "start": draw(DATES).isoformat(),
+        "time": draw(WALL_TIMES),
+        "timezone": draw(st.sampled_from([None, *ZONES])),
+        "recurrence": draw(st.sampled_from(RULES)),
+    }
+
+
+def schedule_refusals(body: dict[str, Any], now: datetime) -> set[str] | None:
+    """The fields the API must refuse in `body`; None when it may take it or refuse it (a rule
+    that has nothing after now: start or recurrence)."""
+    wrong = set()
+    start = date.fromisoformat(body["start"])
+    if not date(1900, 1, 1) <= start <= date(2999, 12, 31):
+        wrong.add("start")
+    if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", body["time"]):
+        wrong.add("time")
+    if wrong or body["recurrence"] is not None:
+        return wrong or None
+    # Once: the wall time's instant in the zone (the user's is New York), a gap shifted forward.
+    local = datetime.combine(
+        start, time.fromisoformat(body["time"]), ZoneInfo(body["timezone"] or "America/New_York")
+    )
+    try:
+        return set() if local.astimezone(UTC) > now else {"start"}
+    except OverflowError:
+        return {"start"}
+
+
+@FUZZ
+@given(body=schedule_bodies(), how=st.sampled_from(["POST", "PATCH"]))
+def test_no_schedule_date_or_time_at_the_calendars_edge_is_a_500(
+    client: AuthorizedClient,
+    seeded: dict[str, str],
+    container: bootstrap.Container,
+    body: dict[str, Any],
+    how: str,
+) -> None:
+    expected = schedule_refusals(body, container.clock.now())
+    if how == "POST":
+        path = f"/user/{seeded['user_id']}/schedules"
+    else:
+        path, body = (
+            f"/schedules/{seeded['schedule_id']}",
+            {k: v for k, v in body.items() if k != "eventType"},
+        )
+    response = client.http.request(how, path, headers=JSON, body=json.dumps(body).encode())
+    if expected is None:
+        assert response.status_code in (200, 201) or refusal_fields(response) <= {"start", "recurrence"}
+    elif expected:
+        assert refusal_fields(response) == expected
+    else:
+        assert response.status_code in (200, 201), response.body
+
+
+@FUZZ
+@given(after=instants(), limit=st.sampled_from(["1", "10", "1000", "0", "1001", "-1", "x", None]))
+def test_the_preview_never_fails_on_an_instant_at_the_calendars_edge(
+    client: AuthorizedClient, seeded: dict[str, str], after: Instant, limit: str | None
+) -> None:
+    text, utc = after
+    query = {"after": text, **({"limit": limit} if limit is not None else {})}
+    response = client.http.get(f"/schedules/{seeded['schedule_id']}/occurrences?{urlencode(query)}")
+    wrong = {"after"} if utc is None else set()
+    if limit is not None and not (limit.isdigit() and 1 <= int(limit) <= 1000):
+        wrong.add("limit")
+    if wrong:
+        assert refusal_fields(response) == wrong
+        return
+    assert response.status_code == 200, response.body
+    found = response.json_body["items"]
+    assert len(found) <= int(limit or 10)
+    assert all(datetime.fromisoformat(o["targetUtc"]) > utc for o in found)

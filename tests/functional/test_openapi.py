@@ -8,7 +8,7 @@ from typing import Any
 from openapi_spec_validator import validate
 
 from app import app
-from chalicelib.api import openapi
+from chalicelib.api import idempotency, openapi
 from chalicelib.domain.events import LATE_AFTER
 from tests.functional.conftest import AuthorizedClient
 
@@ -110,3 +110,25 @@ def test_the_late_threshold_is_stated_wherever_late_is_described() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     time_semantics = readme.split("## Time semantics", 1)[1].split("\n## ", 1)[0]
     assert f"**Late** means more than {stated} after `targetUtc`" in time_semantics
+
+
+def test_the_routes_that_take_idempotency_key_say_so_and_every_post_that_creates_takes_it() -> None:
+    """The header, the 409 of a key used for another request, and the replay header on the
+    answer that may be replayed; a POST that answers 201 Created must take the key."""
+    taking = {key for key, entry in routed().items() if idempotency.takes_key(entry.view_function)}
+    assert {("/user", "POST"), ("/user/import", "POST")} <= taking
+    for key, operation in documented().items():
+        declared = {"$ref": "#/components/parameters/IdempotencyKey"} in operation.get("parameters", [])
+        assert declared is (key in taking), key
+        if key[1] == "POST" and "201" in operation["responses"]:
+            assert key in taking, f"{key} creates (201) but takes no Idempotency-Key"
+    for key in taking:
+        responses = documented()[key]["responses"]
+        assert "idempotency_key_reused" in responses["409"]["description"], key
+        [success] = [status for status in responses if status.startswith("2")]
+        assert responses[success]["headers"] == {
+            "Idempotent-Replayed": {"$ref": "#/components/headers/IdempotentReplayed"}
+        }, key
+    parameter = openapi.document()["components"]["parameters"]["IdempotencyKey"]
+    assert (parameter["name"], parameter["in"]) == ("Idempotency-Key", "header")
+    assert parameter["schema"]["maxLength"] == 255

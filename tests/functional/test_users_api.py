@@ -34,6 +34,7 @@ NOBODY = "3f1e9a52-8d4c-4b7e-9a61-2c5d8e0f4b13"
 EVENT_KEYS = {
     "id",
     "userId",
+    "scheduleId",
     "eventType",
     "status",
     "occurrenceDate",
@@ -64,7 +65,7 @@ def database_url(module_database: str) -> str:
     empty one); `client`, `container` and `db` are conftest's as they are.
     """
     with psycopg.connect(module_database, autocommit=True) as conn:
-        conn.execute(b"TRUNCATE events, users")
+        conn.execute(b"TRUNCATE events, schedules, users")
     return module_database
 
 
@@ -568,3 +569,14 @@ def test_without_the_database_health_says_so_and_requests_get_a_503(clock: Manua
     finally:
         container.db.close()
         bootstrap.install(None)
+
+
+def test_metadata_nested_deep_within_its_size_is_stored_as_sent(client: Client) -> None:
+    # 600 levels is under the 4 KB limit and the JSON parser's depth, and deeper than a
+    # recursive copy can go: it once came back as a 500.
+    metadata: dict[str, Any] = {"leaf": True}
+    for _ in range(600):
+        metadata = {"a": metadata}
+    response = client.http.post("/user", headers=JSON, body=json.dumps({**ADA, "metadata": metadata}))
+    assert response.status_code == 201, response.body
+    assert response.json_body["metadata"] == metadata

@@ -53,6 +53,35 @@ EXPECTED_COLUMNS = {
         "failure_reason": ("text", "YES"),
         "created_at": ("timestamp with time zone", "NO"),
         "updated_at": ("timestamp with time zone", "NO"),
+        "schedule_id": ("uuid", "YES"),
+    },
+    "schedules": {
+        "id": ("uuid", "NO"),
+        "user_id": ("uuid", "NO"),
+        "event_type": ("text", "NO"),
+        "payload": ("jsonb", "NO"),
+        "start_date": ("date", "NO"),
+        "local_time": ("time without time zone", "NO"),
+        "timezone": ("text", "YES"),
+        "recurrence": ("text", "YES"),
+        "invalid_date": ("text", "NO"),
+        "dst_gap": ("text", "NO"),
+        "dst_overlap": ("text", "NO"),
+        "status": ("text", "NO"),
+        "paused_at": ("timestamp with time zone", "YES"),
+        "version": ("integer", "NO"),
+        "created_at": ("timestamp with time zone", "NO"),
+        "updated_at": ("timestamp with time zone", "NO"),
+        "deleted_at": ("timestamp with time zone", "YES"),
+    },
+    "idempotency_keys": {
+        "caller": ("text", "NO"),
+        "idempotency_key": ("text", "NO"),
+        "fingerprint": ("text", "NO"),
+        "created_at": ("timestamp with time zone", "NO"),
+        "response_status": ("integer", "YES"),
+        "response_headers": ("jsonb", "YES"),
+        "response_body": ("text", "YES"),
     },
     "schema_migrations": {
         "version": ("integer", "NO"),
@@ -106,13 +135,25 @@ def indexes(url: str, table: str) -> dict[str, str]:
 def test_migrating_an_empty_database_gives_the_expected_schema(empty_url: str) -> None:
     applied = migrations.upgrade(empty_url)
     assert [(m.version, m.name) for m in applied] == [(m.version, m.name) for m in migrations.available()]
-    assert tables(empty_url) == {"users", "events", "schema_migrations"}
+    assert tables(empty_url) == set(EXPECTED_COLUMNS)
     for table, expected in EXPECTED_COLUMNS.items():
         assert columns(empty_url, table) == expected, table
 
     events = constraints(empty_url, "events")
-    assert events["events_one_per_occurrence"] == ("u", "UNIQUE (user_id, event_type, occurrence_date)")
-    assert events["events_idempotency_key_key"] == ("u", "UNIQUE (idempotency_key)")
+    unique = indexes(empty_url, "events")
+    # One live event per occurrence: a CANCELLED one takes no date (a paused schedule's).
+    live = "AND (status <> 'CANCELLED'::text))"
+    assert unique["events_one_per_occurrence"].endswith(
+        f"(user_id, event_type, occurrence_date) WHERE ((schedule_id IS NULL) {live}"
+    )
+    assert unique["events_one_per_schedule_occurrence"].endswith(
+        f"(schedule_id, user_id, occurrence_date) WHERE ((schedule_id IS NOT NULL) {live}"
+    )
+    assert unique["events_idempotency_key_key"].endswith(
+        "(idempotency_key) WHERE (status <> 'CANCELLED'::text)"
+    )
+    assert all(unique[n].startswith("CREATE UNIQUE INDEX") for n in ("events_one_per_occurrence",
+               "events_one_per_schedule_occurrence", "events_idempotency_key_key"))  # fmt: skip
     kind, status_check = events["events_status_check"]
     assert kind == "c"
     for status in ("PENDING", "PROCESSING", "COMPLETED", "FAILED", "SKIPPED", "CANCELLED"):
@@ -174,7 +215,7 @@ def test_0003_marks_no_existing_user_as_the_imports_and_its_down_step_drops_the_
             b" created_at, updated_at) VALUES (gen_random_uuid(), 'Ada', 'Lovelace', '1990-12-10',"
             b" 'UTC', 'crm-1', now(), now())"
         )
-    [applied] = migrations.upgrade(empty_url)
+    [applied] = migrations.upgrade(empty_url, target=3)
     assert (applied.version, applied.name) == (3, "import_provenance")
     assert rows(empty_url, "SELECT external_id, managed_by_import FROM users") == [("crm-1", False)]
 
@@ -184,6 +225,97 @@ def test_0003_marks_no_existing_user_as_the_imports_and_its_down_step_drops_the_
     assert rows(empty_url, "SELECT external_id FROM users") == [("crm-1",)]
     migrations.upgrade(empty_url)
     assert columns(empty_url, "users") == EXPECTED_COLUMNS["users"]
+
+
+def test_0004_keeps_every_event_and_key_and_its_down_step_removes_schedules_and_their_events(
+    empty_url: str,
+) -> None:
+    migrations.upgrade(empty_url, target=3)
+    with psycopg.connect(empty_url) as conn:
+        conn.execute(
+            b"INSERT INTO users (id, first_name, last_name, date_of_birth, timezone, created_at, updated_at)"
+            b" VALUES ('00000000-0000-0000-0000-000000000001', 'Ada', 'Lovelace', '1990-12-10', 'UTC',"
+            b" now(), now())"
+        )
+        for day, status in (("2025-12-10", "COMPLETED"), ("2026-12-10", "PENDING")):
+            conn.execute(
+                b"INSERT INTO events (id, user_id, event_type, occurrence_date, target_utc, due_utc,"
+                b" timezone, idempotency_key, status, created_at, updated_at) VALUES (gen_random_uuid(),"
+                b" '00000000-0000-0000-0000-000000000001', 'birthday', %s, %s::date + time '09:00',"
+                b" %s::date + time '09:00', 'UTC', 'key-' || %s, %s, now(), now())",
+                (day, day, day, day, status),
+            )
+    before = rows(empty_url, "SELECT id, idempotency_key, status FROM events ORDER BY occurrence_date")
+    [applied] = migrations.upgrade(empty_url, target=4)
+    assert (applied.version, applied.name) == (4, "schedules")
+    assert (
+        rows(empty_url, "SELECT id, idempotency_key, status FROM events ORDER BY occurrence_date") == before
+    )
+    with psycopg.connect(empty_url) as conn:  # a schedule's event, and a cancelled twin of a key
+        conn.execute(
+            b"INSERT INTO schedules (id, user_id, event_type, payload, start_date, local_time,"
+            b" invalid_date, dst_gap, dst_overlap, status, version, created_at, updated_at) VALUES"
+            b" ('00000000-0000-0000-0000-0000000000aa', '00000000-0000-0000-0000-000000000001', 'digest',"
+            b" '{}', '2026-01-01', '08:00', 'omit', 'shift', 'first', 'active', 1, now(), now())"
+        )
+        conn.execute(
+            b"INSERT INTO events (id, user_id, event_type, occurrence_date, target_utc, due_utc, timezone,"
+            b" idempotency_key, status, created_at, updated_at, schedule_id) SELECT gen_random_uuid(),"
+            b" user_id, 'digest', occurrence_date, target_utc, due_utc, timezone, 'digest-key', 'PENDING',"
+            b" now(), now(), '00000000-0000-0000-0000-0000000000aa' FROM events LIMIT 1"
+        )
+        conn.execute(
+            b"INSERT INTO events (id, user_id, event_type, occurrence_date, target_utc, due_utc, timezone,"
+            b" idempotency_key, status, created_at, updated_at) SELECT gen_random_uuid(), user_id,"
+            b" event_type, occurrence_date, target_utc, due_utc, timezone, idempotency_key, 'CANCELLED',"
+            b" now(), now() FROM events WHERE status = 'PENDING' AND schedule_id IS NULL"
+        )
+    [reverted] = migrations.downgrade(empty_url)
+    assert reverted.version == 4
+    assert "schedules" not in tables(empty_url)
+    assert (
+        rows(empty_url, "SELECT id, idempotency_key, status FROM events ORDER BY occurrence_date") == before
+    )
+    assert constraints(empty_url, "events")["events_idempotency_key_key"] == ("u", "UNIQUE (idempotency_key)")
+    migrations.upgrade(empty_url)
+    assert columns(empty_url, "events") == EXPECTED_COLUMNS["events"]
+
+
+def test_0005_adds_the_idempotency_keys_and_its_down_step_drops_them(empty_url: str) -> None:
+    migrations.upgrade(empty_url)
+    keys = constraints(empty_url, "idempotency_keys")
+    assert keys["idempotency_keys_pkey"] == ("p", "PRIMARY KEY (caller, idempotency_key)")
+    assert "char_length(idempotency_key)" in keys["idempotency_keys_idempotency_key_check"][1]
+    assert keys["idempotency_keys_response_whole"][0] == "c"
+    assert "(created_at)" in indexes(empty_url, "idempotency_keys")["idempotency_keys_created"]
+    with psycopg.connect(empty_url) as conn, pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute(  # an answer is kept whole or not at all
+            b"INSERT INTO idempotency_keys VALUES ('sub', 'k', 'f', now(), 201, NULL, '{}')"
+        )
+
+    [reverted] = migrations.downgrade(empty_url)
+    assert (reverted.version, reverted.name) == (5, "idempotency_keys")
+    assert "idempotency_keys" not in tables(empty_url)
+    migrations.upgrade(empty_url)
+    assert columns(empty_url, "idempotency_keys") == EXPECTED_COLUMNS["idempotency_keys"]
+
+
+def test_a_migration_numbered_below_one_already_applied_is_still_applied(empty_url: str) -> None:
+    """Branches number their migrations apart (the schedules branch takes 0004, this one 0005):
+    a database that has 0005 gets the lower ones when they arrive. Here 0003 plays 0004's part."""
+    migrations.upgrade(empty_url, target=2)
+    [keys] = [m for m in migrations.available() if m.name == "idempotency_keys"]
+    with psycopg.connect(empty_url) as conn:  # 0005 alone, as the merge finds it
+        conn.execute(keys.up.read_bytes())
+        conn.execute(
+            b"INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (keys.version, keys.name)
+        )
+    missing = [m.version for m in migrations.available() if 2 < m.version != keys.version]
+    assert [m.version for m in migrations.upgrade(empty_url)] == missing
+    assert [r[0] for r in rows(empty_url, "SELECT version FROM schema_migrations ORDER BY version")] == [
+        m.version for m in migrations.available()
+    ]
+    assert migrations.downgrade(empty_url)[0].version == migrations.available()[-1].version  # highest first
 
 
 def test_the_sweepers_query_uses_the_partial_index(empty_url: str) -> None:
@@ -221,7 +353,7 @@ def test_down_then_up(empty_url: str) -> None:
     assert migrations.downgrade(empty_url) == []  # nothing left to revert
 
     assert len(migrations.upgrade(empty_url)) == everything
-    assert tables(empty_url) == {"users", "events", "schema_migrations"}
+    assert tables(empty_url) == set(EXPECTED_COLUMNS)
     assert columns(empty_url, "events") == EXPECTED_COLUMNS["events"]
 
 
@@ -257,7 +389,8 @@ def test_the_migrate_script_up_status_down(empty_url: str) -> None:
 
 
 def test_two_migrators_at_once_apply_each_migration_once(empty_url: str) -> None:
-    # Two deploys (or test workers) racing: the advisory lock makes one wait for the other.
+    # Two deploys (or test workers) racing: the advisory lock, taken per migration, makes each
+    # wait for the other's migration in flight; between migrations they may take turns.
     start = threading.Barrier(2)
     results: list[list[migrations.Migration]] = []
 
@@ -270,5 +403,7 @@ def test_two_migrators_at_once_apply_each_migration_once(empty_url: str) -> None
         worker.start()
     for worker in workers:
         worker.join(60)
-    assert sorted(len(r) for r in results) == [0, len(migrations.available())]
+    # The lock is taken per migration, so the two may share the work: each is applied once.
+    assert len(results) == 2
+    assert sorted(m.version for r in results for m in r) == [m.version for m in migrations.available()]
     assert len(rows(empty_url, "SELECT version FROM schema_migrations")) == len(migrations.available())

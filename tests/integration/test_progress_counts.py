@@ -32,10 +32,10 @@ def test_only_deliveries_inside_the_interval_count(db: Database, database_url: s
     since = NOW
     with db.transaction() as store:
         store.insert_user(user)
-        store.insert_event(delivered(user, date(2026, 3, 1), since + timedelta(seconds=5)))  # this run's
+        store.insert_events([delivered(user, date(2026, 3, 1), since + timedelta(seconds=5))])  # this run's
         # make demo's, on a clock 7 hours ahead: "delivered" in this run's future
-        store.insert_event(delivered(user, date(2027, 3, 1), since + timedelta(hours=7)))
-        store.insert_event(delivered(user, date(2025, 3, 1), since))  # the interval before
+        store.insert_events([delivered(user, date(2027, 3, 1), since + timedelta(hours=7))])
+        store.insert_events([delivered(user, date(2025, 3, 1), since)])  # the interval before
     counts = postgres_in_flight(database_url)
     assert counts(since, since + timedelta(seconds=10)) == (0, 1)
     assert counts(since + timedelta(seconds=10), since + timedelta(seconds=20)) == (0, 0)

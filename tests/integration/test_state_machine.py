@@ -69,7 +69,7 @@ def stored(db: Database, target: datetime = TARGET) -> Event:
     )
     with db.transaction() as store:
         store.insert_user(user)
-        store.insert_event(event)
+        store.insert_events([event])
     return event
 
 

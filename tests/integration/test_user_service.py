@@ -10,18 +10,19 @@ import pytest
 
 from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.postgres import Database
+from chalicelib.domain.builtins import BuiltIns
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.event_types import EventType
 from chalicelib.domain.events import Event, Status
 from chalicelib.domain.occurrence import Occurrence
-from chalicelib.domain.schedule import Schedule
+from chalicelib.domain.planner import Rule
 from chalicelib.domain.users import User, UserFields
 from chalicelib.services import users
 
 pytestmark = pytest.mark.integration
 
 ADA = UserFields("Ada", "Lovelace", date(1990, 3, 1), "Europe/London")
-SCHEDULE = Schedule()
+SCHEDULE = BuiltIns()
 
 
 def utc(text: str) -> datetime:
@@ -64,8 +65,8 @@ def test_create_stores_the_user_and_its_next_events(db: Database, clock: ManualC
 
 
 def test_create_is_one_transaction(db: Database, clock: ManualClock) -> None:
-    class Broken(Schedule):
-        def next(self, event_type: EventType, user: UserFields, after: datetime) -> Occurrence | None:
+    class Broken(BuiltIns):
+        def rule(self, event_type: EventType, user: UserFields) -> Rule | None:
             raise RuntimeError("no schedule today")
 
     with pytest.raises(RuntimeError):
@@ -171,7 +172,7 @@ def test_a_delivered_occurrence_is_never_scheduled_again(db: Database, clock: Ma
             "Asia/Tokyo",
             clock.now(),
         )
-        store.insert_event(next_year)
+        store.insert_events([next_year])
     change(db, clock, user, timezone="America/New_York")
     found = {(e.occurrence_date, e.status, e.target_utc) for e in events_of(db, user)}
     assert found == {

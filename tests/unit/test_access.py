@@ -15,6 +15,14 @@ OWN_ACTIONS = {
     Action.READ_USER_EVENTS,
     Action.READ_EVENT,
     Action.READ_DELIVERIES,
+    Action.CREATE_SCHEDULE,
+    Action.LIST_SCHEDULES,
+    Action.READ_SCHEDULE,
+    Action.CHANGE_SCHEDULE,
+    Action.DELETE_SCHEDULE,
+    Action.PAUSE_SCHEDULE,
+    Action.RESUME_SCHEDULE,
+    Action.PREVIEW_SCHEDULE,
 }
 
 

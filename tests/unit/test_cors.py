@@ -8,7 +8,8 @@ def test_the_origin_comes_from_the_environment() -> None:
     headers = config.get_access_control_headers()
     assert headers["Access-Control-Allow-Origin"] == "https://app.example.com"
     allowed = set(headers["Access-Control-Allow-Headers"].split(","))
-    assert {"Content-Type", "Authorization"} <= allowed
+    assert {"Content-Type", "Authorization", "Idempotency-Key"} <= allowed
+    assert headers["Access-Control-Expose-Headers"] == "Idempotent-Replayed"
     assert headers["Access-Control-Max-Age"] == str(cors.MAX_AGE_SECONDS)
 
 

@@ -45,7 +45,12 @@ MOVES: dict[str, tuple[Move, frozenset[Status], Status]] = {
         frozenset({Status.PROCESSING}),
         Status.FAILED,
     ),
-    "skip": (lambda e: e.skip(NOW, reason="too old"), frozenset({Status.PROCESSING}), Status.SKIPPED),
+    # PENDING too: an occurrence missed while its schedule was paused is recorded as SKIPPED.
+    "skip": (
+        lambda e: e.skip(NOW, reason="too old"),
+        frozenset({Status.PENDING, Status.PROCESSING}),
+        Status.SKIPPED,
+    ),
     "retry": (lambda e: e.retry(NOW), frozenset({Status.FAILED}), Status.PENDING),
 }
 
@@ -53,6 +58,7 @@ ALLOWED_PAIRS = {
     (Status.PENDING, Status.PROCESSING),
     (Status.PENDING, Status.PENDING),
     (Status.PENDING, Status.CANCELLED),
+    (Status.PENDING, Status.SKIPPED),  # missed while its schedule was paused
     (Status.PROCESSING, Status.COMPLETED),
     (Status.PROCESSING, Status.FAILED),
     (Status.PROCESSING, Status.SKIPPED),

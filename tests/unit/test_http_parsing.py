@@ -35,6 +35,19 @@ def test_a_cursor_round_trips_and_only_its_own_form_is_accepted() -> None:
             http.decode_cursor(bad)
 
 
+@pytest.mark.parametrize("text", ["0", "101", "-1", "1.0", "²", "9" * 5000, "0" * 4400 + "5"])
+def test_a_limit_out_of_range_is_a_validation_error_however_long(text: str) -> None:
+    """int() refuses more than 4,300 digits with a ValueError of its own: that was a 500."""
+    with pytest.raises(ValidationError) as refused:
+        http.parse_limit(text)
+    assert refused.value.details[0].field == "limit"
+
+
+def test_a_limit_in_range_parses_with_the_routes_bounds() -> None:
+    assert (http.parse_limit(None), http.parse_limit("100")) == (http.DEFAULT_PAGE, 100)
+    assert (http.parse_limit("1000", 1000, 10), http.parse_limit(None, 1000, 10)) == (1000, 10)
+
+
 JSON_TYPES = [
     "application/json",
     "APPLICATION/Json",

@@ -44,7 +44,7 @@ def test_values_from_the_environment() -> None:
 
 
 def test_the_schedule_follows_the_settings() -> None:
-    schedule = Settings.from_env({"DELIVERY_TIME_BIRTHDAY": "07:15", "LEAP_DAY_POLICY": "feb28"}).schedule()
+    schedule = Settings.from_env({"DELIVERY_TIME_BIRTHDAY": "07:15", "LEAP_DAY_POLICY": "feb28"}).builtins()
     assert schedule.delivery_time(event_types.get("birthday")) == time(7, 15)
     assert schedule.delivery_time(event_types.get("anniversary")) == time(9, 0)
     assert schedule.leap_day_policy is LeapDayPolicy.FEB28

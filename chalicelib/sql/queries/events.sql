@@ -1,10 +1,17 @@
--- name: insert_event
+-- name: insert_events
+-- New events, many in one statement, sent as one JSON array (psycopg builds one JSON text far
+-- faster than typed arrays): a new user's, an import chunk's, the worker's next occurrences.
 INSERT INTO events (id, user_id, event_type, occurrence_date, target_utc, due_utc, timezone,
                     idempotency_key, status, version, attempts, lease_until, delivered_at, late,
-                    failure_reason, created_at, updated_at)
-VALUES (%(id)s, %(user_id)s, %(event_type)s, %(occurrence_date)s, %(target_utc)s, %(due_utc)s,
-        %(timezone)s, %(idempotency_key)s, %(status)s, %(version)s, %(attempts)s, %(lease_until)s,
-        %(delivered_at)s, %(late)s, %(failure_reason)s, %(created_at)s, %(updated_at)s);
+                    failure_reason, created_at, updated_at, schedule_id)
+SELECT e.id, e.user_id, e.event_type, e.occurrence_date, e.target_utc, e.due_utc, e.timezone,
+       e.idempotency_key, e.status, e.version, e.attempts, e.lease_until, e.delivered_at, e.late,
+       e.failure_reason, e.created_at, e.updated_at, e.schedule_id
+FROM jsonb_to_recordset(%(events)s::jsonb)
+     AS e (id uuid, user_id uuid, event_type text, occurrence_date date, target_utc timestamptz,
+           due_utc timestamptz, timezone text, idempotency_key text, status text, version integer,
+           attempts integer, lease_until timestamptz, delivered_at timestamptz, late boolean,
+           failure_reason text, created_at timestamptz, updated_at timestamptz, schedule_id uuid);
 
 -- name: update_event
 -- Optimistic concurrency: the write lands only on the version the caller read.
@@ -28,23 +35,6 @@ WHERE user_id = %(user_id)s AND status IN ('PENDING', 'PROCESSING')
 ORDER BY target_utc
 FOR UPDATE;
 
--- name: occurrence_exists
-SELECT EXISTS (
-    SELECT 1 FROM events
-    WHERE user_id = %(user_id)s AND event_type = %(event_type)s
-      AND occurrence_date = %(occurrence_date)s
-) AS found;
-
--- name: insert_events
--- Many new PENDING events in one statement (the import's chunk), sent as one JSON array.
-INSERT INTO events (id, user_id, event_type, occurrence_date, target_utc, due_utc, timezone,
-                    idempotency_key, status, version, attempts, created_at, updated_at)
-SELECT e.id, e.user_id, e.event_type, e.occurrence_date, e.target_utc, e.target_utc, e.timezone,
-       e.idempotency_key, 'PENDING', 1, 0, %(now)s, %(now)s
-FROM jsonb_to_recordset(%(events)s::jsonb)
-     AS e (id uuid, user_id uuid, event_type text, occurrence_date date, target_utc timestamptz,
-           timezone text, idempotency_key text);
-
 -- name: list_events
 -- GET /events: the filters are "true" or the filter_events_* blocks that apply, joined by AND.
 -- The row comparison keeps paging on the (…, target_utc, id) indexes.
@@ -61,6 +51,9 @@ event_type = %(event_type)s
 
 -- name: filter_events_user
 user_id = %(user_id)s
+
+-- name: filter_events_schedule
+schedule_id = %(schedule_id)s
 
 -- name: filter_events_from
 target_utc >= %(from)s

@@ -112,7 +112,10 @@ FROM unnest(%(ids)s::uuid[], %(expected)s::integer[], %(statuses)s::text[], %(ve
 WHERE e.id = n.id AND e.version = n.expected
 RETURNING e.id;
 
--- name: event_dates_for_users
--- What scheduling the next occurrences must know: which dates each user already has, and
--- which events are still coming.
-SELECT id, user_id, event_type, occurrence_date, status FROM events WHERE user_id = ANY(%(user_ids)s);
+-- name: known_events
+-- What planning the next occurrences must know: which dates each series of these users
+-- already has an event for, and which events are still coming. Only events targeted after
+-- `since` matter to "the next occurrence after t" (since = t minus a margin): a user's history
+-- grows, this read does not.
+SELECT id, user_id, event_type, schedule_id, occurrence_date, status FROM events
+WHERE user_id = ANY(%(user_ids)s) AND target_utc >= %(since)s;

@@ -26,7 +26,7 @@ class Pipeline:
 
     def user(self, born: date, timezone: str = "UTC", first: str = "Ada", last: str = "Lovelace") -> User:
         fields = UserFields(first, last, born, timezone)
-        return users.create_user(self.c.db, self.clock, self.c.schedule, fields)
+        return users.create_user(self.c.db, self.clock, self.c.builtins, fields)
 
     def events(self, user_id: UUID) -> list[Event]:
         with self.c.db.transaction() as store:

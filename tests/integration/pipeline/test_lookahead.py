@@ -77,7 +77,7 @@ def test_a_user_changed_during_the_delay_gets_no_post_for_the_old_target_and_one
     pipeline.at(SWEEP)
     assert pipeline.sweep()["enqueued"] == 1
     pipeline.at(SWEEP + timedelta(seconds=30))
-    users.change_user(pipeline.c.db, pipeline.clock, pipeline.c.schedule, user.id, change)  # type: ignore[arg-type]
+    users.change_user(pipeline.c.db, pipeline.clock, pipeline.c.builtins, user.id, change)  # type: ignore[arg-type]
 
     pipeline.at(TARGET)
     assert pipeline.drain() == 1  # the old message arrives, stale: dropped

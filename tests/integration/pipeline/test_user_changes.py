@@ -37,7 +37,7 @@ def test_a_user_who_moves_timezone_while_the_message_waits_is_delivered_at_the_n
     moved = users.change_user(
         pipeline.c.db,
         pipeline.clock,
-        pipeline.c.schedule,
+        pipeline.c.builtins,
         user.id,
         lambda fields: replace(fields, timezone="America/New_York"),
     )
@@ -64,7 +64,7 @@ def test_the_webhook_carries_the_external_id_and_metadata_as_they_are_at_deliver
     """Set at creation, changed while the message waits: the receiver gets the new values, and
     the event was neither moved nor re-queued by the change."""
     fields = UserFields("Ada", "Lovelace", date(1990, 3, 2), "UTC", None, "crm-1", {"plan": "free"})
-    user = users.create_user(pipeline.c.db, pipeline.clock, pipeline.c.schedule, fields)
+    user = users.create_user(pipeline.c.db, pipeline.clock, pipeline.c.builtins, fields)
     event = pipeline.only(user.id, Status.PENDING)
     pipeline.at(BIRTHDAY)
     assert pipeline.sweep()["enqueued"] == 1
@@ -73,7 +73,7 @@ def test_the_webhook_carries_the_external_id_and_metadata_as_they_are_at_deliver
     users.change_user(
         pipeline.c.db,
         pipeline.clock,
-        pipeline.c.schedule,
+        pipeline.c.builtins,
         user.id,
         lambda current: replace(current, external_id="crm-42", metadata=metadata),
     )

@@ -1,4 +1,4 @@
-"""The worker's pure decisions (chalicelib/domain/fate.py and domain/schedule.plan_following),
+"""The worker's pure decisions (chalicelib/domain/fate.py and domain/series.following),
 each on its own, without PostgreSQL, a queue or a webhook."""
 
 from __future__ import annotations
@@ -7,9 +7,11 @@ import json
 import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
 
 import pytest
 
+from chalicelib.domain.builtins import BuiltIns
 from chalicelib.domain.delivery import Message, Outcome, Verdict
 from chalicelib.domain.events import Event, Status
 from chalicelib.domain.fate import (
@@ -26,8 +28,9 @@ from chalicelib.domain.fate import (
     webhook_body,
 )
 from chalicelib.domain.occurrence import Occurrence
-from chalicelib.domain.schedule import KnownEvent, Schedule, plan_following
+from chalicelib.domain.series import KnownEvent, following
 from chalicelib.domain.users import User, UserFields
+from chalicelib.services.scheduling import builtin_series
 
 TARGET = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NEXT_YEAR = datetime(2027, 3, 2, 9, 0, tzinfo=UTC)
@@ -273,17 +276,25 @@ def known(event: Event) -> KnownEvent:
     return KnownEvent(event.id, event.user_id, event.event_type, event.occurrence_date, event.status)
 
 
+def plan_following(
+    builtins: BuiltIns, finished: list[Event], users: dict[UUID, User], known: list[KnownEvent], now: datetime
+) -> list[Event]:
+    """The events the worker inserts after `finished`: each user's built-in series, planned."""
+    series = {s.key: s for user in users.values() for s in builtin_series(builtins, user)}
+    return following(finished, series, known, now).insert
+
+
 def test_a_finished_event_is_followed_by_next_years() -> None:
     done = claimed().complete(TARGET, 1)
-    [following] = plan_following(Schedule(), [done], {USER.id: USER}, [known(done)], TARGET)
+    [following] = plan_following(BuiltIns(), [done], {USER.id: USER}, [known(done)], TARGET)
     assert (following.status, following.target_utc, following.user_id) == (Status.PENDING, NEXT_YEAR, USER.id)
 
 
 def test_nothing_follows_when_another_event_of_the_type_is_coming_or_the_user_is_gone() -> None:
     done = claimed().complete(TARGET, 1)
     coming = Event.new(USER.id, "birthday", Occurrence(date(2027, 3, 2), NEXT_YEAR), "UTC", TARGET)
-    assert plan_following(Schedule(), [done], {USER.id: USER}, [known(done), known(coming)], TARGET) == []
-    assert plan_following(Schedule(), [done], {}, [known(done)], TARGET) == []
+    assert plan_following(BuiltIns(), [done], {USER.id: USER}, [known(done), known(coming)], TARGET) == []
+    assert plan_following(BuiltIns(), [done], {}, [known(done)], TARGET) == []
 
 
 def test_an_occurrence_that_already_has_an_event_is_passed_over() -> None:
@@ -292,12 +303,12 @@ def test_an_occurrence_that_already_has_an_event_is_passed_over() -> None:
         Event.new(USER.id, "birthday", Occurrence(date(2027, 3, 2), NEXT_YEAR), "UTC", TARGET),
         status=Status.SKIPPED,
     )
-    [following] = plan_following(Schedule(), [done], {USER.id: USER}, [known(done), known(taken)], TARGET)
+    [following] = plan_following(BuiltIns(), [done], {USER.id: USER}, [known(done), known(taken)], TARGET)
     assert following.occurrence_date == date(2028, 3, 2)
 
 
 def test_two_finished_events_of_one_user_and_type_plan_one_follower() -> None:
     done = claimed().complete(TARGET, 1)
     old = replace(claimed(), id=uuid.uuid4()).fail(TARGET, 1, "HTTP 400")
-    planned = plan_following(Schedule(), [done, old], {USER.id: USER}, [known(done), known(old)], TARGET)
+    planned = plan_following(BuiltIns(), [done, old], {USER.id: USER}, [known(done), known(old)], TARGET)
     assert [e.target_utc for e in planned] == [NEXT_YEAR]
