@@ -226,12 +226,6 @@ class Claims:
     email: str | None = None
 
 
-class TokenVerifier(Protocol):
-    def verify(self, token: str) -> Claims:
-        """The token's claims; raises TokenRejected (KeysUnavailable when keys cannot be had)."""
-        ...
-
-
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current instant, timezone-aware, in UTC."""

@@ -79,8 +79,9 @@ class Database:
         self, url: str, max_size: int = 4, timeout: float = 5.0, prepare_threshold: int | None = 5
     ) -> None:
         """`prepare_threshold=None` never prepares statements server-side: behind RDS Proxy a
-        prepared statement pins the client to one database connection, defeating the proxy."""
-        """`timeout`: how long a caller waits for a connection before DatabaseUnavailable (the
+        prepared statement pins the client to one database connection, defeating the proxy.
+
+        `timeout`: how long a caller waits for a connection before DatabaseUnavailable (the
         pool's default, 30 s, outlasts API Gateway's 29 s: /health would never say 503)."""
         self._pool = ConnectionPool(
             url,
