@@ -123,7 +123,7 @@ class Database:
     def ping(self) -> bool:
         try:
             with self.transaction() as store:
-                store.one("SELECT 1 AS ok")
+                store.conn.execute(b"SELECT 1")
             return True
         except Exception:
             return False
@@ -135,29 +135,20 @@ class Database:
 
 
 class Store:
-    """The queries of one transaction, by name, returning domain objects.
-
-    `one`/`all` take raw SQL for tests and tools that inspect the database; everything the
-    app runs goes through a named method here.
-    """
+    """The queries of one transaction, by name, returning domain objects: what the app runs,
+    and nothing else (the tools' queries are the local stack's, scripts/devstack/store.py)."""
 
     def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
         self.conn = conn
-
-    def one(self, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        return self.conn.execute(sql.encode(), params).fetchone()
-
-    def all(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        return self.conn.execute(sql.encode(), params).fetchall()
 
     def run(self, name: str, **params: Any) -> int:
         return self.conn.execute(queries()[name].encode(), params).rowcount
 
     def _one(self, name: str, **params: Any) -> dict[str, Any] | None:
-        return self.one(queries()[name], params)
+        return self.conn.execute(queries()[name].encode(), params).fetchone()
 
     def _all(self, name: str, **params: Any) -> list[dict[str, Any]]:
-        return self.all(queries()[name], params)
+        return self.conn.execute(queries()[name].encode(), params).fetchall()
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -399,30 +390,6 @@ class Store:
 
     def forget_idempotency_keys(self, created_before: datetime, limit: int) -> int:
         return self.run("forget_idempotency_keys", created_before=created_before, limit=limit)
-
-    # tools: the simulator and the benchmark (scripts/)
-    def next_work(self) -> tuple[datetime | None, datetime | None]:
-        """The earliest PENDING event to fall due, and the earliest lease to run out."""
-        row = self._one("next_work")
-        assert row is not None
-        return _utc(row["due"]), _utc(row["lease"])
-
-    def event_counts(self) -> list[dict[str, Any]]:
-        return self._all("event_counts")
-
-    def seed_due_birthdays(self, **params: Any) -> None:
-        self.run("seed_due_birthdays", **params)
-
-    def progress_counts(self, since: datetime, until: datetime) -> tuple[int, int]:
-        """make run's progress line: PROCESSING now, and COMPLETED in (`since`, `until`]."""
-        row = self._one("progress_counts", since=since, until=until)
-        assert row is not None
-        return int(row["processing"]), int(row["delivered"])
-
-    def lateness(self, target: datetime) -> dict[str, Any]:
-        row = self._one("lateness", target=target)
-        assert row is not None
-        return row
 
 
 def list_events_statement(where: EventFilter, limit: int) -> tuple[sql.Composed, dict[str, Any]]:

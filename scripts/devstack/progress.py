@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.postgres import Database
+from scripts.devstack.store import tool_transaction
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def postgres_in_flight(url: str) -> Callable[[datetime, datetime], tuple[int, in
     db = Database(url, max_size=1)
 
     def counts(since: datetime, until: datetime) -> tuple[int, int]:
-        with db.transaction() as store:
-            return store.progress_counts(since, until)
+        with tool_transaction(db) as tools:
+            return tools.progress_counts(since, until)
 
     return counts

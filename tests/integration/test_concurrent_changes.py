@@ -23,6 +23,7 @@ from chalicelib.adapters.sql_files import queries
 from chalicelib.api import http
 from chalicelib.api import users as api
 from chalicelib.domain.events import ACTIVE, Status
+from scripts.devstack.store import tool_transaction
 
 pytestmark = pytest.mark.integration
 
@@ -93,13 +94,13 @@ def user_locked(database_url: str, user_id: str) -> Iterator[Callable[[int], Non
 
 
 def events(user_id: str) -> list[dict[str, Any]]:
-    with bootstrap.container().db.transaction() as store:
-        return store.all("SELECT * FROM events WHERE user_id = %(id)s ORDER BY created_at", {"id": user_id})
+    with tool_transaction(bootstrap.container().db) as tools:
+        return tools.all("SELECT * FROM events WHERE user_id = %(id)s ORDER BY created_at", {"id": user_id})
 
 
 def deleted_at(user_id: str) -> Any:
-    with bootstrap.container().db.transaction() as store:
-        row = store.one("SELECT deleted_at FROM users WHERE id = %(id)s", {"id": user_id})
+    with tool_transaction(bootstrap.container().db) as tools:
+        row = tools.one("SELECT deleted_at FROM users WHERE id = %(id)s", {"id": user_id})
     assert row is not None
     return row["deleted_at"]
 

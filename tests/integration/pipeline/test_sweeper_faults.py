@@ -20,6 +20,7 @@ from chalicelib.ports import Queue
 from chalicelib.services.sweeper import SweepPolicy, SweepSummary, sweep
 from scripts.devstack.aws import free_port
 from scripts.devstack.seed import seed_due_birthdays
+from scripts.devstack.store import tool_transaction
 from tests.conftest import START
 from tests.integration.pipeline.support import Pipeline
 
@@ -86,8 +87,8 @@ def test_three_concurrent_sweepers_enqueue_each_of_10000_due_events_exactly_once
     assert sum(s.claimed for s in summaries) == 10_000
     assert sum(s.enqueued for s in summaries) == 10_000
     assert all(s.send_failed == 0 for s in summaries)
-    with db.transaction() as store:
-        rows = store.all("SELECT status, version, count(*) AS n FROM events GROUP BY status, version")
+    with tool_transaction(db) as tools:
+        rows = tools.all("SELECT status, version, count(*) AS n FROM events GROUP BY status, version")
     assert rows == [{"status": "PROCESSING", "version": 2, "n": 10_000}]
 
 
@@ -195,8 +196,8 @@ class SlowQueue:
 
 
 def unsent(db: Database) -> int:
-    with db.transaction() as store:
-        row = store.one("SELECT count(*) AS n FROM events WHERE lease_until = %(u)s", {"u": UNSENT_LEASE})
+    with tool_transaction(db) as tools:
+        row = tools.one("SELECT count(*) AS n FROM events WHERE lease_until = %(u)s", {"u": UNSENT_LEASE})
     assert row is not None
     return int(row["n"])
 

@@ -1,5 +1,5 @@
--- The tools' queries (scripts/: the simulator, the benchmark, the volume tests), reached
--- through chalicelib.adapters.postgres.Store like every other query.
+-- The tools' queries (the simulator, the benchmark, make run's progress line, the volume
+-- tests' load), read by scripts/devstack/store.py only: none of them is the app's.
 
 -- name: next_work
 -- When the sweeper next has something to do: the earliest PENDING event to fall due, and the
