@@ -182,7 +182,7 @@ def test_receives_that_end_in_a_database_outage_spend_no_attempt_and_count_as_un
     assert pipeline.sink.requests == []
     out = capsys.readouterr().out
     assert emitted(out, "Unprocessed") == [1.0, 1.0, 1.0]
-    errors = logged(out, "event error")
+    errors = logged(out, "event unprocessed")
     assert [(e["receives"], e["eventId"]) for e in errors] == [(n, str(event.id)) for n in (1, 2, 3)]
 
     outage.down = False

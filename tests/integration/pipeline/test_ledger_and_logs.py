@@ -68,7 +68,7 @@ def test_event_log_lines_carry_the_event_id_and_key_and_metrics_are_emf(
     assert summary["oldestLatenessSeconds"] == 420.0
     assert "durationSeconds" in summary
     [event] = pipeline.events(user.id)[:1]
-    [delivered] = [d for d in documents if d.get("message") == "event delivered"]
+    [delivered] = [d for d in documents if d.get("message") == "event completed"]
     assert (delivered["eventId"], delivered["idempotencyKey"]) == (str(event.id), event.idempotency_key)
     assert (delivered["late"], delivered["latenessSeconds"], delivered["statusCode"]) == (True, 420.0, 200)
     emf = [d for d in documents if "_aws" in d]
