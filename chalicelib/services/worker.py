@@ -412,15 +412,15 @@ def _report(jobs: list[Job]) -> None:
             lateness = (job.delivered_at - job.event.target_utc).total_seconds()
             late = is_late(job.event.target_utc, job.delivered_at)
             fields |= {"late": late, "latenessSeconds": round(lateness, 3)}
-            values += [("Delivered", obs.Count, 1), ("LatenessSeconds", obs.Seconds, lateness)]
+            values += [("Completed", obs.Count, 1), ("LatenessSeconds", obs.Seconds, lateness)]
             if late:
-                values.append(("DeliveredLate", obs.Count, 1))
+                values.append(("CompletedLate", obs.Count, 1))
         elif fate is Fate.FAILED or fate is Fate.DEAD_LETTERED:  # one count per message into the DLQ
             values.append(("Failed", obs.Count, 1))
         elif fate is Fate.SKIPPED:
             values.append(("Skipped", obs.Count, 1))
         elif fate is Fate.DEFERRED:
-            values.append(("Retried", obs.Count, 1))
+            values.append(("Deferred", obs.Count, 1))
         elif fate is Fate.DROPPED:
             values.append(("Dropped", obs.Count, 1))
         elif fate is Fate.UNPROCESSED:

@@ -73,6 +73,6 @@ def test_event_log_lines_carry_the_event_id_and_key_and_metrics_are_emf(
     assert (delivered["late"], delivered["latenessSeconds"], delivered["statusCode"]) == (True, 420.0, 200)
     emf = [d for d in documents if "_aws" in d]
     names = {m["Name"] for d in emf for block in d["_aws"]["CloudWatchMetrics"] for m in block["Metrics"]}
-    assert {"Claimed", "Delivered", "DeliveredLate", "LatenessSeconds", "DeliveryLatencyMs"} <= names
+    assert {"Claimed", "Completed", "CompletedLate", "LatenessSeconds", "DeliveryLatencyMs"} <= names
     assert names <= METRIC_NAMES
     assert any(d.get("LatenessSeconds") == [420.0] for d in emf), emf
