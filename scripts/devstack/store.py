@@ -62,7 +62,7 @@ class ToolStore:
     def progress_counts(self, since: datetime, until: datetime) -> tuple[int, int]:
         """make run's progress line: PROCESSING now, and COMPLETED in (`since`, `until`]."""
         row = self._named("progress_counts", since=since, until=until)
-        return int(row["processing"]), int(row["delivered"])
+        return int(row["processing"]), int(row["completed"])
 
     def lateness(self, target: datetime) -> dict[str, Any]:
         return self._named("lateness", target=target)

@@ -40,7 +40,7 @@ WHERE status = 'COMPLETED' AND target_utc = %(target)s;
 -- future, and "after since" alone counted them in every interval until the clock got there.
 SELECT count(*) FILTER (WHERE status = 'PROCESSING') AS processing,
        count(*) FILTER (WHERE status = 'COMPLETED' AND delivered_at > %(since)s
-                        AND delivered_at <= %(until)s) AS delivered
+                        AND delivered_at <= %(until)s) AS completed
 FROM events
 WHERE status = 'PROCESSING'
    OR (status = 'COMPLETED' AND delivered_at > %(since)s AND delivered_at <= %(until)s);
