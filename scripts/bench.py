@@ -316,10 +316,8 @@ def sweeper_alone(db: Database, n: int, sweep_batch: int) -> float:
     )
     summary = sweeper.sweep(db, SystemClock(), MemoryQueue(), policy)
     # Out of the way of the end-to-end run: these were only ever claimed.
-    with db.transaction() as store:
-        store.conn.execute(
-            b"UPDATE events SET status = 'CANCELLED', lease_until = NULL WHERE status = 'PROCESSING'"
-        )
+    with tool_transaction(db) as tools:
+        tools.cancel_processing()
     with psycopg.connect(db_url(db), autocommit=True) as conn:
         conn.execute(b"VACUUM ANALYZE events")
     return summary.claimed / summary.duration_seconds

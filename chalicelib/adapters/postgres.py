@@ -33,7 +33,6 @@ from chalicelib.domain.planner import DstPolicy, Gap, Overlap, Rule
 from chalicelib.domain.recurrence import InvalidDate
 from chalicelib.domain.schedules import Schedule, ScheduleFields, ScheduleStatus
 from chalicelib.domain.series import KnownEvent
-from chalicelib.domain.sweeping import UNSENT_LEASE
 from chalicelib.domain.users import User, UserFields
 from chalicelib.ports import Claimed
 
@@ -308,14 +307,10 @@ class Store:
         return self._claim("requeue_expired", now, lease, limit)
 
     def _claim(self, name: str, now: datetime, lease: timedelta, limit: int, **more: Any) -> list[Claimed]:
-        params = {
-            "now": now,
-            "lease": lease,
-            "late_after": LATE_AFTER,
-            "limit": limit,
-            "unsent": UNSENT_LEASE,
-        }
-        rows = self._all(name, **params, **more)
+        q = queries()
+        statement = sql.SQL(q[name]).format(lease_until=sql.SQL(q["lease_until"]))
+        params = {"now": now, "lease": lease, "late_after": LATE_AFTER, "limit": limit, **more}
+        rows = self.conn.execute(statement, params).fetchall()
         return [
             Claimed(
                 Message(r["id"], r["version"], r["idempotency_key"]),
@@ -326,12 +321,12 @@ class Store:
         ]
 
     def count_expecting_a_message(self) -> int:
-        row = self._one("count_expecting_a_message", unsent=UNSENT_LEASE)
+        row = self._one("count_expecting_a_message")
         return int(row["n"]) if row else 0
 
     def mark_unsent(self, claims: Sequence[Message]) -> None:
         ids = [m.event_id for m in claims]
-        self.run("mark_unsent", unsent=UNSENT_LEASE, ids=ids, versions=[m.version for m in claims])
+        self.run("mark_unsent", ids=ids, versions=[m.version for m in claims])
 
     # the worker
     def extend_leases(self, leases: Sequence[tuple[Message, datetime]]) -> None:
@@ -356,6 +351,7 @@ class Store:
             versions=[e.version for e in events],
             attempts=[e.attempts for e in events],
             leases=[e.lease_until for e in events],
+            unsent=[e.unsent for e in events],
             delivered=[e.delivered_at for e in events],
             late=[e.late for e in events],
             reasons=[e.failure_reason for e in events],

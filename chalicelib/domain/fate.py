@@ -75,9 +75,10 @@ def lease_on_receive(event: Event, now: datetime, lease: timedelta) -> datetime 
     if it came early), so the sweeper never re-sends an event whose message is being worked on.
     None while more than half a lease is left: the on-time path (received seconds after the
     claim) writes nothing, and half a lease outlasts a worker's run plus the queue's visibility
-    timeout, after which this message is back and received again."""
-    until = max(now, event.due_utc) + lease
-    if event.lease_until is not None and event.lease_until > until - lease / 2:
+    timeout, after which this message is back and received again. An unsent event's message
+    got through after all: the write also ends `unsent`."""
+    until = event.lease_from(now, lease)
+    if not event.unsent and event.lease_until is not None and event.lease_until > until - lease / 2:
         return None
     return until
 

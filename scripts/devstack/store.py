@@ -64,6 +64,9 @@ class ToolStore:
         row = self._named("progress_counts", since=since, until=until)
         return int(row["processing"]), int(row["completed"])
 
+    def cancel_processing(self) -> None:
+        self.conn.execute(tool_queries()["cancel_processing"].encode())
+
     def lateness(self, target: datetime) -> dict[str, Any]:
         return self._named("lateness", target=target)
 

@@ -157,6 +157,17 @@ def test_a_message_received_with_more_than_half_its_lease_left_writes_nothing() 
     assert lease_on_receive(event, TARGET + timedelta(minutes=8), lease) == TARGET + timedelta(minutes=23)
 
 
+def test_a_message_received_for_an_unsent_event_always_writes_its_lease() -> None:
+    """The send was refused yet got through: the write ends `unsent`, so the next sweep does
+    not send it again under a new version (which would make this message stale)."""
+    lease = timedelta(minutes=15)
+    unsent = replace(claimed(), unsent=True)  # its lease has all but three seconds left
+    assert (
+        lease_on_receive(unsent, TARGET + timedelta(seconds=3), lease)
+        == TARGET + timedelta(seconds=3) + lease
+    )
+
+
 def test_only_a_current_message_moves_the_lease() -> None:
     event = claimed()
     assert is_current(message_for(event), event)
