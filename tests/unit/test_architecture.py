@@ -139,6 +139,29 @@ def test_the_apps_store_holds_what_the_app_runs_and_no_tool() -> None:
     assert not (CHALICELIB / "sql" / "queries" / "tools.sql").exists()
 
 
+def test_routes_call_the_services_the_container_built() -> None:
+    """One wiring style: app.py takes each route's service from the container, once, and
+    chalicelib/api calls it; only the authorizer (no service: the verifier and settings) reads
+    the container itself."""
+    for path in sources(CHALICELIB / "api"):
+        if module_name(path) != "chalicelib.api.auth":
+            assert "chalicelib.bootstrap" not in imports(ast.parse(path.read_text())), module_name(path)
+    tree = ast.parse((ROOT / "app.py").read_text())
+    routes = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        and any(isinstance(d, ast.Call) and ast.unparse(d.func) == "app.route" for d in node.decorator_list)
+    ]
+    assert len(routes) > 20
+    for route in routes:
+        accesses = [
+            n for n in ast.walk(route) if isinstance(n, ast.Call) and ast.unparse(n.func) == "container"
+        ]
+        expected = 0 if route.name == "openapi_document" else 1
+        assert len(accesses) == expected, route.name
+
+
 def test_importing_the_app_loads_no_database_aws_or_metrics_library_and_no_pipeline() -> None:
     probe = (
         "import sys, app; "
