@@ -19,6 +19,7 @@ from chalicelib.adapters.sql_files import queries
 from chalicelib.domain.events import TRANSITIONS, Event, Status
 from chalicelib.domain.occurrence import Occurrence
 from chalicelib.domain.users import User, UserFields
+from scripts.devstack.store import tool_transaction
 
 pytestmark = pytest.mark.integration
 
@@ -164,7 +165,7 @@ def test_finish_batch_writes_like_finish_events_and_reads_after_its_writes(db: D
             [],
             since,
         )
-        with pytest.raises(DatabaseUnavailable, match="could not obtain lock"), db.transaction() as rival:
+        with pytest.raises(DatabaseUnavailable, match="could not obtain lock"), tool_transaction(db) as rival:
             rival.one("SELECT id FROM users WHERE id = %(id)s FOR UPDATE NOWAIT", {"id": other.user_id})
     assert batch.written == {event.id}
     assert set(batch.users) == {event.user_id, other.user_id}
