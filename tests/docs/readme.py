@@ -52,3 +52,27 @@ def links(markdown: str) -> list[str]:
     prose = re.sub(r"```.*?```", "", markdown, flags=re.S)
     prose = re.sub(r"`[^`\n]*`", "", prose)
     return re.findall(r"\]\(([^)\s]+)\)", prose)
+
+
+def cells(row: str) -> int:
+    """How many cells a table row has (a `|` escaped or inside a code span divides none)."""
+    plain = re.sub(r"`[^`]*`", "", row.replace("\\|", ""))
+    return plain.strip().strip("|").count("|") + 1
+
+
+def ragged_rows(markdown: str) -> list[str]:
+    """Rows of a table, separator included, whose cell count is not its header's."""
+    ragged: list[str] = []
+    header = 0
+    in_code = False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        if in_code or not line.startswith("|"):
+            header = 0
+            continue
+        if header == 0:
+            header = cells(line)
+        elif cells(line) != header:
+            ragged.append(line)
+    return ragged

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docs.readme import README, ROOT, github_slug, links
+from tests.docs.readme import README, ROOT, github_slug, links, ragged_rows
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +79,9 @@ def test_the_readme_links_land_on_a_file_and_a_heading(site: Path) -> None:
 def test_the_readme_is_a_front_door() -> None:
     """Issue 23: the README stays a pitch, the commands, one example and links."""
     assert len(README.read_bytes()) <= 15_000
+
+
+def test_every_table_has_as_many_headers_as_columns() -> None:
+    """(The README once had a table of 3 headers over 4 columns: GitHub shows such a row cut.)"""
+    for page in [README, *(ROOT / "docs").glob("*.md")]:
+        assert not ragged_rows(page.read_text(encoding="utf-8")), page.name
