@@ -12,7 +12,7 @@ from typing import Any
 from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Cron, Request, Response, SQSEvent
 
 from chalicelib import bootstrap, handlers
-from chalicelib.api import auth, cors, events, http, idempotency, openapi, schedules, users
+from chalicelib.api import auth, cors, endpoints, events, http, idempotency, openapi, schedules, users
 
 # Powertools owns the logger named after the service; Chalice adding its own handler to it
 # printed every line twice.
@@ -160,6 +160,42 @@ def event_deliveries(event_id: str) -> dict[str, Any] | Response:
 @app.route("/events/{event_id}/retry", methods=["POST"], authorizer=jwt_auth)
 def retry_event(event_id: str) -> Response:
     return events.retry(context(), event_id)
+
+
+@app.route("/endpoints", methods=["POST"], authorizer=jwt_auth)
+@idempotent
+def create_endpoint() -> Response:
+    return endpoints.create(context(), body())
+
+
+@app.route("/endpoints", methods=["GET"], authorizer=jwt_auth)
+def list_endpoints() -> dict[str, Any] | Response:
+    return endpoints.list_page(context(), request().query_params)
+
+
+@app.route("/endpoints/{endpoint_id}", methods=["GET"], authorizer=jwt_auth)
+def read_endpoint(endpoint_id: str) -> dict[str, Any] | Response:
+    return endpoints.read(context(), endpoint_id)
+
+
+@app.route("/endpoints/{endpoint_id}", methods=["PATCH"], authorizer=jwt_auth)
+def patch_endpoint(endpoint_id: str) -> dict[str, Any] | Response:
+    return endpoints.patch(context(), endpoint_id, body())
+
+
+@app.route("/endpoints/{endpoint_id}", methods=["DELETE"], authorizer=jwt_auth)
+def delete_endpoint(endpoint_id: str) -> Response:
+    return endpoints.delete(context(), endpoint_id)
+
+
+@app.route("/endpoints/{endpoint_id}/secret", methods=["GET"], authorizer=jwt_auth)
+def endpoint_secret(endpoint_id: str) -> dict[str, Any] | Response:
+    return endpoints.secret(context(), endpoint_id)
+
+
+@app.route("/endpoints/{endpoint_id}/secret/rotate", methods=["POST"], authorizer=jwt_auth)
+def rotate_endpoint_secret(endpoint_id: str) -> dict[str, Any] | Response:
+    return endpoints.rotate(context(), endpoint_id, body())
 
 
 # cron(* * * * ? *), not rate(1 minute): a rate counts from the rule's creation; either fires at

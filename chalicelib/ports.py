@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from chalicelib.domain.delivery import Message, Outcome
+from chalicelib.domain.endpoints import Endpoint
 from chalicelib.domain.events import Event, EventFilter
 from chalicelib.domain.idempotency import IdempotentRequest, KeptResponse, KeyRecord
 from chalicelib.domain.instants import iso_utc
@@ -146,6 +147,25 @@ class Store(Protocol):
 
     def next_events_of_schedules(self, ids: Sequence[UUID]) -> dict[UUID, Event]:
         """Each schedule's earliest PENDING or PROCESSING event."""
+        ...
+
+    # endpoints
+    def insert_endpoint(self, endpoint: Endpoint) -> None: ...
+
+    def update_endpoint(self, endpoint: Endpoint) -> None: ...
+
+    def get_endpoint(self, endpoint_id: UUID, *, lock: bool = False) -> Endpoint | None:
+        """A live (not deleted) endpoint; `lock` takes its row lock."""
+        ...
+
+    def delete_endpoint(self, endpoint_id: UUID, now: datetime) -> None: ...
+
+    def list_endpoints(self, limit: int, after: UUID | None) -> list[Endpoint]:
+        """Live endpoints in id order, after the id `after`."""
+        ...
+
+    def live_endpoints(self) -> list[Endpoint]:
+        """Every live endpoint, enabled or not, in id order (what the worker fans out to)."""
         ...
 
     # the sweeper

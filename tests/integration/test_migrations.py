@@ -83,6 +83,19 @@ EXPECTED_COLUMNS = {
         "response_headers": ("jsonb", "YES"),
         "response_body": ("text", "YES"),
     },
+    "endpoints": {
+        "id": ("uuid", "NO"),
+        "destination": ("jsonb", "NO"),
+        "event_types": ("ARRAY", "YES"),
+        "description": ("text", "NO"),
+        "rate_limit": ("integer", "YES"),
+        "secrets": ("jsonb", "NO"),
+        "enabled": ("boolean", "NO"),
+        "version": ("integer", "NO"),
+        "created_at": ("timestamp with time zone", "NO"),
+        "updated_at": ("timestamp with time zone", "NO"),
+        "deleted_at": ("timestamp with time zone", "YES"),
+    },
     "schema_migrations": {
         "version": ("integer", "NO"),
         "name": ("text", "NO"),
@@ -293,11 +306,28 @@ def test_0005_adds_the_idempotency_keys_and_its_down_step_drops_them(empty_url: 
             b"INSERT INTO idempotency_keys VALUES ('sub', 'k', 'f', now(), 201, NULL, '{}')"
         )
 
-    [reverted] = migrations.downgrade(empty_url)
+    later = len([m for m in migrations.available() if m.version >= 5])  # 0005 and those after it
+    reverted = migrations.downgrade(empty_url, later)[-1]
     assert (reverted.version, reverted.name) == (5, "idempotency_keys")
     assert "idempotency_keys" not in tables(empty_url)
     migrations.upgrade(empty_url)
     assert columns(empty_url, "idempotency_keys") == EXPECTED_COLUMNS["idempotency_keys"]
+
+
+def test_0008_adds_the_endpoints_and_its_down_step_drops_them(empty_url: str) -> None:
+    migrations.upgrade(empty_url)
+    assert "rate_limit" in constraints(empty_url, "endpoints")["endpoints_rate_limit_check"][1]
+    assert "WHERE (deleted_at IS NULL)" in indexes(empty_url, "endpoints")["endpoints_live"]
+    with psycopg.connect(empty_url) as conn, pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute(  # a rate limit is 1 to 10,000 a second
+            b"INSERT INTO endpoints (id, destination, rate_limit, secrets, version, created_at, updated_at)"
+            b" VALUES (gen_random_uuid(), '{}', 0, '[]', 1, now(), now())"
+        )
+    reverted = migrations.downgrade(empty_url)
+    assert [(m.version, m.name) for m in reverted] == [(8, "endpoints")]
+    assert "endpoints" not in tables(empty_url)
+    migrations.upgrade(empty_url)
+    assert columns(empty_url, "endpoints") == EXPECTED_COLUMNS["endpoints"]
 
 
 def test_a_migration_numbered_below_one_already_applied_is_still_applied(empty_url: str) -> None:
