@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from chalicelib.adapters.clock import SystemClock
 from chalicelib.domain.builtins import BuiltIns
-from chalicelib.ports import Clock, Database, DeliveryLedger, Queue, WebhookSender
+from chalicelib.ports import Clock, Database, DeliveryLedger, Destinations, Queue, WebhookSender
 from chalicelib.settings import Settings, SettingsError
 
 if TYPE_CHECKING:  # each factory imports its adapter itself: a function loads only what it uses
@@ -176,6 +176,15 @@ class Container:
         )
 
     @_Part
+    def destinations(self) -> Destinations:
+        from chalicelib.adapters.destinations import EndpointSenders
+
+        s = self.settings
+        return EndpointSenders(
+            s.webhook_connect_timeout, s.webhook_read_timeout, s.aws_region, s.aws_endpoint_url
+        )
+
+    @_Part
     def sweep_policy(self) -> SweepPolicy:
         from chalicelib.services.sweeper import SweepPolicy
 
@@ -197,9 +206,12 @@ class Container:
             s.max_event_age,
             s.webhook_concurrency,
         )
+        # The built-in endpoint when WEBHOOK_URL is set (or a test installed a sender for it).
+        builtin = self.webhook if s.webhook_url or "webhook" in self._parts else None
         return Worker(
-            self.db, self.clock, self.builtins, self.queue, self.dlq, self.ledger, self.webhook, policy
-        )
+            self.db, self.clock, self.builtins, self.queue, self.dlq, self.ledger, builtin, policy,
+            destinations=self.destinations,
+        )  # fmt: skip
 
 
 def _required(value: str | None, name: str) -> str:

@@ -25,7 +25,7 @@ METRIC_NAMES = frozenset(
     {
         "Claimed", "Requeued", "EnqueueFailed", "OldestLatenessSeconds",
         "Delivered", "DeliveredLate", "LatenessSeconds", "Failed", "Skipped", "Retried", "Dropped",
-        "DeliveryLatencyMs", "Unprocessed",
+        "DeliveryLatencyMs", "Unprocessed", "Held",
     }
 )  # fmt: skip
 _lock = threading.Lock()

@@ -322,7 +322,8 @@ class Queue(Protocol):
 
 @dataclass(frozen=True)
 class Attempt:
-    """One POST to the webhook, as the delivery ledger keeps it."""
+    """One delivery to one endpoint (a POST, or a message to a team's queue, topic or bus), as
+    the delivery ledger keeps it; `idempotency_key` is the pair's (domain/endpoints.delivery_key)."""
 
     event_id: UUID
     idempotency_key: str
@@ -332,10 +333,13 @@ class Attempt:
     status_code: int | None
     error: str | None
     latency_ms: float
+    endpoint_id: UUID | None = None
+    """The endpoint it went to; None for the built-in one (WEBHOOK_URL)."""
 
     def as_json(self) -> dict[str, Any]:
         return {
             "eventId": str(self.event_id),
+            "endpointId": str(self.endpoint_id) if self.endpoint_id else None,
             "idempotencyKey": self.idempotency_key,
             "attempt": self.attempt,
             "attemptedAt": iso_utc(self.attempted_at),
@@ -372,3 +376,10 @@ class Delivery:
 
 class WebhookSender(Protocol):
     def deliver(self, delivery: Delivery) -> Outcome: ...
+
+
+class Destinations(Protocol):
+    """The senders of the endpoints: one per endpoint as it is now (its destination and the
+    secrets in force), kept while it stays so, with its connections."""
+
+    def sender_for(self, endpoint: Endpoint, now: datetime) -> WebhookSender: ...

@@ -54,6 +54,7 @@ def ledger_model(table: str, region: str, host: str | None) -> Any:
         status_code = NumberAttribute(null=True)
         error = UnicodeAttribute(null=True)
         latency_ms = NumberAttribute()
+        endpoint_id = UnicodeAttribute(null=True)
         expires = TTLAttribute(attr_name="expires_at")
 
     DeliveryItem.Meta.region = region  # type: ignore[attr-defined]
@@ -77,6 +78,7 @@ class DynamoLedger:
             status_code=attempt.status_code,
             error=attempt.error,
             latency_ms=attempt.latency_ms,
+            endpoint_id=str(attempt.endpoint_id) if attempt.endpoint_id else None,
             expires=attempt.attempted_at + RETENTION,
         )
 
@@ -126,4 +128,5 @@ def _attempt(item: Any) -> Attempt:
         status_code=None if item.status_code is None else int(item.status_code),
         error=item.error,
         latency_ms=float(item.latency_ms),
+        endpoint_id=UUID(item.endpoint_id) if item.endpoint_id else None,
     )

@@ -6,7 +6,9 @@
 
 The id and the timestamp go with every POST, so a receiver deduplicates on `webhook-id` even
 unsigned; the signature only with a secret (a cloud stage refuses to start without one,
-chalicelib/settings.py; `make run` warns).
+chalicelib/settings.py; `make run` warns). With several (an endpoint's secret rotating, the old
+one in its grace) there is one signature per secret, space-separated, newest first, as the
+specification allows: a receiver verifying with either accepts the POST.
 
 The secret is base64, optionally prefixed `whsec_` (the spec's convention); the HMAC key is
 the decoded bytes. The timestamp is real time (`wall_clock`), never the app's clock: receivers
@@ -35,7 +37,7 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
@@ -102,7 +104,7 @@ class HttpWebhookSender:
     def __init__(
         self,
         url: str,
-        secret: str | None = None,
+        secret: str | Sequence[str] | None = None,
         connect_timeout: float = 2.0,
         read_timeout: float = 5.0,
         wall_clock: Callable[[], float] = time.time,
@@ -111,7 +113,8 @@ class HttpWebhookSender:
         self.url = url
         self._target = Target.parse(url)
         self._wall_clock = wall_clock
-        self._key = signing_key(secret) if secret else None
+        secrets = [secret] if isinstance(secret, str) else list(secret or ())
+        self._keys = [signing_key(s) for s in secrets if s]
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._tls = tls
@@ -131,8 +134,10 @@ class HttpWebhookSender:
         timestamp = int(self._wall_clock())
         headers["webhook-id"] = delivery.idempotency_key
         headers["webhook-timestamp"] = str(timestamp)
-        if self._key is not None:
-            headers["webhook-signature"] = sign(self._key, delivery.idempotency_key, timestamp, delivery.body)
+        if self._keys:
+            headers["webhook-signature"] = " ".join(
+                sign(key, delivery.idempotency_key, timestamp, delivery.body) for key in self._keys
+            )
         return headers
 
     def deliver(self, delivery: Delivery) -> Outcome:

@@ -5,6 +5,7 @@ classify   the message against the event and user it names: drop, cancel, skip, 
            (too early), or send
 lease_on_receive  how long a received current message holds its event
 after_post a webhook outcome: delivered, retry later, or failed
+after_posts the outcomes of one event's deliveries to its endpoints, together
 transition the event's new state for a fate, and whether the next occurrence is now due
 webhook_body what the receiver is sent
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -35,6 +37,9 @@ class Fate(StrEnum):
     DELIVERED = "delivered"
     RETRY = "retry"
     FAIL = "failed"
+    HOLD = "held"
+    """No enabled endpoint takes the event's type: hidden for a while, then decided again (an
+    endpoint added meanwhile gets it; MAX_EVENT_AGE skips it in the end). Not an attempt."""
     EARLY = "early"
     """A current message received before its event is due (clock skew, an emulator without
     delays): hidden for the seconds left, then decided again. Not an attempt."""
@@ -119,6 +124,22 @@ def after_post(outcome: Outcome, attempt: int, max_attempts: int) -> tuple[Fate,
     if outcome.verdict is Verdict.PERMANENT:
         return Fate.FAIL, outcome.reason
     return Fate.FAIL, f"gave up after {attempt} attempts: {outcome.reason}"
+
+
+def after_posts(outcomes: Sequence[tuple[str, Outcome]], attempt: int, max_attempts: int) -> tuple[Fate, str]:
+    """Each (endpoint label, outcome) of this attempt; the label prefixes its reason ("" for the
+    built-in endpoint, whose reason stays as it always was). Delivered when every one succeeded;
+    else retried while any failure may heal (the endpoints that have their success are not sent
+    to again: the ledger has it); else failed."""
+    failed = [
+        (label, after_post(o, attempt, max_attempts))
+        for label, o in outcomes
+        if o.verdict is not Verdict.SUCCESS
+    ]
+    if not failed:
+        return Fate.DELIVERED, ""
+    fate = Fate.RETRY if any(f is Fate.RETRY for _, (f, _) in failed) else Fate.FAIL
+    return fate, "; ".join(f"{label}: {reason}" if label else reason for label, (_, reason) in failed)
 
 
 def transition(

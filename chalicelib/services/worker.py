@@ -40,13 +40,21 @@ from uuid import UUID
 
 from chalicelib import observability as obs
 from chalicelib.domain.builtins import BuiltIns
-from chalicelib.domain.delivery import SQS_MAX_VISIBILITY, Backoff, MalformedMessage, Message, Outcome
+from chalicelib.domain.delivery import (
+    SQS_MAX_VISIBILITY,
+    Backoff,
+    MalformedMessage,
+    Message,
+    Outcome,
+    Verdict,
+)
+from chalicelib.domain.endpoints import Endpoint, delivery_key
 from chalicelib.domain.events import Event, is_late
 from chalicelib.domain.fate import (
     TO_DLQ,
     WRITES,
     Fate,
-    after_post,
+    after_posts,
     attempt_number,
     classify,
     is_current,
@@ -57,7 +65,17 @@ from chalicelib.domain.fate import (
 from chalicelib.domain.fate import webhook_body as body_for
 from chalicelib.domain.schedules import Schedule
 from chalicelib.domain.users import User
-from chalicelib.ports import Attempt, Clock, Database, Delivery, DeliveryLedger, Queue, Store, WebhookSender
+from chalicelib.ports import (
+    Attempt,
+    Clock,
+    Database,
+    Delivery,
+    DeliveryLedger,
+    Destinations,
+    Queue,
+    Store,
+    WebhookSender,
+)
 from chalicelib.services.scheduling import plan_following, planning_asks
 
 _MOVED = "the event moved on meanwhile; its new message decides"
@@ -72,6 +90,26 @@ class DeliveryPolicy:
     max_event_age: timedelta
     webhook_concurrency: int = 10
     """POSTs in flight at once, per worker (a batch is at most 10 messages)."""
+
+
+@dataclass
+class Pair:
+    """One (event, endpoint) delivery of a job: the built-in endpoint is None."""
+
+    endpoint: Endpoint | None
+    key: str
+    """Its Idempotency-Key and webhook-id (domain/endpoints.delivery_key)."""
+    sender: WebhookSender | None = None
+    outcome: Outcome | None = None
+    delivered_at: datetime | None = None
+    """When its success was recorded (by this POST, or one before it, in the ledger)."""
+    ledger_attempt: int = 0
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How a reason names it: "" for the built-in endpoint (reasons as they always were)."""
+        return f"endpoint {self.endpoint.id}" if self.endpoint else ""
 
 
 @dataclass
@@ -93,6 +131,10 @@ class Job:
     delivered_at: datetime | None = None
     ledger_attempt: int = 0
     retry_in: timedelta | None = None
+    pairs: list[Pair] = field(default_factory=list)
+    """The endpoints it goes to, once classified SEND."""
+    payload: bytes = b""
+    """What each endpoint is sent."""
 
     def decide(self, fate: Fate, reason: str = "") -> None:
         assert self.decision is None, f"{self.message_id} is already {self.decision}"
@@ -142,9 +184,12 @@ class Worker:
     queue: Queue
     dlq: Queue
     ledger: DeliveryLedger
-    sender: WebhookSender
+    sender: WebhookSender | None
+    """The built-in endpoint (WEBHOOK_URL), for every type; None when it is not set."""
     policy: DeliveryPolicy
     rng: random.Random = field(default_factory=random.Random)
+    destinations: Destinations | None = None
+    """The endpoints' senders; None delivers to the built-in endpoint alone (the benchmark)."""
 
     def deliver_batch(self, records: Sequence[dict[str, Any]]) -> list[str]:
         """Handles one SQS batch; returns the message ids that must come back (batchItemFailures)."""
@@ -168,6 +213,7 @@ class Worker:
                 events = store.events_by_ids(job.message.event_id for job in wanted if job.message)
                 users = store.users_by_ids(e.user_id for e in events.values())
                 schedules = store.schedules_by_ids(e.schedule_id for e in events.values() if e.schedule_id)
+                endpoints = store.live_endpoints() if self.destinations is not None else []
                 now = self.clock.now()
                 store.extend_leases(_leases(wanted, events, now, self.policy.lease))
         except Exception as exc:
@@ -186,28 +232,41 @@ class Worker:
             )
             if fate is Fate.EARLY and job.event:
                 job.retry_in = min(timedelta(seconds=seconds_until_due(job.event, now)), SQS_MAX_VISIBILITY)
+            if fate is Fate.SEND and job.event:
+                job.pairs = self._pairs(job.event, job.message.idempotency_key, endpoints)
+                if not job.pairs:
+                    fate, reason = Fate.HOLD, f"no enabled endpoint takes {job.event.event_type!r}"
+                    # Asked again later and later (up to BACKOFF_CAP); if SQS gives up on the
+                    # message meanwhile, the lease running out makes the sweeper send a new one.
+                    job.retry_in = self.policy.backoff.delay(job.receive_count, None, self.rng)
             if fate is not Fate.SEND:  # SEND is decided by the ledger or the POST
                 job.decide(fate, reason)
 
+    def _pairs(self, event: Event, key: str, endpoints: list[Endpoint]) -> list[Pair]:
+        """The built-in endpoint, if set, and every enabled endpoint that takes the event's type."""
+        pairs = [Pair(None, key)] if self.sender is not None else []
+        return pairs + [Pair(e, delivery_key(key, e.id)) for e in endpoints if e.takes(event.event_type)]
+
     # 2. the ledger: a success already recorded is finalised without a POST
     def _check_ledger(self, jobs: list[Job]) -> None:
-        sending = [job for job in jobs if job.pending and job.message]
+        sending = [job for job in jobs if job.pending and job.pairs]
         if not sending:
             return
         try:
-            found = self.ledger.find_successes(
-                [job.message.idempotency_key for job in sending if job.message]
-            )
+            found = self.ledger.find_successes([pair.key for job in sending for pair in job.pairs])
         except Exception as exc:
             for job in sending:  # unsure whether it was delivered before: better later than twice
                 job.fail_step(f"the delivery ledger is unavailable: {exc}")
             return
         for job in sending:
-            assert job.message is not None
-            success = found.get(job.message.idempotency_key)
-            if success is not None:
+            for pair in job.pairs:
+                success = found.get(pair.key)
+                if success is not None:
+                    pair.delivered_at, pair.ledger_attempt = success.attempted_at, success.attempt
+            if all(pair.delivered_at for pair in job.pairs):
                 job.decide(Fate.FINALISE, "a success for this key is already in the ledger")
-                job.delivered_at, job.ledger_attempt = success.attempted_at, success.attempt
+                job.delivered_at = max(p.delivered_at for p in job.pairs if p.delivered_at)
+                job.ledger_attempt = max(pair.ledger_attempt for pair in job.pairs)
 
     # 3. the POSTs, at once
     @cached_property
@@ -216,34 +275,70 @@ class Worker:
         return ThreadPoolExecutor(self.policy.webhook_concurrency, thread_name_prefix="webhook")
 
     def _post_all(self, jobs: list[Job]) -> None:
-        if len(jobs) > 1 and self.policy.webhook_concurrency > 1:
-            list(self._pool.map(self._post, jobs))
+        """Every pair without a success, at once; then each job's fate from its pairs'."""
+        now = self.clock.now()
+        posting = []
+        for job in jobs:
+            try:
+                assert job.event is not None
+                assert job.user is not None
+                job.payload = body_for(job.event, job.user, job.schedule)
+                for pair in job.pairs:
+                    if pair.delivered_at is None:
+                        pair.sender = self._sender(pair, now)
+                        posting.append((job, pair))
+            except Exception as exc:  # a bug, a broken template, an endpoint we cannot send to
+                job.fail_step(f"could not send: {exc!r}")
+        posting = [(job, pair) for job, pair in posting if job.error is None]
+        if len(posting) > 1 and self.policy.webhook_concurrency > 1:
+            list(self._pool.map(lambda jp: self._post(*jp), posting))
         else:
-            for job in jobs:
-                self._post(job)
+            for job, pair in posting:
+                self._post(job, pair)
         for job in jobs:  # here, not in the threads: the jitter's draws stay in batch order
-            if job.decision is Fate.RETRY and job.outcome:
-                job.retry_in = self.policy.backoff.delay(job.attempt, job.outcome.retry_after, self.rng)
+            self._decide_after_posts(job)
 
-    def _post(self, job: Job) -> None:
-        """One POST and its ledger writes, in a pool thread; touches only its own job."""
+    def _sender(self, pair: Pair, now: datetime) -> WebhookSender:
+        if pair.endpoint is None:
+            assert self.sender is not None
+            return self.sender
+        assert self.destinations is not None
+        return self.destinations.sender_for(pair.endpoint, now)
+
+    def _post(self, job: Job, pair: Pair) -> None:
+        """One delivery and its ledger writes, in a pool thread; touches only its own pair."""
         assert job.message is not None
-        assert job.event is not None
-        assert job.user is not None
+        assert pair.sender is not None
         try:
-            delivery = Delivery(job.message.idempotency_key, body_for(job.event, job.user, job.schedule))
-            outcome = self.sender.deliver(delivery)
-        except Exception as exc:  # a bug or a broken template: this message only
-            job.fail_step(f"could not send: {exc!r}")
+            outcome = pair.sender.deliver(Delivery(pair.key, job.payload))
+        except Exception as exc:  # a bug: this message only
+            pair.error = f"could not send: {exc!r}"
             return
         attempted_at = self.clock.now()
-        job.outcome = outcome
-        job.decide(*after_post(outcome, job.attempt, self.policy.max_attempts))
-        attempt = _attempt(job, outcome, attempted_at)
-        if job.decision is Fate.DELIVERED:
-            job.delivered_at = attempted_at
+        pair.outcome = outcome
+        attempt = _attempt(job, pair, outcome, attempted_at)
+        if outcome.verdict is Verdict.SUCCESS:
+            pair.delivered_at = attempted_at
             self._ledger_write(job, lambda: self.ledger.record_success(attempt))
         self._ledger_write(job, lambda: self.ledger.record_attempt(attempt))
+
+    def _decide_after_posts(self, job: Job) -> None:
+        posted = [pair for pair in job.pairs if pair.outcome is not None or pair.error is not None]
+        if not posted or not job.pending:
+            return
+        broken = [pair.error for pair in posted if pair.error is not None]
+        if broken:  # comes back; the pairs that succeeded are in the ledger
+            job.fail_step(broken[0])
+            return
+        outcomes = [(pair.label, pair.outcome) for pair in posted if pair.outcome is not None]
+        failed = [o for _, o in outcomes if o.verdict is not Verdict.SUCCESS]
+        job.outcome = failed[0] if failed else outcomes[-1][1]
+        job.decide(*after_posts(outcomes, job.attempt, self.policy.max_attempts))
+        if job.decision is Fate.DELIVERED:
+            job.delivered_at = max(pair.delivered_at for pair in job.pairs if pair.delivered_at)
+        elif job.decision is Fate.RETRY:
+            waits = [o.retry_after for o in failed if o.retry_after is not None]
+            job.retry_in = self.policy.backoff.delay(job.attempt, max(waits, default=None), self.rng)
 
     def _ledger_write(self, job: Job, write: Any) -> None:
         try:
@@ -343,7 +438,7 @@ class Worker:
             if job.fate is Fate.ERROR:
                 # The receive count paces these: an outage's retries back off like any other.
                 job.retry_in = self.policy.backoff.delay(job.receive_count, None, self.rng)
-            elif job.fate not in (Fate.RETRY, Fate.EARLY):
+            elif job.fate not in (Fate.RETRY, Fate.EARLY, Fate.HOLD):
                 continue
             failed.append(job.message_id)
             seconds = int((job.retry_in or timedelta(0)).total_seconds())
@@ -385,17 +480,18 @@ def _leases(
     return held
 
 
-def _attempt(job: Job, outcome: Outcome, at: datetime) -> Attempt:
+def _attempt(job: Job, pair: Pair, outcome: Outcome, at: datetime) -> Attempt:
     assert job.message is not None
     return Attempt(
         event_id=job.message.event_id,
-        idempotency_key=job.message.idempotency_key,
+        idempotency_key=pair.key,
         attempt=job.attempt,
         attempted_at=at,
         outcome=outcome.verdict.value,
         status_code=outcome.status_code,
         error=outcome.error,
         latency_ms=outcome.latency_ms,
+        endpoint_id=pair.endpoint.id if pair.endpoint else None,
     )
 
 
@@ -429,6 +525,8 @@ def _report(jobs: list[Job]) -> None:
             values.append(("Retried", obs.Count, 1))
         elif fate is Fate.DROP:
             values.append(("Dropped", obs.Count, 1))
+        elif fate is Fate.HOLD:
+            values.append(("Held", obs.Count, 1))
         elif fate is Fate.ERROR:
             values.append(("Unprocessed", obs.Count, 1))
         if job.outcome is not None:
