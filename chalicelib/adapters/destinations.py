@@ -8,8 +8,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from chalicelib.adapters import aws_clients
 from chalicelib.adapters.webhook import HttpWebhookSender
-from chalicelib.domain.endpoints import DestinationType, Endpoint
+from chalicelib.domain.endpoints import DestinationType, Endpoint, destination_arn
 from chalicelib.ports import WebhookSender
 
 _Shape = tuple[int, tuple[str, ...]]
@@ -50,4 +51,27 @@ class EndpointSenders:
         destination = endpoint.fields.destination
         if destination.type is DestinationType.WEBHOOK:
             return HttpWebhookSender(destination.target, secrets, self._connect_timeout, self._read_timeout)
-        raise NotImplementedError(f"{destination.type} destinations are not delivered to yet")
+        from chalicelib.adapters import aws_destinations as aws  # botocore: only when a team has one
+
+        region = destination_arn(destination, self._region).split(":")[3]
+        if destination.type is DestinationType.SQS:
+            return aws.SqsSender(self._client("sqs", region), destination.target)
+        if destination.type is DestinationType.SNS:
+            return aws.SnsSender(self._client("sns", region), destination.target)
+        return aws.EventBridgeSender(self._client("events", region), destination.target)
+
+    def _client(self, service: str, region: str) -> Any:
+        """One per service and region, shared by the endpoints (a botocore client is thread-safe)."""
+        found = self._clients.get((service, region))
+        if found is None:
+            from botocore.config import Config
+
+            config = Config(
+                connect_timeout=self._connect_timeout,
+                read_timeout=self._read_timeout,
+                retries={"max_attempts": 2, "mode": "standard"},  # the worker retries too
+                max_pool_connections=16,
+            )
+            found = aws_clients.client(service, region, self._aws_endpoint_url, config)
+            self._clients[(service, region)] = found
+        return found

@@ -33,7 +33,7 @@ from stacks.monitoring import Monitoring
 from stacks.network import Network
 from stacks.pre_traffic import PreTrafficHook
 from stacks.schema_migrations import SchemaMigrations, migrations_digest
-from stacks.stages import CHALICE_CONFIG, ROOT, ChaliceConfig, StageConfig
+from stacks.stages import CHALICE_CONFIG, ROOT, ChaliceConfig, StageConfig, endpoint_grants
 
 READ_SECRET = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
 CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
@@ -157,6 +157,11 @@ class SchedulerStack(Stack):
                     allow(CONSUME, queues.queue.queue_arn),
                     allow(SEND, queues.dead_letters.queue_arn),
                     allow(LEDGER_WRITE, ledger.table.table_arn),
+                    # The teams' own queues, topics and buses the stage lists (endpoints).
+                    *(
+                        allow([action], *arns)
+                        for action, arns in endpoint_grants(chalice_config.endpoint_allowed_arns).items()
+                    ),
                 ],
                 "migrate": [allow(READ_SECRET, database.secret.secret_arn, database.app_secret.secret_arn)],
                 "jwt_auth": [allow(READ_SECRET, secrets.jwt_signing.secret_arn)],
