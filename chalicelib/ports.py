@@ -168,6 +168,13 @@ class Store(Protocol):
         """Every live endpoint, enabled or not, in id order (what the worker fans out to)."""
         ...
 
+    def lock_rates(self, endpoint_ids: Sequence[UUID], now: datetime) -> dict[UUID, datetime]:
+        """Each rate-limited endpoint's next free slot (`now` for one never limited before),
+        locked for this transaction: every worker container takes its slots here."""
+        ...
+
+    def set_rates(self, tats: dict[UUID, datetime]) -> None: ...
+
     # the sweeper
     def count_due(self, now: datetime, horizon: datetime) -> int:
         """PENDING events due by `horizon` plus PROCESSING events whose lease ran out."""

@@ -318,6 +318,15 @@ class Store:
     def live_endpoints(self) -> list[Endpoint]:
         return [_endpoint(r) for r in self._all("live_endpoints")]
 
+    def lock_rates(self, endpoint_ids: Sequence[UUID], now: datetime) -> dict[UUID, datetime]:
+        ids = sorted(set(endpoint_ids))
+        self.run("add_rates", ids=ids, now=now)
+        return {r["endpoint_id"]: _utc(r["tat"]) for r in self._all("lock_rates", ids=ids)}
+
+    def set_rates(self, tats: dict[UUID, datetime]) -> None:
+        if tats:
+            self.run("set_rates", ids=list(tats), tats=list(tats.values()))
+
     # the sweeper
     def count_due(self, now: datetime, horizon: datetime) -> int:
         row = self._one("count_due", now=now, horizon=horizon)

@@ -108,6 +108,22 @@ class Endpoint:
         )
 
 
+RATE_BURST = timedelta(milliseconds=500)
+"""How far ahead of its schedule an endpoint's deliveries may run: over any T seconds at most
+(T + 0.5) x rateLimit + 1 go out, so over 10 s the limit x 1.05 + 1."""
+
+
+def take_slots(tat: datetime, now: datetime, rate: int, wanted: int) -> tuple[int, datetime]:
+    """GCRA (the generic cell rate algorithm): of `wanted` deliveries to an endpoint limited to
+    `rate` a second whose next free slot is `tat`, how many may go now, and its next free slot
+    after them. The ones that may not come back once `new_tat - RATE_BURST` has passed."""
+    interval = timedelta(seconds=1) / rate
+    base = max(tat, now)
+    room = (now + RATE_BURST - base) // interval + 1 if base <= now + RATE_BURST else 0
+    granted = max(0, min(wanted, room))
+    return granted, base + interval * granted
+
+
 @dataclass(frozen=True)
 class DestinationRules:
     """What a stage lets an endpoint name (settings: ENDPOINT_ALLOWED_ARNS,

@@ -29,6 +29,7 @@ A job's fate is decided once (`Job.decide`); a step that cannot carry it out rec
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -48,7 +49,7 @@ from chalicelib.domain.delivery import (
     Outcome,
     Verdict,
 )
-from chalicelib.domain.endpoints import Endpoint, delivery_key
+from chalicelib.domain.endpoints import RATE_BURST, Endpoint, delivery_key, take_slots
 from chalicelib.domain.events import Event, is_late
 from chalicelib.domain.fate import (
     TO_DLQ,
@@ -105,6 +106,8 @@ class Pair:
     """When its success was recorded (by this POST, or one before it, in the ledger)."""
     ledger_attempt: int = 0
     error: str | None = None
+    deferred: timedelta | None = None
+    """Over the endpoint's rate limit: not sent this time; a slot is free after this long."""
 
     @property
     def label(self) -> str:
@@ -196,6 +199,7 @@ class Worker:
         jobs = [_job(record) for record in records]
         self._load(jobs)
         self._check_ledger(jobs)
+        self._throttle([job for job in jobs if job.pending])
         self._post_all([job for job in jobs if job.pending])
         self._write(jobs)
         self._to_dlq(jobs)
@@ -268,6 +272,34 @@ class Worker:
                 job.delivered_at = max(p.delivered_at for p in job.pairs if p.delivered_at)
                 job.ledger_attempt = max(pair.ledger_attempt for pair in job.pairs)
 
+    # 2b. rate limits: the slots every container shares, taken in one transaction
+    def _throttle(self, jobs: list[Job]) -> None:
+        limited: dict[UUID, list[tuple[Job, Pair]]] = {}
+        for job in jobs:
+            for pair in job.pairs:
+                if pair.endpoint and pair.endpoint.fields.rate_limit and pair.delivered_at is None:
+                    limited.setdefault(pair.endpoint.id, []).append((job, pair))
+        if not limited:
+            return
+        try:
+            with self.db.transaction() as store:
+                now = self.clock.now()
+                tats = store.lock_rates(list(limited), now)
+                taken = {}
+                for endpoint_id, pairs in limited.items():
+                    rate = pairs[0][1].endpoint.fields.rate_limit if pairs[0][1].endpoint else None
+                    assert rate is not None
+                    granted, taken[endpoint_id] = take_slots(
+                        tats.get(endpoint_id, now), now, rate, len(pairs)
+                    )
+                    wait = max(taken[endpoint_id] - RATE_BURST - now, timedelta(0))
+                    for _, pair in pairs[granted:]:
+                        pair.deferred = wait
+                store.set_rates(taken)
+        except Exception as exc:  # no slot can be had: nothing over the limit goes out
+            for job in {id(j): j for pairs in limited.values() for j, _ in pairs}.values():
+                job.fail_step(f"could not take rate limit slots: {exc}")
+
     # 3. the POSTs, at once
     @cached_property
     def _pool(self) -> ThreadPoolExecutor:
@@ -284,7 +316,7 @@ class Worker:
                 assert job.user is not None
                 job.payload = body_for(job.event, job.user, job.schedule)
                 for pair in job.pairs:
-                    if pair.delivered_at is None:
+                    if pair.delivered_at is None and pair.deferred is None:
                         pair.sender = self._sender(pair, now)
                         posting.append((job, pair))
             except Exception as exc:  # a bug, a broken template, an endpoint we cannot send to
@@ -324,21 +356,32 @@ class Worker:
 
     def _decide_after_posts(self, job: Job) -> None:
         posted = [pair for pair in job.pairs if pair.outcome is not None or pair.error is not None]
-        if not posted or not job.pending:
+        deferred = [pair for pair in job.pairs if pair.deferred is not None]
+        if not (posted or deferred) or not job.pending:
             return
         broken = [pair.error for pair in posted if pair.error is not None]
         if broken:  # comes back; the pairs that succeeded are in the ledger
             job.fail_step(broken[0])
             return
+        wait = max((pair.deferred for pair in deferred if pair.deferred is not None), default=timedelta(0))
+        over = "; ".join(f"{pair.label}: over its rate limit" for pair in deferred)
+        if not posted:  # nothing went out: not an attempt
+            job.decide(Fate.HOLD, over)
+            job.retry_in = _whole_seconds(wait)
+            return
         outcomes = [(pair.label, pair.outcome) for pair in posted if pair.outcome is not None]
         failed = [o for _, o in outcomes if o.verdict is not Verdict.SUCCESS]
         job.outcome = failed[0] if failed else outcomes[-1][1]
-        job.decide(*after_posts(outcomes, job.attempt, self.policy.max_attempts))
+        fate, reason = after_posts(outcomes, job.attempt, self.policy.max_attempts)
+        if deferred:  # the limited endpoints still wait for theirs: back, whatever the others did
+            fate, reason = Fate.RETRY, "; ".join(r for r in (reason, over) if r)
+        job.decide(fate, reason)
         if job.decision is Fate.DELIVERED:
             job.delivered_at = max(pair.delivered_at for pair in job.pairs if pair.delivered_at)
         elif job.decision is Fate.RETRY:
             waits = [o.retry_after for o in failed if o.retry_after is not None]
-            job.retry_in = self.policy.backoff.delay(job.attempt, max(waits, default=None), self.rng)
+            backoff = self.policy.backoff.delay(job.attempt, max(waits, default=None), self.rng)
+            job.retry_in = max(backoff if failed else timedelta(0), _whole_seconds(wait))
 
     def _ledger_write(self, job: Job, write: Any) -> None:
         try:
@@ -493,6 +536,11 @@ def _attempt(job: Job, pair: Pair, outcome: Outcome, at: datetime) -> Attempt:
         latency_ms=outcome.latency_ms,
         endpoint_id=pair.endpoint.id if pair.endpoint else None,
     )
+
+
+def _whole_seconds(wait: timedelta) -> timedelta:
+    """SQS hides a message for whole seconds: rounded up, so it never comes back too early."""
+    return timedelta(seconds=math.ceil(wait.total_seconds()))
 
 
 def _lock_users(store: Store, jobs: list[Job]) -> dict[UUID, User]:

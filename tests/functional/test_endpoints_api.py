@@ -37,7 +37,7 @@ def module_database(pg_server: PostgresServer, template_db: str) -> Iterator[str
 @pytest.fixture
 def database_url(module_database: str) -> str:
     with psycopg.connect(module_database, autocommit=True) as conn:
-        conn.execute(b"TRUNCATE endpoints, idempotency_keys")
+        conn.execute(b"TRUNCATE endpoints, endpoint_rates, idempotency_keys")
     return module_database
 
 

@@ -96,6 +96,10 @@ EXPECTED_COLUMNS = {
         "updated_at": ("timestamp with time zone", "NO"),
         "deleted_at": ("timestamp with time zone", "YES"),
     },
+    "endpoint_rates": {
+        "endpoint_id": ("uuid", "NO"),
+        "tat": ("timestamp with time zone", "NO"),
+    },
     "schema_migrations": {
         "version": ("integer", "NO"),
         "name": ("text", "NO"),
@@ -325,9 +329,12 @@ def test_0008_adds_the_endpoints_and_its_down_step_drops_them(empty_url: str) ->
         )
     reverted = migrations.downgrade(empty_url)
     assert [(m.version, m.name) for m in reverted] == [(8, "endpoints")]
-    assert "endpoints" not in tables(empty_url)
+    assert {"endpoints", "endpoint_rates"} & tables(empty_url) == set()
     migrations.upgrade(empty_url)
     assert columns(empty_url, "endpoints") == EXPECTED_COLUMNS["endpoints"]
+    assert constraints(empty_url, "endpoint_rates")["endpoint_rates_endpoint_id_fkey"][1].endswith(
+        "REFERENCES endpoints(id) ON DELETE CASCADE"
+    )
 
 
 def test_a_migration_numbered_below_one_already_applied_is_still_applied(empty_url: str) -> None:

@@ -17,6 +17,7 @@ from chalicelib.domain.endpoints import (
     EndpointFields,
     Secret,
     delivery_key,
+    take_slots,
 )
 from chalicelib.domain.fate import Fate, after_posts
 
@@ -99,3 +100,26 @@ def test_one_events_fate_from_its_endpoints_outcomes() -> None:
         "endpoint a: gave up after 10 attempts: HTTP 503: Service Unavailable",
     )
     assert after_posts([("", GONE)], 1, 10) == (Fate.FAIL, "HTTP 410: Gone")  # as it always read
+
+
+def test_take_slots_lets_half_a_second_of_the_rate_through_at_once_then_spaces_them() -> None:
+    granted, tat = take_slots(NOW, NOW, 10, 20)
+    assert (granted, tat) == (6, NOW + timedelta(milliseconds=600))  # 0, 100, ..., 500 ms
+    assert take_slots(tat, NOW, 10, 5) == (0, tat)  # nothing more now
+    granted, later = take_slots(tat, NOW + timedelta(milliseconds=150), 10, 5)
+    assert (granted, later) == (1, tat + timedelta(milliseconds=100))
+    assert take_slots(NOW - timedelta(hours=1), NOW, 1, 3) == (
+        1,
+        NOW + timedelta(seconds=1),
+    )  # idle: from now
+
+
+def test_take_slots_never_lets_more_than_the_window_and_a_half_second_through() -> None:
+    tat, sent = NOW, []
+    for tick in range(400):  # every 25 ms for 10 s, asking for 7 each time
+        now = NOW + timedelta(milliseconds=25 * tick)
+        granted, tat = take_slots(tat, now, 20, 7)
+        sent += [now] * granted
+    window = [t for t in sent if t < NOW + timedelta(seconds=10)]
+    assert len(window) <= 20 * 10.5 + 1
+    assert len(window) >= 20 * 10  # and the limit is used

@@ -18,3 +18,10 @@ CREATE TABLE endpoints (
 
 -- The worker reads the live endpoints every batch; the list pages through them by id.
 CREATE INDEX endpoints_live ON endpoints (id) WHERE deleted_at IS NULL;
+
+-- Each rate-limited endpoint's next free slot, shared by every worker container (GCRA's
+-- "theoretical arrival time"; domain/endpoints.take_slots): a row lock per endpoint per batch.
+CREATE TABLE endpoint_rates (
+    endpoint_id uuid PRIMARY KEY REFERENCES endpoints (id) ON DELETE CASCADE,
+    tat         timestamptz NOT NULL
+);

@@ -30,3 +30,18 @@ LIMIT %(limit)s;
 -- name: live_endpoints
 -- What the worker fans out to: every live endpoint (a team has a handful), in id order.
 SELECT * FROM endpoints WHERE deleted_at IS NULL ORDER BY id;
+
+-- name: add_rates
+-- A row for each rate-limited endpoint that has none yet (waits for a concurrent first insert).
+INSERT INTO endpoint_rates (endpoint_id, tat)
+SELECT id, %(now)s FROM unnest(%(ids)s::uuid[]) AS id
+ON CONFLICT (endpoint_id) DO NOTHING;
+
+-- name: lock_rates
+-- Locked in id order: two workers never deadlock.
+SELECT endpoint_id, tat FROM endpoint_rates WHERE endpoint_id = ANY(%(ids)s) ORDER BY endpoint_id FOR UPDATE;
+
+-- name: set_rates
+UPDATE endpoint_rates AS r SET tat = s.tat
+FROM unnest(%(ids)s::uuid[], %(tats)s::timestamptz[]) AS s(id, tat)
+WHERE r.endpoint_id = s.id;
