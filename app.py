@@ -198,6 +198,21 @@ def rotate_endpoint_secret(endpoint_id: str) -> dict[str, Any] | Response:
     return endpoints.rotate(context(), endpoint_id, body())
 
 
+@app.route("/endpoints/{endpoint_id}/enable", methods=["POST"], authorizer=jwt_auth)
+def enable_endpoint(endpoint_id: str) -> dict[str, Any] | Response:
+    return endpoints.enable(context(), endpoint_id)
+
+
+@app.route("/endpoints/{endpoint_id}/recover", methods=["POST"], authorizer=jwt_auth)
+def recover_endpoint(endpoint_id: str) -> Response:
+    return endpoints.recover(context(), endpoint_id, body())
+
+
+@app.route("/events/{event_id}/replay", methods=["POST"], authorizer=jwt_auth)
+def replay_event(event_id: str) -> Response:
+    return endpoints.replay(context(), event_id, body())
+
+
 # cron(* * * * ? *), not rate(1 minute): a rate counts from the rule's creation; either fires at
 # some second of the minute, which the sweep's look-ahead absorbs.
 @app.schedule(Cron("*", "*", "*", "*", "?", "*"), name="sweep")

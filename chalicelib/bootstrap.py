@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from chalicelib.adapters.clock import SystemClock
 from chalicelib.domain.builtins import BuiltIns
-from chalicelib.ports import Clock, Database, DeliveryLedger, Destinations, Queue, WebhookSender
+from chalicelib.ports import Clock, Database, DeliveryLedger, Destinations, Notices, Queue, WebhookSender
 from chalicelib.settings import Settings, SettingsError
 
 if TYPE_CHECKING:  # each factory imports its adapter itself: a function loads only what it uses
@@ -185,6 +185,16 @@ class Container:
         )
 
     @_Part
+    def notices(self) -> Notices:
+        from chalicelib.adapters import aws_clients
+        from chalicelib.adapters.notices import EndpointNotices
+
+        s = self.settings
+        if not s.ops_topic_arn:
+            return EndpointNotices()
+        return EndpointNotices(aws_clients.client("sns", s.aws_region, s.aws_endpoint_url), s.ops_topic_arn)
+
+    @_Part
     def sweep_policy(self) -> SweepPolicy:
         from chalicelib.services.sweeper import SweepPolicy
 
@@ -205,12 +215,13 @@ class Container:
             s.lease,
             s.max_event_age,
             s.webhook_concurrency,
+            s.endpoint_disable_after,
         )
         # The built-in endpoint when WEBHOOK_URL is set (or a test installed a sender for it).
         builtin = self.webhook if s.webhook_url or "webhook" in self._parts else None
         return Worker(
             self.db, self.clock, self.builtins, self.queue, self.dlq, self.ledger, builtin, policy,
-            destinations=self.destinations,
+            destinations=self.destinations, notices=self.notices,
         )  # fmt: skip
 
 

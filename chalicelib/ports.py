@@ -168,6 +168,23 @@ class Store(Protocol):
         """Every live endpoint, enabled or not, in id order (what the worker fans out to)."""
         ...
 
+    def mark_endpoint_failing(self, endpoint_id: UUID, at: datetime) -> bool:
+        """Its first failure after a success: True if this call marked it (once)."""
+        ...
+
+    def mark_endpoint_healthy(self, endpoint_id: UUID) -> None: ...
+
+    def disable_failing_endpoint(self, endpoint_id: UUID, now: datetime, cutoff: datetime) -> bool:
+        """Disables it if it is enabled and failing since `cutoff` or before; True if this call did."""
+        ...
+
+    def finished_events(
+        self, types: Sequence[str] | None, since: datetime, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[Event]:
+        """COMPLETED and FAILED events of these types (None: every type) targeted at or after
+        `since`, in (target_utc, id) order after `after`: what a recovery sends again."""
+        ...
+
     def lock_rates(self, endpoint_ids: Sequence[UUID], now: datetime) -> dict[UUID, datetime]:
         """Each rate-limited endpoint's next free slot (`now` for one never limited before),
         locked for this transaction: every worker container takes its slots here."""
@@ -390,3 +407,10 @@ class Destinations(Protocol):
     secrets in force), kept while it stays so, with its connections."""
 
     def sender_for(self, endpoint: Endpoint, now: datetime) -> WebhookSender: ...
+
+
+class Notices(Protocol):
+    """Operational events about endpoints (`endpoint.failing`, `endpoint.disabled`,
+    `endpoint.enabled`): to the operations topic in AWS, printed locally."""
+
+    def publish(self, kind: str, endpoint_id: UUID, at: datetime, detail: str = "") -> None: ...

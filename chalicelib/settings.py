@@ -142,6 +142,10 @@ class Settings:
     endpoint_allowed_arns: tuple[str, ...] | None = None
     """The AWS destinations an endpoint may name (ARN patterns, `*` any run of characters);
     None, the local stage's default, takes any (its own emulator's)."""
+    endpoint_disable_after: timedelta = timedelta(days=5)
+    """An endpoint whose every delivery has failed for this long is disabled."""
+    ops_topic_arn: str | None = None
+    """Where operational events about endpoints go (SNS); None: the log only."""
     endpoint_private_urls: bool = True
     """Whether a webhook endpoint may be http and name a loopback or private address: the local
     stage's default; the cloud stages want https to public addresses."""
@@ -206,6 +210,8 @@ class Settings:
             webhook_connect_timeout=_seconds(env, "WEBHOOK_CONNECT_TIMEOUT", "2"),
             webhook_read_timeout=_seconds(env, "WEBHOOK_READ_TIMEOUT", "5"),
             webhook_concurrency=_positive(env, "WEBHOOK_CONCURRENCY", "10"),
+            endpoint_disable_after=_duration(env, "ENDPOINT_DISABLE_AFTER", "5d"),
+            ops_topic_arn=env.get("OPS_TOPIC_ARN") or None,
             endpoint_allowed_arns=_arn_patterns(env.get("ENDPOINT_ALLOWED_ARNS"), stage),
             endpoint_private_urls=_flag(env, "ENDPOINT_PRIVATE_URLS", str(stage == "local").lower()),
         )

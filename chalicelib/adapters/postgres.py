@@ -318,6 +318,29 @@ class Store:
     def live_endpoints(self) -> list[Endpoint]:
         return [_endpoint(r) for r in self._all("live_endpoints")]
 
+    def mark_endpoint_failing(self, endpoint_id: UUID, at: datetime) -> bool:
+        return self._one("mark_endpoint_failing", id=endpoint_id, at=at) is not None
+
+    def mark_endpoint_healthy(self, endpoint_id: UUID) -> None:
+        self.run("mark_endpoint_healthy", id=endpoint_id)
+
+    def disable_failing_endpoint(self, endpoint_id: UUID, now: datetime, cutoff: datetime) -> bool:
+        return self._one("disable_failing_endpoint", id=endpoint_id, now=now, cutoff=cutoff) is not None
+
+    def finished_events(
+        self, types: Sequence[str] | None, since: datetime, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[Event]:
+        after_target, after_id = after or (since - timedelta(microseconds=1), UUID(int=0))
+        rows = self._all(
+            "finished_events_of_types",
+            types=list(types) if types is not None else None,
+            since=since,
+            after_target=after_target,
+            after_id=after_id,
+            limit=limit,
+        )
+        return [event_from_row(r) for r in rows]
+
     def lock_rates(self, endpoint_ids: Sequence[UUID], now: datetime) -> dict[UUID, datetime]:
         ids = sorted(set(endpoint_ids))
         self.run("add_rates", ids=ids, now=now)
@@ -642,6 +665,8 @@ def _endpoint_params(endpoint: Endpoint) -> dict[str, Any]:
         "rate_limit": fields.rate_limit,
         "secrets": Jsonb([_secret_json(s) for s in endpoint.secrets]),
         "enabled": endpoint.enabled,
+        "failing_since": endpoint.failing_since,
+        "disabled_at": endpoint.disabled_at,
         "version": endpoint.version,
         "created_at": endpoint.created_at,
         "updated_at": endpoint.updated_at,
@@ -680,6 +705,8 @@ def _endpoint(row: dict[str, Any]) -> Endpoint:
         version=row["version"],
         created_at=_utc(row["created_at"]),
         updated_at=_utc(row["updated_at"]),
+        failing_since=_utc(row["failing_since"]),
+        disabled_at=_utc(row["disabled_at"]),
     )
 
 

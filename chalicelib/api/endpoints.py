@@ -10,11 +10,12 @@ from chalicelib import bootstrap
 from chalicelib.api import http
 from chalicelib.api.auth import principal, require
 from chalicelib.api.endpoint_input import parse_endpoint_patch, parse_new_endpoint, parse_rotation
+from chalicelib.api.events import parse_instant
 from chalicelib.api.serializers import endpoint_json, secret_json
 from chalicelib.api.users import Context
 from chalicelib.domain.access import Action
 from chalicelib.domain.endpoints import DEFAULT_GRACE, DestinationRules
-from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.errors import FieldError, ValidationError
 from chalicelib.domain.instants import iso_utc
 from chalicelib.services import endpoints
 
@@ -103,3 +104,48 @@ def rotate(context: Context, endpoint_id: str, body: http.Body) -> dict[str, Any
     grace = parse_rotation(http.json_body(body)) if body.raw else DEFAULT_GRACE
     found = endpoints.rotate_secret(c.db, c.clock, eid, grace)
     return {"secrets": [secret_json(s) for s in found], "at": iso_utc(c.clock.now())}
+
+
+@http.translate_errors
+def enable(context: Context, endpoint_id: str) -> dict[str, Any] | Response:
+    _admin(context)
+    c = bootstrap.container()
+    return endpoint_json(endpoints.enable_endpoint(c.db, c.clock, c.notices, http.parse_id(endpoint_id)))
+
+
+@http.translate_errors
+def recover(context: Context, endpoint_id: str, body: http.Body) -> Response:
+    """{"since": INSTANT}: what failed or was held since then, sent again."""
+    _admin(context)
+    eid = http.parse_id(endpoint_id)
+    payload = http.json_body(body)
+    if not isinstance(payload, dict):
+        raise ValidationError.single("body", "must be a JSON object")
+    errors = [FieldError(name, "is not a known field") for name in payload if name != "since"]
+    since = payload.get("since")
+    if not isinstance(since, str):
+        errors.append(FieldError("since", "is required: an ISO 8601 date-time"))
+    if errors:
+        raise ValidationError(errors)
+    c = bootstrap.container()
+    queued = endpoints.recover(c.db, c.clock, c.queue, eid, parse_instant(str(since), "since"))
+    return http.json_response({"queued": queued}, 202)
+
+
+@http.translate_errors
+def replay(context: Context, event_id: str, body: http.Body) -> Response:
+    """{"endpointId": ...}: one finished event sent to that endpoint again."""
+    _admin(context)
+    eid = http.parse_id(event_id)
+    payload = http.json_body(body)
+    if not isinstance(payload, dict):
+        raise ValidationError.single("body", "must be a JSON object")
+    errors = [FieldError(name, "is not a known field") for name in payload if name != "endpointId"]
+    target = payload.get("endpointId")
+    if not isinstance(target, str):
+        errors.append(FieldError("endpointId", "is required: an endpoint's id"))
+    if errors:
+        raise ValidationError(errors)
+    c = bootstrap.container()
+    endpoints.replay(c.db, c.queue, eid, http.parse_id(str(target), "endpointId"))
+    return http.json_response({"queued": 1}, 202)

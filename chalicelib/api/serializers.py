@@ -87,6 +87,8 @@ def endpoint_json(endpoint: Endpoint) -> dict[str, Any]:
         "description": fields.description,
         "rateLimit": fields.rate_limit,
         "status": "enabled" if endpoint.enabled else "disabled",
+        "failingSince": iso_utc(endpoint.failing_since) if endpoint.failing_since else None,
+        "disabledAt": iso_utc(endpoint.disabled_at) if endpoint.disabled_at else None,
         "createdAt": iso_utc(endpoint.created_at),
         "updatedAt": iso_utc(endpoint.updated_at),
     }

@@ -84,6 +84,15 @@ class Endpoint:
     version: int
     created_at: datetime
     updated_at: datetime
+    failing_since: datetime | None = None
+    """Since when every delivery to it has failed; None while its last one succeeded."""
+    disabled_at: datetime | None = None
+
+    def enable(self, now: datetime) -> Endpoint:
+        """POST /endpoints/{id}/enable: delivered to again, its failing clock started afresh."""
+        return replace(
+            self, enabled=True, failing_since=None, disabled_at=None, version=self.version + 1, updated_at=now
+        )
 
     def takes(self, event_type: str) -> bool:
         return self.enabled and (self.fields.event_types is None or event_type in self.fields.event_types)

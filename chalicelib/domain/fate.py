@@ -116,6 +116,28 @@ def classify(
     return Fate.SEND, ""
 
 
+def classify_resend(
+    message: Message,
+    event: Event | None,
+    user: User | None,
+    endpoint_found: bool,
+    schedule: Schedule | None = None,
+) -> tuple[Fate, str]:
+    """A message that sends a finished event to one endpoint again (recover, replay): SEND, or
+    why not. Nothing about the event changes, whatever comes of it."""
+    if event is None:
+        return Fate.DROP, "no such event"
+    if event.status not in (Status.COMPLETED, Status.FAILED):
+        return Fate.DROP, f"only a finished event is sent again; this one is {event.status}"
+    if user is None:
+        return Fate.DROP, "the user was deleted"
+    if event.schedule_id is not None and schedule is None:
+        return Fate.DROP, "the schedule was deleted"
+    if not endpoint_found:
+        return Fate.DROP, f"no such endpoint {message.endpoint_id}"
+    return Fate.SEND, ""
+
+
 def after_post(outcome: Outcome, attempt: int, max_attempts: int) -> tuple[Fate, str]:
     if outcome.verdict is Verdict.SUCCESS:
         return Fate.DELIVERED, ""

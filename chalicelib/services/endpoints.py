@@ -11,11 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from chalicelib.domain.delivery import Message
 from chalicelib.domain.endpoints import Endpoint, EndpointFields, Secret
-from chalicelib.domain.errors import NotFound
-from chalicelib.ports import Clock, Database, Store
+from chalicelib.domain.errors import Conflict, NotFound, Unavailable, ValidationError
+from chalicelib.domain.events import Status
+from chalicelib.domain.instants import iso_utc
+from chalicelib.ports import Clock, Database, Notices, Queue, Store
 
 SECRET_BYTES = 32
+RECOVERY_WINDOW = timedelta(days=30)
+"""As far back as the ledger remembers successes (adapters/ledger.RETENTION): older, a recovery
+could not tell what the endpoint has."""
+RECOVERY_PAGE = 500
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,75 @@ def rotate_secret(
         rotated = _locked(store, endpoint_id).rotate(draw(), grace, now)
         store.update_endpoint(rotated)
     return rotated.secrets_in_force(now)
+
+
+def enable_endpoint(db: Database, clock: Clock, notices: Notices, endpoint_id: UUID) -> Endpoint:
+    """Delivered to again from the next batch on; what it missed waits for a recovery."""
+    now = clock.now()
+    with db.transaction() as store:
+        enabled = _locked(store, endpoint_id).enable(now)
+        store.update_endpoint(enabled)
+    announce(notices, "endpoint.enabled", endpoint_id, now)
+    return enabled
+
+
+def announce(notices: Notices | None, kind: str, endpoint_id: UUID, at: datetime) -> None:
+    """An operational event: logged always (what `make run` prints), published to the
+    operations topic when there is one; a topic that cannot be reached loses only its copy."""
+    from chalicelib import observability as obs  # here: importing the API loads no Powertools
+
+    notice = {"type": kind, "endpointId": str(endpoint_id), "at": iso_utc(at)}
+    obs.log().warning(kind, extra=notice)
+    if notices is None:
+        return
+    try:
+        notices.publish(kind, endpoint_id, at)
+    except Exception as exc:
+        obs.log().error("the operations topic is unreachable", extra=notice | {"error": str(exc)[:300]})
+
+
+class QueueUnavailable(Unavailable):
+    """The delivery queue refused messages."""
+
+    what = "the delivery queue"
+
+
+def recover(db: Database, clock: Clock, queue: Queue, endpoint_id: UUID, since: datetime) -> int:
+    """Sends every finished event of the endpoint's types targeted since `since` (and since the
+    endpoint was created) to it again, each as its own message; the worker skips those the
+    endpoint has already (the ledger), so what failed or was held arrives, each once, with its
+    original webhook-id. Returns how many were queued."""
+    if clock.now() - since > RECOVERY_WINDOW:
+        raise ValidationError.single("since", f"must be within the ledger's {RECOVERY_WINDOW.days} days")
+    endpoint = get_endpoint(db, endpoint_id)
+    since = max(since, endpoint.created_at)
+    queued, after = 0, None
+    while True:
+        with db.transaction() as store:
+            page = store.finished_events(endpoint.fields.event_types, since, after, RECOVERY_PAGE)
+        bodies = [Message(e.id, e.version, e.idempotency_key, endpoint.id).encode() for e in page]
+        for start in range(0, len(bodies), 10):
+            if queue.send_batch(bodies[start : start + 10]):
+                raise QueueUnavailable(
+                    "some messages were not accepted; recover again (nothing is sent twice)"
+                )
+        queued += len(bodies)
+        if len(page) < RECOVERY_PAGE:
+            return queued
+        after = (page[-1].target_utc, page[-1].id)
+
+
+def replay(db: Database, queue: Queue, event_id: UUID, endpoint_id: UUID) -> None:
+    """Sends one finished event to the endpoint again, with its original webhook-id, even if the
+    endpoint has it (a receiver that does ignores it)."""
+    with db.transaction() as store:
+        event = store.get_event(event_id)
+        if event is None:
+            raise NotFound("no such event")
+        _found(store.get_endpoint(endpoint_id))
+    if event.status not in (Status.COMPLETED, Status.FAILED):
+        raise Conflict(f"only a finished event is sent again; this one is {event.status}")
+    queue.send(Message(event.id, event.version, event.idempotency_key, endpoint_id, replay=True).encode())
 
 
 def _locked(store: Store, endpoint_id: UUID) -> Endpoint:

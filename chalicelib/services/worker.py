@@ -58,6 +58,7 @@ from chalicelib.domain.fate import (
     after_posts,
     attempt_number,
     classify,
+    classify_resend,
     is_current,
     lease_on_receive,
     seconds_until_due,
@@ -73,10 +74,12 @@ from chalicelib.ports import (
     Delivery,
     DeliveryLedger,
     Destinations,
+    Notices,
     Queue,
     Store,
     WebhookSender,
 )
+from chalicelib.services.endpoints import announce
 from chalicelib.services.scheduling import plan_following, planning_asks
 
 _MOVED = "the event moved on meanwhile; its new message decides"
@@ -91,6 +94,8 @@ class DeliveryPolicy:
     max_event_age: timedelta
     webhook_concurrency: int = 10
     """POSTs in flight at once, per worker (a batch is at most 10 messages)."""
+    endpoint_disable_after: timedelta = timedelta(days=5)
+    """An endpoint whose every delivery has failed for this long is disabled."""
 
 
 @dataclass
@@ -159,8 +164,13 @@ class Job:
         return self.decision is None and self.error is None and self.event is not None
 
     @property
+    def resend(self) -> bool:
+        """A finished event sent to one endpoint again (recover, replay): the event is not written."""
+        return self.message is not None and self.message.endpoint_id is not None
+
+    @property
     def attempt(self) -> int:
-        return attempt_number(self.event)
+        return self.receive_count if self.resend else attempt_number(self.event)
 
     def log_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {"messageId": self.message_id, "action": self.fate.value}
@@ -193,6 +203,8 @@ class Worker:
     rng: random.Random = field(default_factory=random.Random)
     destinations: Destinations | None = None
     """The endpoints' senders; None delivers to the built-in endpoint alone (the benchmark)."""
+    notices: Notices | None = None
+    """Where `endpoint.failing` and `endpoint.disabled` go; None: nowhere."""
 
     def deliver_batch(self, records: Sequence[dict[str, Any]]) -> list[str]:
         """Handles one SQS batch; returns the message ids that must come back (batchItemFailures)."""
@@ -201,7 +213,8 @@ class Worker:
         self._check_ledger(jobs)
         self._throttle([job for job in jobs if job.pending])
         self._post_all([job for job in jobs if job.pending])
-        self._write(jobs)
+        self._note_health(jobs)
+        self._write([job for job in jobs if not job.resend])
         self._to_dlq(jobs)
         failed = self._come_back(jobs)
         _report(jobs)
@@ -231,6 +244,9 @@ class Worker:
             job.schedule = (
                 schedules.get(job.event.schedule_id) if job.event and job.event.schedule_id else None
             )
+            if job.resend:
+                self._classify_resend(job, endpoints)
+                continue
             fate, reason = classify(
                 job.message, job.event, job.user, now, self.policy.max_event_age, job.schedule
             )
@@ -246,6 +262,19 @@ class Worker:
             if fate is not Fate.SEND:  # SEND is decided by the ledger or the POST
                 job.decide(fate, reason)
 
+    def _classify_resend(self, job: Job, endpoints: list[Endpoint]) -> None:
+        assert job.message is not None
+        endpoint = next((e for e in endpoints if e.id == job.message.endpoint_id), None)
+        fate, reason = classify_resend(job.message, job.event, job.user, endpoint is not None, job.schedule)
+        if fate is Fate.SEND and endpoint is not None and job.event is not None:
+            if not endpoint.enabled:
+                job.decide(Fate.HOLD, f"endpoint {endpoint.id} is disabled")
+                job.retry_in = self.policy.backoff.delay(job.receive_count, None, self.rng)
+                return
+            job.pairs = [Pair(endpoint, delivery_key(job.event.idempotency_key, endpoint.id))]
+            return
+        job.decide(fate, reason)
+
     def _pairs(self, event: Event, key: str, endpoints: list[Endpoint]) -> list[Pair]:
         """The built-in endpoint, if set, and every enabled endpoint that takes the event's type."""
         pairs = [Pair(None, key)] if self.sender is not None else []
@@ -253,7 +282,10 @@ class Worker:
 
     # 2. the ledger: a success already recorded is finalised without a POST
     def _check_ledger(self, jobs: list[Job]) -> None:
-        sending = [job for job in jobs if job.pending and job.pairs]
+        # A replay sends what the endpoint has already: its ledger is not asked.
+        sending = [
+            job for job in jobs if job.pending and job.pairs and not (job.message and job.message.replay)
+        ]
         if not sending:
             return
         try:
@@ -382,6 +414,48 @@ class Worker:
             waits = [o.retry_after for o in failed if o.retry_after is not None]
             backoff = self.policy.backoff.delay(job.attempt, max(waits, default=None), self.rng)
             job.retry_in = max(backoff if failed else timedelta(0), _whole_seconds(wait))
+
+    # 3b. each endpoint's health: failing since its first failure after a success, disabled once
+    # that has lasted ENDPOINT_DISABLE_AFTER (written only when its state changes)
+    def _note_health(self, jobs: list[Job]) -> None:
+        results: dict[UUID, tuple[Endpoint, bool, datetime]] = {}
+        for job in jobs:
+            for pair in job.pairs:
+                if pair.endpoint is None or pair.outcome is None:
+                    continue
+                ok = pair.outcome.verdict is Verdict.SUCCESS
+                _, was_ok, at = results.get(pair.endpoint.id, (pair.endpoint, False, self.clock.now()))
+                results[pair.endpoint.id] = (pair.endpoint, was_ok or ok, at)
+        cutoff = self.clock.now() - self.policy.endpoint_disable_after
+        changing = [  # a write only where the state changes
+            (e, ok, at)
+            for e, ok, at in results.values()
+            if (
+                (e.failing_since is not None)
+                if ok
+                else (e.failing_since is None or e.failing_since <= cutoff)
+            )
+        ]
+        if not changing:
+            return
+        notices: list[tuple[str, UUID, datetime]] = []
+        try:
+            with self.db.transaction() as store:
+                for endpoint, ok, at in changing:
+                    if ok:
+                        store.mark_endpoint_healthy(endpoint.id)
+                    elif endpoint.failing_since is None:
+                        if store.mark_endpoint_failing(endpoint.id, at):
+                            notices.append(("endpoint.failing", endpoint.id, at))
+                    elif endpoint.failing_since <= cutoff and store.disable_failing_endpoint(
+                        endpoint.id, at, cutoff
+                    ):
+                        notices.append(("endpoint.disabled", endpoint.id, at))
+        except Exception as exc:  # the next batch's outcomes say it again
+            obs.log().warning("could not note the endpoints' health", extra={"error": str(exc)[:300]})
+            return
+        for kind, endpoint_id, at in notices:
+            announce(self.notices, kind, endpoint_id, at)
 
     def _ledger_write(self, job: Job, write: Any) -> None:
         try:

@@ -17,6 +17,7 @@ from chalice.test import Client
 
 from chalicelib import bootstrap
 from chalicelib.adapters.clock import ManualClock
+from chalicelib.adapters.memory import MemoryQueue
 from chalicelib.domain.instants import iso_utc
 from tests.conftest import PostgresServer
 from tests.functional.test_idempotency_api import post as idempotent_post
@@ -234,3 +235,45 @@ def test_a_cloud_stage_refuses_webhooks_into_its_network_and_aws_targets_it_does
     ):
         field = "destination." + next(k for k in destination if k != "type")
         assert_error(send(client, "POST", "/endpoints", {"destination": destination}), 400, field)
+
+
+def test_enable_recover_and_replay_are_admin_only_and_name_what_is_wrong(
+    client: Client, container: bootstrap.Container, clock: ManualClock
+) -> None:
+    queue = MemoryQueue(clock)
+    container.use(queue=queue)
+    made = create(client)
+    enabled = client.http.post(f"/endpoints/{made['id']}/enable")
+    assert enabled.status_code == 200, enabled.body
+    assert (
+        enabled.json_body["status"],
+        enabled.json_body["failingSince"],
+        enabled.json_body["disabledAt"],
+    ) == (
+        "enabled",
+        None,
+        None,
+    )
+    since = iso_utc(clock.now() - timedelta(days=1))
+    recovered = send(client, "POST", f"/endpoints/{made['id']}/recover", {"since": since})
+    assert (recovered.status_code, recovered.json_body) == (202, {"queued": 0})  # nothing finished yet
+    too_old = iso_utc(clock.now() - timedelta(days=31))
+    assert_error(send(client, "POST", f"/endpoints/{made['id']}/recover", {"since": too_old}), 400, "since")
+    assert_error(send(client, "POST", f"/endpoints/{made['id']}/recover", {"from": since}), 400, "from")
+    assert_error(
+        send(client, "POST", f"/endpoints/{made['id']}/recover", {"since": "yesterday"}), 400, "since"
+    )
+    assert_error(send(client, "POST", f"/endpoints/{uuid.uuid4()}/recover", {"since": since}), 404)
+    assert_error(send(client, "POST", f"/events/{uuid.uuid4()}/replay", {"endpointId": made["id"]}), 404)
+    assert_error(
+        send(client, "POST", f"/events/{uuid.uuid4()}/replay", {"endpointId": "x"}), 400, "endpointId"
+    )
+    assert_error(send(client, "POST", f"/events/{uuid.uuid4()}/replay", {}), 400, "endpointId")
+    headers = {"Content-Type": "application/json"} | bearer(token_for("service", "billing"))
+    for path, payload in (
+        (f"/endpoints/{made['id']}/enable", b""),
+        (f"/endpoints/{made['id']}/recover", b'{"since": "2026-03-01"}'),
+        (f"/events/{uuid.uuid4()}/replay", b'{"endpointId": "%s"}' % made["id"].encode()),
+    ):
+        assert_error(client.http.request("POST", path, headers=headers, body=payload), 403)
+    assert queue.depth() == 0

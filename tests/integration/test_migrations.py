@@ -91,6 +91,8 @@ EXPECTED_COLUMNS = {
         "rate_limit": ("integer", "YES"),
         "secrets": ("jsonb", "NO"),
         "enabled": ("boolean", "NO"),
+        "failing_since": ("timestamp with time zone", "YES"),
+        "disabled_at": ("timestamp with time zone", "YES"),
         "version": ("integer", "NO"),
         "created_at": ("timestamp with time zone", "NO"),
         "updated_at": ("timestamp with time zone", "NO"),

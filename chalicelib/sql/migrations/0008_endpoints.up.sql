@@ -10,6 +10,10 @@ CREATE TABLE endpoints (
     -- Newest first: [{"value": "whsec_…", "createdAt": …, "expiresAt": … | null}].
     secrets     jsonb NOT NULL,
     enabled     boolean NOT NULL DEFAULT true,
+    -- Since when every delivery to it has failed (NULL: its last one succeeded); it is disabled
+    -- (disabled_at) once that has lasted ENDPOINT_DISABLE_AFTER.
+    failing_since timestamptz,
+    disabled_at timestamptz,
     version     integer NOT NULL,
     created_at  timestamptz NOT NULL,
     updated_at  timestamptz NOT NULL,
