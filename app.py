@@ -198,6 +198,11 @@ def rotate_endpoint_secret(endpoint_id: str) -> dict[str, Any] | Response:
     return endpoints.rotate(context(), endpoint_id, body())
 
 
+@app.route("/endpoints/{endpoint_id}/stats", methods=["GET"], authorizer=jwt_auth)
+def endpoint_stats(endpoint_id: str) -> dict[str, Any] | Response:
+    return endpoints.stats(context(), endpoint_id)
+
+
 @app.route("/endpoints/{endpoint_id}/enable", methods=["POST"], authorizer=jwt_auth)
 def enable_endpoint(endpoint_id: str) -> dict[str, Any] | Response:
     return endpoints.enable(context(), endpoint_id)

@@ -389,6 +389,10 @@ class DeliveryLedger(Protocol):
         """Oldest first."""
         ...
 
+    def attempts_for_endpoint(self, endpoint_id: UUID, since: datetime) -> list[Attempt]:
+        """Every attempt to this endpoint at or after `since`, oldest first."""
+        ...
+
 
 @dataclass(frozen=True)
 class Delivery:

@@ -14,7 +14,7 @@ from chalicelib.api.events import parse_instant
 from chalicelib.api.serializers import endpoint_json, secret_json
 from chalicelib.api.users import Context
 from chalicelib.domain.access import Action
-from chalicelib.domain.endpoints import DEFAULT_GRACE, DestinationRules
+from chalicelib.domain.endpoints import DEFAULT_GRACE, STATS_WINDOW, DestinationRules
 from chalicelib.domain.errors import FieldError, ValidationError
 from chalicelib.domain.instants import iso_utc
 from chalicelib.services import endpoints
@@ -149,3 +149,21 @@ def replay(context: Context, event_id: str, body: http.Body) -> Response:
     c = bootstrap.container()
     endpoints.replay(c.db, c.queue, eid, http.parse_id(str(target), "endpointId"))
     return http.json_response({"queued": 1}, 202)
+
+
+@http.translate_errors
+def stats(context: Context, endpoint_id: str) -> dict[str, Any] | Response:
+    """The last 24 hours: deliveries, successes, failures, p50/p95 response time, the last error."""
+    _admin(context)
+    c = bootstrap.container()
+    found = endpoints.stats(c.db, c.clock, c.ledger, http.parse_id(endpoint_id))
+    return {
+        "since": iso_utc(c.clock.now() - STATS_WINDOW),
+        "deliveries": found.deliveries,
+        "successes": found.successes,
+        "failures": found.failures,
+        "p50Ms": None if found.p50_ms is None else round(found.p50_ms, 1),
+        "p95Ms": None if found.p95_ms is None else round(found.p95_ms, 1),
+        "lastError": found.last_error,
+        "lastErrorAt": iso_utc(found.last_error_at) if found.last_error_at else None,
+    }

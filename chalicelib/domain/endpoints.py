@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
+import math
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -203,3 +204,48 @@ def delivery_key(event_key: str, endpoint_id: UUID | None) -> str:
     if endpoint_id is None:
         return event_key
     return str(uuid.uuid5(_PAIR_NAMESPACE, f"{event_key}/{endpoint_id}"))
+
+
+STATS_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class AttemptFacts:
+    """What the stats need of one attempt (the ledger's `Attempt`, seen from the domain)."""
+
+    at: datetime
+    success: bool
+    latency_ms: float
+    error: str | None
+
+
+@dataclass(frozen=True)
+class EndpointStats:
+    deliveries: int
+    successes: int
+    failures: int
+    p50_ms: float | None
+    p95_ms: float | None
+    last_error: str | None
+    last_error_at: datetime | None
+
+
+def endpoint_stats(attempts: list[AttemptFacts]) -> EndpointStats:
+    """Over the attempts given (the last 24 hours'): counts, the median and 95th percentile
+    response time (nearest rank), and the last failure's reason and time."""
+    latencies = sorted(a.latency_ms for a in attempts)
+    failed = [a for a in attempts if not a.success]
+    last = sorted(failed, key=lambda a: a.at)[-1] if failed else None  # ties: the later given
+
+    def rank(p: float) -> float | None:
+        return latencies[max(0, math.ceil(p * len(latencies)) - 1)] if latencies else None
+
+    return EndpointStats(
+        len(attempts),
+        len(attempts) - len(failed),
+        len(failed),
+        rank(0.5),
+        rank(0.95),
+        last.error if last else None,
+        last.at if last else None,
+    )

@@ -12,11 +12,19 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from chalicelib.domain.delivery import Message
-from chalicelib.domain.endpoints import Endpoint, EndpointFields, Secret
+from chalicelib.domain.endpoints import (
+    STATS_WINDOW,
+    AttemptFacts,
+    Endpoint,
+    EndpointFields,
+    EndpointStats,
+    Secret,
+    endpoint_stats,
+)
 from chalicelib.domain.errors import Conflict, NotFound, Unavailable, ValidationError
 from chalicelib.domain.events import Status
 from chalicelib.domain.instants import iso_utc
-from chalicelib.ports import Clock, Database, Notices, Queue, Store
+from chalicelib.ports import Clock, Database, DeliveryLedger, Notices, Queue, Store
 
 SECRET_BYTES = 32
 RECOVERY_WINDOW = timedelta(days=30)
@@ -160,6 +168,23 @@ def replay(db: Database, queue: Queue, event_id: UUID, endpoint_id: UUID) -> Non
     if event.status not in (Status.COMPLETED, Status.FAILED):
         raise Conflict(f"only a finished event is sent again; this one is {event.status}")
     queue.send(Message(event.id, event.version, event.idempotency_key, endpoint_id, replay=True).encode())
+
+
+def stats(db: Database, clock: Clock, ledger: DeliveryLedger, endpoint_id: UUID) -> EndpointStats:
+    """The last 24 hours of attempts to the endpoint, from the ledger."""
+    get_endpoint(db, endpoint_id)
+    found = ledger.attempts_for_endpoint(endpoint_id, clock.now() - STATS_WINDOW)
+    facts = [
+        AttemptFacts(a.attempted_at, a.outcome == "success", a.latency_ms, _failure(a.status_code, a.error))
+        for a in found
+    ]
+    return endpoint_stats(facts)
+
+
+def _failure(status: int | None, error: str | None) -> str | None:
+    if status is not None:
+        return f"HTTP {status}" + (f": {error}" if error else "")
+    return error
 
 
 def _locked(store: Store, endpoint_id: UUID) -> Endpoint:

@@ -17,8 +17,9 @@ from chalice.test import Client
 
 from chalicelib import bootstrap
 from chalicelib.adapters.clock import ManualClock
-from chalicelib.adapters.memory import MemoryQueue
+from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from chalicelib.domain.instants import iso_utc
+from chalicelib.ports import Attempt
 from tests.conftest import PostgresServer
 from tests.functional.test_idempotency_api import post as idempotent_post
 from tests.functional.test_users_api import assert_error, send
@@ -277,3 +278,35 @@ def test_enable_recover_and_replay_are_admin_only_and_name_what_is_wrong(
     ):
         assert_error(client.http.request("POST", path, headers=headers, body=payload), 403)
     assert queue.depth() == 0
+
+
+def test_stats_are_the_last_24_hours_of_the_endpoints_attempts(
+    client: Client, container: bootstrap.Container, clock: ManualClock
+) -> None:
+    ledger = MemoryLedger()
+    container.use(ledger=ledger)
+    made = create(client)
+    endpoint_id = uuid.UUID(made["id"])
+    now = clock.now()
+    for n, (outcome, status, ms) in enumerate(
+        [("success", 200, 12.0), ("transient", 503, 80.0), ("success", 200, 20.0)]
+    ):
+        error = "Service Unavailable" if status == 503 else None
+        at = now - timedelta(hours=1) + timedelta(seconds=n)
+        ledger.record_attempt(Attempt(uuid.uuid4(), "k", 1, at, outcome, status, error, ms, endpoint_id))
+    ledger.record_attempt(
+        Attempt(uuid.uuid4(), "k", 1, now - timedelta(days=2), "permanent", 410, "Gone", 1.0, endpoint_id)
+    )
+    response = client.http.get(f"/endpoints/{made['id']}/stats")
+    assert response.status_code == 200, response.body
+    assert response.json_body == {
+        "since": iso_utc(now - timedelta(hours=24)),
+        "deliveries": 3,
+        "successes": 2,
+        "failures": 1,
+        "p50Ms": 20.0,
+        "p95Ms": 80.0,
+        "lastError": "HTTP 503: Service Unavailable",
+        "lastErrorAt": iso_utc(now - timedelta(hours=1) + timedelta(seconds=1)),
+    }
+    assert_error(client.http.get(f"/endpoints/{uuid.uuid4()}/stats"), 404)

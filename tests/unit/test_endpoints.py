@@ -10,13 +10,16 @@ import pytest
 
 from chalicelib.domain.delivery import Outcome, Verdict
 from chalicelib.domain.endpoints import (
+    AttemptFacts,
     Destination,
     DestinationRules,
     DestinationType,
     Endpoint,
     EndpointFields,
+    EndpointStats,
     Secret,
     delivery_key,
+    endpoint_stats,
     take_slots,
 )
 from chalicelib.domain.fate import Fate, after_posts
@@ -123,3 +126,17 @@ def test_take_slots_never_lets_more_than_the_window_and_a_half_second_through() 
     window = [t for t in sent if t < NOW + timedelta(seconds=10)]
     assert len(window) <= 20 * 10.5 + 1
     assert len(window) >= 20 * 10  # and the limit is used
+
+
+def test_the_stats_count_every_attempt_and_name_the_last_failure() -> None:
+    facts = [
+        AttemptFacts(NOW + timedelta(seconds=n), ok, float(ms), None if ok else f"HTTP {code}")
+        for n, (ok, ms, code) in enumerate(
+            [(True, 10, 200), (False, 500, 503), (True, 20, 200), (False, 30, 429), (True, 40, 200)]
+        )
+    ]
+    stats = endpoint_stats(facts)
+    assert (stats.deliveries, stats.successes, stats.failures) == (5, 3, 2)
+    assert (stats.p50_ms, stats.p95_ms) == (30.0, 500.0)
+    assert (stats.last_error, stats.last_error_at) == ("HTTP 429", NOW + timedelta(seconds=3))
+    assert endpoint_stats([]) == EndpointStats(0, 0, 0, None, None, None, None)

@@ -98,7 +98,19 @@ def test_a_failing_endpoint_is_retried_alone_and_the_event_completes_when_it_has
     assert (done.status, done.attempts) == (Status.COMPLETED, 3)
     flaky_attempts = [a for a in pipeline.c.ledger.attempts_for_event(event.id) if a.endpoint_id == flaky.id]
     assert [a.outcome for a in flaky_attempts] == ["transient", "transient", "success"]
-    assert healthy.id != flaky.id
+
+    figures = endpoints.stats(pipeline.c.db, pipeline.clock, pipeline.c.ledger, flaky.id)
+    assert (figures.deliveries, figures.successes, figures.failures) == (3, 1, 2)
+    # Both failures carry the test clock's one instant: either may count as the last.
+    assert figures.last_error in {"HTTP 503: Service Unavailable", "HTTP 429: Too Many Requests"}
+    assert figures.last_error_at == flaky_attempts[1].attempted_at
+    assert figures.p50_ms is not None
+    assert figures.p95_ms is not None
+    assert figures.p50_ms <= figures.p95_ms
+    calm = endpoints.stats(pipeline.c.db, pipeline.clock, pipeline.c.ledger, healthy.id)
+    assert (calm.deliveries, calm.successes, calm.failures, calm.last_error) == (1, 1, 0, None)
+    pipeline.at(BIRTHDAY + timedelta(hours=24, seconds=1))
+    assert endpoints.stats(pipeline.c.db, pipeline.clock, pipeline.c.ledger, flaky.id).deliveries == 0
 
 
 def test_an_endpoint_that_refuses_for_good_fails_the_event_naming_it_after_the_others_have_it(
