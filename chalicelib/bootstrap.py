@@ -181,7 +181,11 @@ class Container:
 
         s = self.settings
         return EndpointSenders(
-            s.webhook_connect_timeout, s.webhook_read_timeout, s.aws_region, s.aws_endpoint_url
+            s.webhook_connect_timeout,
+            s.webhook_read_timeout,
+            s.aws_region,
+            s.aws_endpoint_url,
+            public_only=not s.endpoint_private_urls,
         )
 
     @_Part

@@ -26,8 +26,11 @@ class EndpointSenders:
         read_timeout: float = 5.0,
         region: str = "us-east-1",
         aws_endpoint_url: str | None = None,
+        public_only: bool = False,
     ) -> None:
-        """`region` is a bus named by name's; `aws_endpoint_url` the emulator's, locally."""
+        """`region` is a bus named by name's; `aws_endpoint_url` the emulator's, locally;
+        `public_only` (the cloud stages) refuses a webhook whose address is not a public one."""
+        self._public_only = public_only
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._region = region
@@ -50,7 +53,13 @@ class EndpointSenders:
     def _build(self, endpoint: Endpoint, secrets: tuple[str, ...]) -> WebhookSender:
         destination = endpoint.fields.destination
         if destination.type is DestinationType.WEBHOOK:
-            return HttpWebhookSender(destination.target, secrets, self._connect_timeout, self._read_timeout)
+            return HttpWebhookSender(
+                destination.target,
+                secrets,
+                self._connect_timeout,
+                self._read_timeout,
+                public_only=self._public_only,
+            )
         from chalicelib.adapters import aws_destinations as aws  # botocore: only when a team has one
 
         region = destination_arn(destination, self._region).split(":")[3]

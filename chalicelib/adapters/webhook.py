@@ -32,6 +32,7 @@ import functools
 import hashlib
 import hmac
 import http.client
+import ipaddress
 import select
 import ssl
 import threading
@@ -52,6 +53,10 @@ _MAX_ERROR = 200
 _MAX_DRAINED = 64 * 1024
 """A reply body up to this size is read, so the connection can carry the next POST; a longer
 one is not worth the time: the connection is closed instead (the body is never used)."""
+
+
+class NotPublic(Exception):
+    """A team's webhook URL that leads into the network the scheduler runs in."""
 
 
 def signing_key(secret: str) -> bytes:
@@ -109,7 +114,10 @@ class HttpWebhookSender:
         read_timeout: float = 5.0,
         wall_clock: Callable[[], float] = time.time,
         tls: ssl.SSLContext | None = None,
+        public_only: bool = False,
     ) -> None:
+        """`public_only`: a team's endpoint in a cloud stage; the address actually connected to
+        (after DNS, so rebinding does not get round it) must be a public one."""
         self.url = url
         self._target = Target.parse(url)
         self._wall_clock = wall_clock
@@ -118,6 +126,7 @@ class HttpWebhookSender:
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._tls = tls
+        self._public_only = public_only
         self._local = threading.local()
         # Every thread's connection, so all are closed when this sender goes (a finalizer runs
         # before the garbage collector would find their sockets unclosed).
@@ -147,6 +156,12 @@ class HttpWebhookSender:
             headers["Authorization"] = self._target.authorization
         try:
             connection = self._connection()
+        except NotPublic as exc:  # never sent: the address is the URL's owner's to fix
+            return Outcome(Verdict.PERMANENT, error=str(exc), latency_ms=_ms(started))
+        except (OSError, http.client.HTTPException) as exc:
+            self._drop()
+            return Outcome(Verdict.TRANSIENT, error=_describe(exc), latency_ms=_ms(started))
+        try:
             connection.request("POST", self._target.path, delivery.body, headers)
             response = connection.getresponse()
             status, reason = response.status, response.reason
@@ -186,6 +201,11 @@ class HttpWebhookSender:
             connection = http.client.HTTPConnection(target.host, target.port, timeout=self._connect_timeout)
         connection.connect()  # the TCP connect (and TLS handshake) under the connect timeout...
         assert connection.sock is not None
+        if self._public_only:
+            address = ipaddress.ip_address(connection.sock.getpeername()[0])
+            if not address.is_global:
+                connection.close()
+                raise NotPublic(f"refused: {self._target.host} is at {address}, not a public address")
         connection.sock.settimeout(self._read_timeout)  # ...every later send and read under this
         return connection
 
