@@ -15,6 +15,7 @@ from chalicelib.domain.delivery import Message
 from chalicelib.domain.endpoints import (
     STATS_WINDOW,
     AttemptFacts,
+    DestinationRules,
     Endpoint,
     EndpointFields,
     EndpointStats,
@@ -195,3 +196,53 @@ def _found(endpoint: Endpoint | None) -> Endpoint:
     if endpoint is None:
         raise NotFound("no such endpoint")
     return endpoint
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The endpoint use cases bound to their ports: what the container builds and the routes
+    call. The queue, the ledger and the operations topic are built only by the routes that use
+    them (recover and replay; stats; enable)."""
+
+    db: Database
+    clock: Clock
+    rules: DestinationRules
+    queue: Callable[[], Queue]
+    ledger: Callable[[], DeliveryLedger]
+    notices: Callable[[], Notices]
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def create(self, fields: EndpointFields) -> Endpoint:
+        return create_endpoint(self.db, self.clock, fields)
+
+    def get(self, endpoint_id: UUID) -> Endpoint:
+        return get_endpoint(self.db, endpoint_id)
+
+    def list(self, limit: int, after: UUID | None) -> EndpointPage:
+        return list_endpoints(self.db, limit, after)
+
+    def change(self, endpoint_id: UUID, change: Callable[[EndpointFields], EndpointFields]) -> Endpoint:
+        return change_endpoint(self.db, self.clock, endpoint_id, change)
+
+    def delete(self, endpoint_id: UUID) -> None:
+        delete_endpoint(self.db, self.clock, endpoint_id)
+
+    def secrets(self, endpoint_id: UUID) -> tuple[datetime, tuple[Secret, ...]]:
+        return secrets_in_force(self.db, self.clock, endpoint_id)
+
+    def rotate(self, endpoint_id: UUID, grace: timedelta) -> tuple[Secret, ...]:
+        return rotate_secret(self.db, self.clock, endpoint_id, grace)
+
+    def stats(self, endpoint_id: UUID) -> EndpointStats:
+        return stats(self.db, self.clock, self.ledger(), endpoint_id)
+
+    def enable(self, endpoint_id: UUID) -> Endpoint:
+        return enable_endpoint(self.db, self.clock, self.notices(), endpoint_id)
+
+    def recover(self, endpoint_id: UUID, since: datetime) -> int:
+        return recover(self.db, self.clock, self.queue(), endpoint_id, since)
+
+    def replay(self, event_id: UUID, endpoint_id: UUID) -> None:
+        replay(self.db, self.queue(), event_id, endpoint_id)

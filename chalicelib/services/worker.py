@@ -24,7 +24,7 @@ docs/architecture.md, "The worker, top to bottom"):
 is not an attempt; it is logged with its `receives` and counted by the `Unprocessed` metric.
 
 A job's fate is decided once (`Job.decide`); a step that cannot carry it out records an
-`error` instead, which makes the message come back (Fate.ERROR).
+`error` instead, which makes the message come back (Fate.UNPROCESSED).
 """
 
 from __future__ import annotations
@@ -155,12 +155,12 @@ class Job:
     @property
     def fate(self) -> Fate:
         if self.error is not None:
-            return Fate.ERROR
-        return self.decision or Fate.SEND
+            return Fate.UNPROCESSED
+        return self.decision or Fate.UNDECIDED
 
     @property
     def pending(self) -> bool:
-        """Still to be sent: classified SEND (left undecided), and nothing has gone wrong."""
+        """Still to be sent: classified UNDECIDED, and nothing has gone wrong."""
         return self.decision is None and self.error is None and self.event is not None
 
     @property
@@ -252,23 +252,23 @@ class Worker:
             )
             if fate is Fate.EARLY and job.event:
                 job.retry_in = min(timedelta(seconds=seconds_until_due(job.event, now)), SQS_MAX_VISIBILITY)
-            if fate is Fate.SEND and job.event:
+            if fate is Fate.UNDECIDED and job.event:
                 job.pairs = self._pairs(job.event, job.message.idempotency_key, endpoints)
                 if not job.pairs:
-                    fate, reason = Fate.HOLD, f"no enabled endpoint takes {job.event.event_type!r}"
+                    fate, reason = Fate.HELD, f"no enabled endpoint takes {job.event.event_type!r}"
                     # Asked again later and later (up to BACKOFF_CAP); if SQS gives up on the
                     # message meanwhile, the lease running out makes the sweeper send a new one.
                     job.retry_in = self.policy.backoff.delay(job.receive_count, None, self.rng)
-            if fate is not Fate.SEND:  # SEND is decided by the ledger or the POST
+            if fate is not Fate.UNDECIDED:  # SEND is decided by the ledger or the POST
                 job.decide(fate, reason)
 
     def _classify_resend(self, job: Job, endpoints: list[Endpoint]) -> None:
         assert job.message is not None
         endpoint = next((e for e in endpoints if e.id == job.message.endpoint_id), None)
         fate, reason = classify_resend(job.message, job.event, job.user, endpoint is not None, job.schedule)
-        if fate is Fate.SEND and endpoint is not None and job.event is not None:
+        if fate is Fate.UNDECIDED and endpoint is not None and job.event is not None:
             if not endpoint.enabled:
-                job.decide(Fate.HOLD, f"endpoint {endpoint.id} is disabled")
+                job.decide(Fate.HELD, f"endpoint {endpoint.id} is disabled")
                 job.retry_in = self.policy.backoff.delay(job.receive_count, None, self.rng)
                 return
             job.pairs = [Pair(endpoint, delivery_key(job.event.idempotency_key, endpoint.id))]
@@ -300,7 +300,7 @@ class Worker:
                 if success is not None:
                     pair.delivered_at, pair.ledger_attempt = success.attempted_at, success.attempt
             if all(pair.delivered_at for pair in job.pairs):
-                job.decide(Fate.FINALISE, "a success for this key is already in the ledger")
+                job.decide(Fate.COMPLETED_FROM_LEDGER, "a success for this key is already in the ledger")
                 job.delivered_at = max(p.delivered_at for p in job.pairs if p.delivered_at)
                 job.ledger_attempt = max(pair.ledger_attempt for pair in job.pairs)
 
@@ -398,7 +398,7 @@ class Worker:
         wait = max((pair.deferred for pair in deferred if pair.deferred is not None), default=timedelta(0))
         over = "; ".join(f"{pair.label}: over its rate limit" for pair in deferred)
         if not posted:  # nothing went out: not an attempt
-            job.decide(Fate.HOLD, over)
+            job.decide(Fate.HELD, over)
             job.retry_in = _whole_seconds(wait)
             return
         outcomes = [(pair.label, pair.outcome) for pair in posted if pair.outcome is not None]
@@ -406,11 +406,11 @@ class Worker:
         job.outcome = failed[0] if failed else outcomes[-1][1]
         fate, reason = after_posts(outcomes, job.attempt, self.policy.max_attempts)
         if deferred:  # the limited endpoints still wait for theirs: back, whatever the others did
-            fate, reason = Fate.RETRY, "; ".join(r for r in (reason, over) if r)
+            fate, reason = Fate.DEFERRED, "; ".join(r for r in (reason, over) if r)
         job.decide(fate, reason)
-        if job.decision is Fate.DELIVERED:
+        if job.decision is Fate.COMPLETED:
             job.delivered_at = max(pair.delivered_at for pair in job.pairs if pair.delivered_at)
-        elif job.decision is Fate.RETRY:
+        elif job.decision is Fate.DEFERRED:
             waits = [o.retry_after for o in failed if o.retry_after is not None]
             backoff = self.policy.backoff.delay(job.attempt, max(waits, default=None), self.rng)
             job.retry_in = max(backoff if failed else timedelta(0), _whole_seconds(wait))
@@ -478,9 +478,9 @@ class Worker:
     def _new_state(self, job: Job, now: datetime) -> tuple[Event, bool]:
         event = job.event
         assert event is not None
-        if job.fate in (Fate.DELIVERED, Fate.FINALISE):
+        if job.fate in (Fate.COMPLETED, Fate.COMPLETED_FROM_LEDGER):
             attempts = job.attempt if job.outcome else max(event.attempts, job.ledger_attempt)
-        elif job.fate is Fate.FAIL:
+        elif job.fate is Fate.FAILED:
             attempts = job.attempt if job.outcome else event.attempts
         else:
             attempts = job.attempt
@@ -552,10 +552,10 @@ class Worker:
     def _come_back(self, jobs: list[Job]) -> list[str]:
         failed = []
         for job in jobs:
-            if job.fate is Fate.ERROR:
+            if job.fate is Fate.UNPROCESSED:
                 # The receive count paces these: an outage's retries back off like any other.
                 job.retry_in = self.policy.backoff.delay(job.receive_count, None, self.rng)
-            elif job.fate not in (Fate.RETRY, Fate.EARLY, Fate.HOLD):
+            elif job.fate not in (Fate.DEFERRED, Fate.EARLY, Fate.HELD):
                 continue
             failed.append(job.message_id)
             seconds = int((job.retry_in or timedelta(0)).total_seconds())
@@ -579,7 +579,7 @@ def _job(record: dict[str, Any]) -> Job:
     try:
         job.message = Message.decode(job.body)
     except MalformedMessage as exc:
-        job.decide(Fate.FAIL, str(exc))
+        job.decide(Fate.FAILED, str(exc))
     return job
 
 
@@ -632,27 +632,27 @@ def _report(jobs: list[Job]) -> None:
         fate = job.fate
         if job.retry_in is not None:
             fields["retryInSeconds"] = int(job.retry_in.total_seconds())
-        if fate in (Fate.DELIVERED, Fate.FINALISE) and job.event and job.delivered_at:
+        if fate in (Fate.COMPLETED, Fate.COMPLETED_FROM_LEDGER) and job.event and job.delivered_at:
             lateness = (job.delivered_at - job.event.target_utc).total_seconds()
             late = is_late(job.event.target_utc, job.delivered_at)
             fields |= {"late": late, "latenessSeconds": round(lateness, 3)}
-            values += [("Delivered", obs.Count, 1), ("LatenessSeconds", obs.Seconds, lateness)]
+            values += [("Completed", obs.Count, 1), ("LatenessSeconds", obs.Seconds, lateness)]
             if late:
-                values.append(("DeliveredLate", obs.Count, 1))
-        elif fate is Fate.FAIL or fate is Fate.DEAD_LETTER:  # one count per message into the DLQ
+                values.append(("CompletedLate", obs.Count, 1))
+        elif fate is Fate.FAILED or fate is Fate.DEAD_LETTERED:  # one count per message into the DLQ
             values.append(("Failed", obs.Count, 1))
-        elif fate is Fate.SKIP:
+        elif fate is Fate.SKIPPED:
             values.append(("Skipped", obs.Count, 1))
-        elif fate is Fate.RETRY:
-            values.append(("Retried", obs.Count, 1))
-        elif fate is Fate.DROP:
+        elif fate is Fate.DEFERRED:
+            values.append(("Deferred", obs.Count, 1))
+        elif fate is Fate.DROPPED:
             values.append(("Dropped", obs.Count, 1))
-        elif fate is Fate.HOLD:
+        elif fate is Fate.HELD:
             values.append(("Held", obs.Count, 1))
-        elif fate is Fate.ERROR:
+        elif fate is Fate.UNPROCESSED:
             values.append(("Unprocessed", obs.Count, 1))
         if job.outcome is not None:
             values.append(("DeliveryLatencyMs", obs.Milliseconds, job.outcome.latency_ms))
-        level = "error" if fate is Fate.ERROR else "warning" if fate in TO_DLQ else "info"
+        level = "error" if fate is Fate.UNPROCESSED else "warning" if fate in TO_DLQ else "info"
         getattr(obs.log(), level)(f"event {fate.value}", extra=fields)
     obs.emit(values)

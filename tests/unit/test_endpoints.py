@@ -93,16 +93,16 @@ def test_a_stage_allows_the_aws_targets_it_lists(destination: Destination, allow
 
 
 def test_one_events_fate_from_its_endpoints_outcomes() -> None:
-    assert after_posts([("", OK), ("endpoint a", OK)], 1, 10) == (Fate.DELIVERED, "")
+    assert after_posts([("", OK), ("endpoint a", OK)], 1, 10) == (Fate.COMPLETED, "")
     assert after_posts([("", OK), ("endpoint a", BUSY), ("endpoint b", GONE)], 1, 10) == (
-        Fate.RETRY,
+        Fate.DEFERRED,
         "endpoint a: HTTP 503: Service Unavailable; endpoint b: HTTP 410: Gone",
     )
     assert after_posts([("endpoint a", BUSY)], 10, 10) == (
-        Fate.FAIL,
+        Fate.FAILED,
         "endpoint a: gave up after 10 attempts: HTTP 503: Service Unavailable",
     )
-    assert after_posts([("", GONE)], 1, 10) == (Fate.FAIL, "HTTP 410: Gone")  # as it always read
+    assert after_posts([("", GONE)], 1, 10) == (Fate.FAILED, "HTTP 410: Gone")  # as it always read
 
 
 def test_take_slots_lets_half_a_second_of_the_rate_through_at_once_then_spaces_them() -> None:
