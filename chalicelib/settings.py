@@ -134,7 +134,7 @@ class Settings:
     sweep_send_concurrency: int = 8
     sweep_lookahead: timedelta = timedelta(seconds=150)
     """How far ahead of now a sweep claims (sent with SQS DelaySeconds): it must cover the gap
-    to the next run, which EventBridge may fire anywhere in its minute (README, Delivery)."""
+    to the next run, which EventBridge may fire anywhere in its minute (docs/delivery.md, "The pipeline")."""
     webhook_connect_timeout: float = 2.0
     webhook_read_timeout: float = 5.0
     webhook_concurrency: int = 10
