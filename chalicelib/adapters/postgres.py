@@ -83,13 +83,25 @@ class Database:
     """The connection pool. Nothing connects until the first transaction."""
 
     def __init__(
-        self, url: str, max_size: int = 4, timeout: float = 5.0, prepare_threshold: int | None = 5
+        self,
+        url: str,
+        max_size: int = 4,
+        timeout: float = 5.0,
+        prepare_threshold: int | None = 5,
+        *,
+        check: bool = True,
     ) -> None:
         """`prepare_threshold=None` never prepares statements server-side: behind RDS Proxy a
         prepared statement pins the client to one database connection, defeating the proxy.
 
         `timeout`: how long a caller waits for a connection before DatabaseUnavailable (the
-        pool's default, 30 s, outlasts API Gateway's 29 s: /health would never say 503)."""
+        pool's default, 30 s, outlasts API Gateway's 29 s: /health would never say 503).
+
+        `check`: each connection taken from the pool is probed first (one round trip), and a
+        dead one replaced: a thawed Lambda's connection may have been cut while it was frozen.
+        `check=False` is for a caller whose server never cuts one (the simulator's embedded
+        database), where the probe was a sixth of the run; a cut connection then fails its
+        transaction with DatabaseUnavailable."""
         self._pool = ConnectionPool(
             url,
             min_size=1,
@@ -97,7 +109,7 @@ class Database:
             open=False,
             timeout=timeout,
             kwargs={"row_factory": dict_row, "prepare_threshold": prepare_threshold},
-            check=ConnectionPool.check_connection,
+            check=ConnectionPool.check_connection if check else None,
         )
         self._opened = False
 

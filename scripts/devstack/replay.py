@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from chalicelib.adapters.clock import ManualClock
-from chalicelib.adapters.postgres import Database
 from scripts.devstack.lambda_runner import LambdaRunner
-from scripts.devstack.store import tool_transaction
+from scripts.devstack.store import ToolStore
 from scripts.devstack.virtual_queue import VirtualVisibilityQueue
 
 MINUTE = timedelta(minutes=1)
@@ -48,7 +47,9 @@ class Progress:
 
 @dataclass
 class Replay:
-    db: Database
+    tools: ToolStore
+    """Asked before every instant when the sweeper next has work: a connection of its own in
+    autocommit, one round trip a question instead of four through the app's pool."""
     clock: ManualClock
     queue: VirtualVisibilityQueue
     runner: LambdaRunner
@@ -82,8 +83,7 @@ class Replay:
 
     def _next_sweep(self, after: datetime) -> datetime | None:
         """The first firing after `after` at which the sweeper has work."""
-        with tool_transaction(self.db) as tools:
-            due, lease = tools.next_work()
+        due, lease = self.tools.next_work()
         work = [t for t in (due and due - self.lookahead, lease) if t is not None]
         if not work:
             return None

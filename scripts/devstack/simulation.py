@@ -36,6 +36,7 @@ from typing import Any
 from chalicelib import bootstrap
 from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
+from chalicelib.adapters.postgres import Database
 from chalicelib.domain.events import is_late
 from chalicelib.domain.instants import iso_utc as iso
 from chalicelib.domain.occurrence import LeapDayPolicy
@@ -47,7 +48,7 @@ from scripts.devstack.paths import ROOT
 from scripts.devstack.postgres import fresh_database
 from scripts.devstack.quiet import quietly
 from scripts.devstack.replay import Progress, Replay
-from scripts.devstack.store import tool_transaction
+from scripts.devstack.store import ToolStore, tool_transaction
 from scripts.devstack.virtual_queue import VirtualVisibilityQueue
 from scripts.devstack.webhook_sink import Recorded, Reply, WebhookSink
 
@@ -143,7 +144,7 @@ def simulate(config: Config) -> dict[str, Any]:
     started = timer.perf_counter()
     clock = ManualClock(config.start)
     with contextlib.ExitStack() as stack:
-        url = stack.enter_context(fresh_database("simulate"))
+        url = stack.enter_context(fresh_database("simulate", durable=False))
         ports = stack.enter_context(aws_ports(config.aws, clock))
         failures = FailureInjector(config.failure_rate, config.seed)
         sink = stack.enter_context(
@@ -163,7 +164,7 @@ def simulate(config: Config) -> dict[str, Any]:
         runner = LambdaRunner(app.sweep, app.deliver, queue, now=clock.now)
         with quietly():
             progress = Replay(
-                container.db,
+                stack.enter_context(ToolStore.reader(url)),
                 clock,
                 queue,
                 runner,
@@ -192,7 +193,9 @@ def _container(
         webhook_secret=SIGNING_SECRET,
     )
     container = bootstrap.Container(settings, clock)
-    container.use(queue=VirtualVisibilityQueue(ports.queue, clock), dlq=ports.dlq, ledger=ports.ledger)
+    # The embedded server never cuts a connection: no probe each time one leaves the pool.
+    db = Database(url, settings.db_pool_size, prepare_threshold=settings.db_prepare_threshold, check=False)
+    container.use(db=db, queue=VirtualVisibilityQueue(ports.queue, clock), dlq=ports.dlq, ledger=ports.ledger)
     return container.use(worker=replace(container.worker, rng=NoJitter()))
 
 

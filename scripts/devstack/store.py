@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import psycopg
+from psycopg.rows import dict_row
 
 from chalicelib import ports
 from chalicelib.adapters.postgres import Store
@@ -31,6 +32,14 @@ class ToolStore:
 
     def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
         self.conn = conn
+
+    @classmethod
+    @contextmanager
+    def reader(cls, url: str) -> Iterator[ToolStore]:
+        """On a connection of its own in autocommit: each query is its own transaction, read in
+        one round trip (no BEGIN, no COMMIT, no pool). For reads only."""
+        with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+            yield cls(conn)
 
     @classmethod
     def beside(cls, store: ports.Store) -> ToolStore:

@@ -17,17 +17,22 @@ SELECT
 -- (the sweep looks ahead; each message is then delayed until its event is due). The lease runs
 -- from when the event is due, so the delay never eats into it. SKIP LOCKED lets concurrent
 -- sweepers take disjoint rows; the version bump makes any older message for a row stale.
+-- `id = ANY(ARRAY(…))`, not `id IN (…)`: the planner guesses the rows due from due_utc alone
+-- (it cannot know that past events are no longer PENDING), and once a table with history was
+-- analysed it hashed the claimed ids against a scan of every event, at each sweep with work.
+-- The ids are taken first, then the rows by primary key. (The other two claims select on
+-- PROCESSING rows, the only ones with a lease, and are estimated right.)
 UPDATE events AS e
 SET status = 'PROCESSING', version = e.version + 1,
     lease_until = {lease_until}, unsent = false,
     late = %(now)s - e.target_utc > %(late_after)s, updated_at = %(now)s
-WHERE e.id IN (
+WHERE e.id = ANY(ARRAY(
     SELECT id FROM events
     WHERE status = 'PENDING' AND due_utc <= %(horizon)s
     ORDER BY due_utc
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
-)
+))
 RETURNING e.id, e.version, e.idempotency_key, e.target_utc, e.due_utc;
 
 -- name: resend_unsent
