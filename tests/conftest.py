@@ -16,9 +16,9 @@ from psycopg import conninfo
 
 from chalicelib import bootstrap
 from chalicelib.adapters import migrations
-from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.postgres import Database
 from chalicelib.settings import Settings
+from scripts.devstack.clock import ManualClock
 from scripts.devstack.postgres import create_database, drop_database
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.postgres import Database
+from scripts.devstack.clock import ManualClock
 from scripts.devstack.lambda_runner import LambdaRunner
 from scripts.devstack.virtual_queue import VirtualVisibilityQueue
 

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 
 from app import app
 from chalicelib import bootstrap
-from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.postgres import Database
 from chalicelib.settings import Settings
+from scripts.devstack.clock import ManualClock
 from tests.conftest import PostgresServer
 from tests.functional.conftest import AuthorizedClient
 from tests.tokens import admin_token

@@ -15,11 +15,11 @@ from hooks import pre_traffic
 
 import app as app_module
 from chalicelib import bootstrap
-from chalicelib.adapters.clock import ManualClock
-from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from chalicelib.adapters.postgres import Database
 from chalicelib.settings import LOCAL_JWT_SECRET, Settings
 from scripts.devstack.aws import free_port
+from scripts.devstack.clock import ManualClock
+from scripts.devstack.twins import MemoryLedger, MemoryQueue
 
 ENV = {"API_FUNCTION": "api", "WORKER_FUNCTION": "deliver", "AUTHORIZER_FUNCTION": "auth", "API_STAGE": "v1"}
 

@@ -13,9 +13,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.ledger import DynamoLedger
-from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from chalicelib.ports import Attempt, DeliveryLedger, Queue
 from scripts.devstack import aws
+from scripts.devstack.twins import MemoryLedger, MemoryQueue
 from tests.conftest import START
 from tests.integration.pipeline.conftest import sqs_queue
 
