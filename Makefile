@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION ?= 1
 
-.PHONY: run demo test lint typecheck pytest system-deps unit format migrate clean package synth cfn-lint coverage deploy typecheck-infra scan node
+.PHONY: run demo check test lint typecheck pytest system-deps unit format migrate clean package synth cfn-lint coverage deploy typecheck-infra scan node
 SCAN_VENV := .venv-checkov
 
 $(INSTALLED): requirements.txt requirements-dev.txt
@@ -32,6 +32,11 @@ demo: $(INSTALLED)
 	DEMO=1 $(PY) scripts/run_local.py
 
 test: lint typecheck pytest
+
+# The fast loop (about a minute): lint, types and every test that needs no subprocess stack,
+# Node or network, on two workers. `make test` (CI) runs everything.
+check: lint typecheck
+	$(PY) -m pytest -n 2 -m "not (e2e or infra or stack)" -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check .

@@ -69,6 +69,10 @@ schema = schemathesis.openapi.from_dict(contract.closed(openapi.document()), con
 
 
 class QuietHandler(ChaliceRequestHandler):
+    # chalice local writes a response's head and body apart: with Nagle's algorithm the body
+    # waited for the client's delayed ACK, 40 ms a request, most of this module's time.
+    disable_nagle_algorithm = True
+
     def __getattr__(self, name: str) -> Any:
         """chalice local's server knows only the verbs Chalice routes and answers 501 to any
         other itself; handing TRACE, QUERY... to the gateway lets the app answer as deployed."""
