@@ -49,8 +49,9 @@ typecheck: $(INSTALLED)
 typecheck-infra: $(INSTALLED)
 	$(PY) -m mypy infra/cdk_app.py infra/stacks infra/hooks
 
+# Two workers: one runs the e2e and infra tests in turn (tests/conftest.py HEAVY), the other the rest.
 pytest: $(INSTALLED) system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 # Debian packages some tests need, installed (as root) when missing: libical's introspection
 # data, the independent RFC 7529 expansion tests/oracles/libical_expand.py runs under Debian's

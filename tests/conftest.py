@@ -131,8 +131,17 @@ def container(settings: Settings, clock: ManualClock, db: Database) -> Iterator[
     bootstrap.install(None)
 
 
+HEAVY = ("e2e", "infra")
+"""Tests that want the machine's cores to themselves (the local stack's processes, the CDK's Node,
+the simulator's runs): under pytest-xdist (make test, --dist loadgroup) one worker runs them all,
+one after the other, while the other takes the rest; each session fixture (a synth, a package)
+is then built once."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # A test on the moto server (tests/integration/pipeline) is a `stack` test: not in make check.
     for item in items:
+        # A test on the moto server (tests/integration/pipeline) is a `stack` test: not in make check.
         if "moto_endpoint" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.stack)
+        if any(item.get_closest_marker(name) for name in HEAVY):
+            item.add_marker(pytest.mark.xdist_group("heavy"))
