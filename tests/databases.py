@@ -13,6 +13,7 @@ test gets a fresh clone again).
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -72,6 +73,9 @@ SELECT md5(string_agg(item, E'\\n' ORDER BY item)) FROM (
 ) AS catalog (item)
 """
 """What a test may not change and leave behind: everything in the database but its rows."""
+
+LEFT_ALONE_WITHIN = 30.0
+"""Seconds for the backends of a test's connections to end before the database is dropped instead."""
 
 TABLES = b"""
 SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
@@ -152,7 +156,20 @@ class DatabasePool:
                 conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(tables))
         except psycopg.Error:
             return False  # dropped by the test, locked by what survived it, ...: a fresh one next
-        return True
+        return self._left_alone(name)
+
+    def _left_alone(self, name: str) -> bool:
+        """A backend ends a moment after its client hangs up or is terminated: wait until none
+        is on `name` (a test counts the connections to its database), as after a fresh clone."""
+        deadline = time.monotonic() + LEFT_ALONE_WITHIN
+        with psycopg.connect(self._admin_url, autocommit=True) as admin:
+            while True:
+                row = admin.execute(b"SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (name,))
+                if row.fetchone() == (0,):
+                    return True
+                if time.monotonic() > deadline:
+                    return False  # dropped instead (WITH FORCE)
+                time.sleep(0.005)
 
     def close(self) -> None:
         for name in sorted(self._made):

@@ -34,12 +34,20 @@ def users(url: str) -> int:
         return int(conn.execute(b"SELECT count(*) FROM users").fetchone()[0])  # type: ignore[index]
 
 
+def others(url: str) -> int:
+    """Connections to the database besides this one (a fresh clone has none)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        count = b"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        return int(conn.execute(count).fetchone()[0]) - 1  # type: ignore[index]
+
+
 def test_the_next_test_gets_the_same_database_without_the_rows(pool: DatabasePool) -> None:
     with pool.lend() as url, psycopg.connect(url) as conn:
         conn.execute(USER, (uuid.uuid4(),))
         conn.commit()
         first = dbname(url)
     with pool.lend() as url:
+        assert others(url) == 0
         assert dbname(url) == first
         assert users(url) == 0
     assert (pool.reused, pool.dropped) == (2, 0)
@@ -58,6 +66,7 @@ def test_a_connection_left_open_in_a_transaction_is_ended_and_the_database_empti
         left.execute(b"LOCK TABLE users IN ACCESS EXCLUSIVE MODE")  # uncommitted, never closed
     try:
         with pool.lend() as url:
+            assert others(url) == 0
             assert users(url) == 0
         with pytest.raises(psycopg.OperationalError):
             left.execute(b"SELECT 1")  # its backend was ended
