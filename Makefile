@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
+WORKERS ?= 2  # pytest-xdist's, for make check and make test: this machine's two cores
 
 STAGE ?= dev
 PACKAGE_OUT ?= build/package/$(STAGE)
@@ -36,7 +37,7 @@ test: lint typecheck pytest
 # The fast loop (about a minute): lint, types and every test that needs no subprocess stack,
 # Node or network, on two workers. `make test` (CI) runs everything.
 check: lint typecheck
-	$(PY) -m pytest -n 2 -m "not (e2e or infra or stack)" -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(WORKERS) -m "not (e2e or infra or stack)" -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check .
@@ -49,9 +50,10 @@ typecheck: $(INSTALLED)
 typecheck-infra: $(INSTALLED)
 	$(PY) -m mypy infra/cdk_app.py infra/stacks infra/hooks
 
-# Two workers: one runs the e2e and infra tests in turn (tests/conftest.py HEAVY), the other the rest.
+# pytest-xdist workers: the e2e tests stay on one worker and the infra tests on one (tests/conftest.py
+# GROUPS), the rest goes to whichever is free.
 pytest: $(INSTALLED) system-deps
-	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(WORKERS) $(PYTEST_ARGS)
 
 # Debian packages some tests need, installed (as root) when missing: libical's introspection
 # data, the independent RFC 7529 expansion tests/oracles/libical_expand.py runs under Debian's

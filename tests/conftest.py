@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -131,17 +132,26 @@ def container(settings: Settings, clock: ManualClock, db: Database) -> Iterator[
     bootstrap.install(None)
 
 
-HEAVY = ("e2e", "infra")
-"""Tests that want the machine's cores to themselves (the local stack's processes, the CDK's Node,
-the simulator's runs): under pytest-xdist (make test, --dist loadgroup) one worker runs them all,
-one after the other, while the other takes the rest; each session fixture (a synth, a package)
-is then built once."""
+GROUPS = {"tests/e2e/": "e2e", "tests/docs/": "e2e", "tests/infra/": "infra"}
+"""Under pytest-xdist (make test, make check) each of these folders' tests runs on one worker, one
+after the other: no two local stacks or simulator sets share the cores, and each session fixture
+of the infra tests (the CDK synths, the package) is built once, not once per worker. By path, as
+the controller knows a test by its node id alone (xdist_group marks are lost on pytest 9.2: xdist
+3.8 renames node ids through an attribute pytest no longer reads)."""
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFolder(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return next((group for folder, group in GROUPS.items() if nodeid.startswith(folder)), nodeid)
+
+    return ByFolder(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A test on the moto server (tests/integration/pipeline) is a `stack` test: not in make check.
     for item in items:
-        # A test on the moto server (tests/integration/pipeline) is a `stack` test: not in make check.
         if "moto_endpoint" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.stack)
-        if any(item.get_closest_marker(name) for name in HEAVY):
-            item.add_marker(pytest.mark.xdist_group("heavy"))
