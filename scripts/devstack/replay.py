@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from chalicelib.adapters.postgres import Database
 from scripts.devstack.clock import ManualClock
 from scripts.devstack.lambda_runner import LambdaRunner
+from scripts.devstack.store import tool_transaction
 from scripts.devstack.virtual_queue import VirtualVisibilityQueue
 
 MINUTE = timedelta(minutes=1)
@@ -81,8 +82,8 @@ class Replay:
 
     def _next_sweep(self, after: datetime) -> datetime | None:
         """The first firing after `after` at which the sweeper has work."""
-        with self.db.transaction() as store:
-            due, lease = store.next_work()
+        with tool_transaction(self.db) as tools:
+            due, lease = tools.next_work()
         work = [t for t in (due and due - self.lookahead, lease) if t is not None]
         if not work:
             return None
