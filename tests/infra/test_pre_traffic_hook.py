@@ -86,10 +86,15 @@ def test_a_healthy_version_passes_every_probe_and_changes_nothing(
 def test_a_version_that_cannot_reach_the_database_is_stopped(
     deployed: bootstrap.Container, free_port_url: str
 ) -> None:
-    broken = bootstrap.Container(replace(deployed.settings, database_url=free_port_url))
+    # Its pool as the container would build it, but giving up on a connection in 0.5 s, not 5.
+    unreachable = Database(free_port_url, timeout=0.5)
+    broken = bootstrap.Container(replace(deployed.settings, database_url=free_port_url)).use(db=unreachable)
     bootstrap.install(broken)
-    with pytest.raises(pre_traffic.ProbeFailed, match="/health"):
-        pre_traffic.run_probe(invoker(handlers(), []), "api", "8", ENV, lambda: None)
+    try:
+        with pytest.raises(pre_traffic.ProbeFailed, match="/health"):
+            pre_traffic.run_probe(invoker(handlers(), []), "api", "8", ENV, lambda: None)
+    finally:
+        unreachable.close()
 
 
 def test_an_authorizer_that_lets_a_bad_token_in_is_stopped(deployed: bootstrap.Container) -> None:
