@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
-WORKERS ?= 2  # pytest-xdist's, for make check and make test: this machine's two cores
+# pytest-xdist's workers for make check and make test: one per core of the 2-core machines here.
+WORKERS ?= 2
 
 STAGE ?= dev
 PACKAGE_OUT ?= build/package/$(STAGE)
@@ -34,7 +35,7 @@ demo: $(INSTALLED)
 
 test: lint typecheck pytest
 
-# The fast loop (about a minute): lint, types and every test that needs no subprocess stack,
+# The fast loop (under 90 s here): lint, types and every test that needs no subprocess stack,
 # Node or network, on two workers. `make test` (CI) runs everything.
 check: lint typecheck
 	$(PY) -m pytest -n $(WORKERS) -m "not (e2e or infra or stack)" -p no:cacheprovider $(PYTEST_ARGS)
