@@ -38,7 +38,7 @@ test: lint typecheck pytest
 # The fast loop (under 90 s here): lint, types and every test that needs no subprocess stack,
 # Node or network, on two workers. `make test` (CI) runs everything.
 check: lint typecheck
-	$(PY) -m pytest -n $(WORKERS) -m "not (e2e or infra or stack)" -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(WORKERS) -m "not (e2e or infra or stack)" $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check .
