@@ -12,7 +12,7 @@ from typing import Any
 from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Cron, Request, Response, SQSEvent
 
 from chalicelib import bootstrap, handlers
-from chalicelib.api import auth, cors, events, http, idempotency, openapi, schedules, users
+from chalicelib.api import auth, cors, endpoints, events, http, idempotency, openapi, schedules, users
 from chalicelib.api import health as health_check
 
 # Powertools owns the logger named after the service; Chalice adding its own handler to it
@@ -42,7 +42,7 @@ def context() -> dict[str, Any]:
     return request().context
 
 
-# On every POST that creates: Idempotency-Key (docs/architecture.md).
+# On every POST that creates: Idempotency-Key (docs/delivery.md).
 idempotent = idempotency.for_requests(request, lambda: container().idempotency)
 
 
@@ -167,6 +167,62 @@ def event_deliveries(event_id: str) -> dict[str, Any] | Response:
 @app.route("/events/{event_id}/retry", methods=["POST"], authorizer=jwt_auth)
 def retry_event(event_id: str) -> Response:
     return events.retry(container().events, context(), event_id)
+
+
+@app.route("/endpoints", methods=["POST"], authorizer=jwt_auth)
+@idempotent
+def create_endpoint() -> Response:
+    return endpoints.create(container().endpoints, context(), body())
+
+
+@app.route("/endpoints", methods=["GET"], authorizer=jwt_auth)
+def list_endpoints() -> dict[str, Any] | Response:
+    return endpoints.list_page(container().endpoints, context(), request().query_params)
+
+
+@app.route("/endpoints/{endpoint_id}", methods=["GET"], authorizer=jwt_auth)
+def read_endpoint(endpoint_id: str) -> dict[str, Any] | Response:
+    return endpoints.read(container().endpoints, context(), endpoint_id)
+
+
+@app.route("/endpoints/{endpoint_id}", methods=["PATCH"], authorizer=jwt_auth)
+def patch_endpoint(endpoint_id: str) -> dict[str, Any] | Response:
+    return endpoints.patch(container().endpoints, context(), endpoint_id, body())
+
+
+@app.route("/endpoints/{endpoint_id}", methods=["DELETE"], authorizer=jwt_auth)
+def delete_endpoint(endpoint_id: str) -> Response:
+    return endpoints.delete(container().endpoints, context(), endpoint_id)
+
+
+@app.route("/endpoints/{endpoint_id}/secret", methods=["GET"], authorizer=jwt_auth)
+def endpoint_secret(endpoint_id: str) -> dict[str, Any] | Response:
+    return endpoints.secret(container().endpoints, context(), endpoint_id)
+
+
+@app.route("/endpoints/{endpoint_id}/secret/rotate", methods=["POST"], authorizer=jwt_auth)
+def rotate_endpoint_secret(endpoint_id: str) -> dict[str, Any] | Response:
+    return endpoints.rotate(container().endpoints, context(), endpoint_id, body())
+
+
+@app.route("/endpoints/{endpoint_id}/stats", methods=["GET"], authorizer=jwt_auth)
+def endpoint_stats(endpoint_id: str) -> dict[str, Any] | Response:
+    return endpoints.stats(container().endpoints, context(), endpoint_id)
+
+
+@app.route("/endpoints/{endpoint_id}/enable", methods=["POST"], authorizer=jwt_auth)
+def enable_endpoint(endpoint_id: str) -> dict[str, Any] | Response:
+    return endpoints.enable(container().endpoints, context(), endpoint_id)
+
+
+@app.route("/endpoints/{endpoint_id}/recover", methods=["POST"], authorizer=jwt_auth)
+def recover_endpoint(endpoint_id: str) -> Response:
+    return endpoints.recover(container().endpoints, context(), endpoint_id, body())
+
+
+@app.route("/events/{event_id}/replay", methods=["POST"], authorizer=jwt_auth)
+def replay_event(event_id: str) -> Response:
+    return endpoints.replay(container().endpoints, context(), event_id, body())
 
 
 # cron(* * * * ? *), not rate(1 minute): a rate counts from the rule's creation; either fires at

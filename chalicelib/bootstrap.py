@@ -8,7 +8,7 @@ it. Tests, the benchmark and the simulator `install()` a container of their own 
 
 A seam never fails silently: the container records which parts each part read while it was
 built, and `use()` (or assigning `settings`) raises `SeamAlreadyUsed` once a part that read
-the one being replaced exists, instead of leaving that part with the old one (docs/architecture.md,
+the one being replaced exists, instead of leaving that part with the old one (docs/delivery.md,
 "Seams for tests and tools").
 
 Each factory imports its adapter when first called: app.py is every function's module, so an
@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from chalicelib.adapters.clock import SystemClock
 from chalicelib.domain.builtins import BuiltIns
-from chalicelib.ports import Clock, Database, DeliveryLedger, Queue, WebhookSender
+from chalicelib.ports import Clock, Database, DeliveryLedger, Destinations, Notices, Queue, WebhookSender
 from chalicelib.settings import Settings, SettingsError
 
 if TYPE_CHECKING:  # each factory imports its adapter itself: a function loads only what it uses
     from chalicelib.adapters.jwt_verifier import JwtVerifier
+    from chalicelib.services.endpoints import Endpoints
     from chalicelib.services.events import Events
     from chalicelib.services.health import Health
     from chalicelib.services.idempotency import Idempotency
@@ -222,10 +223,44 @@ class Container:
         return Health(self.db)
 
     @property
+    def endpoints(self) -> Endpoints:
+        from chalicelib.domain.endpoints import DestinationRules
+        from chalicelib.services.endpoints import Endpoints
+
+        s = self.settings
+        rules = DestinationRules(s.aws_region, s.endpoint_allowed_arns, s.endpoint_private_urls)
+        return Endpoints(
+            self.db, self.clock, rules, lambda: self.queue, lambda: self.ledger, lambda: self.notices
+        )
+
+    @property
     def sweeper(self) -> Sweeper:
         from chalicelib.services.sweeper import Sweeper
 
         return Sweeper(self.db, self.clock, self.queue, self.sweep_policy)
+
+    @_Part
+    def destinations(self) -> Destinations:
+        from chalicelib.adapters.destinations import EndpointSenders
+
+        s = self.settings
+        return EndpointSenders(
+            s.webhook_connect_timeout,
+            s.webhook_read_timeout,
+            s.aws_region,
+            s.aws_endpoint_url,
+            public_only=not s.endpoint_private_urls,
+        )
+
+    @_Part
+    def notices(self) -> Notices:
+        from chalicelib.adapters import aws_clients
+        from chalicelib.adapters.notices import EndpointNotices
+
+        s = self.settings
+        if not s.ops_topic_arn:
+            return EndpointNotices()
+        return EndpointNotices(aws_clients.client("sns", s.aws_region, s.aws_endpoint_url), s.ops_topic_arn)
 
     @_Part
     def sweep_policy(self) -> SweepPolicy:
@@ -248,10 +283,14 @@ class Container:
             s.lease,
             s.max_event_age,
             s.webhook_concurrency,
+            s.endpoint_disable_after,
         )
+        # The built-in endpoint when WEBHOOK_URL is set (or a test installed a sender for it).
+        builtin = self.webhook if s.webhook_url or "webhook" in self._parts else None
         return Worker(
-            self.db, self.clock, self.builtins, self.queue, self.dlq, self.ledger, self.webhook, policy
-        )
+            self.db, self.clock, self.builtins, self.queue, self.dlq, self.ledger, builtin, policy,
+            destinations=self.destinations, notices=self.notices,
+        )  # fmt: skip
 
 
 def _required(value: str | None, name: str) -> str:

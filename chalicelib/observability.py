@@ -25,7 +25,7 @@ METRIC_NAMES = frozenset(
     {
         "Claimed", "Requeued", "EnqueueFailed", "OldestLatenessSeconds",
         "Completed", "CompletedLate", "LatenessSeconds", "Failed", "Skipped", "Deferred", "Dropped",
-        "DeliveryLatencyMs", "Unprocessed",
+        "DeliveryLatencyMs", "Unprocessed", "Held",
     }
 )  # fmt: skip
 _lock = threading.Lock()

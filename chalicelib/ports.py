@@ -1,6 +1,6 @@
 """What the services need from the outside world, stated as protocols.
 
-The layers (docs/architecture.md): domain ← ports ← services ← api and handlers. Adapters
+The layers (docs/delivery.md): domain ← ports ← services ← api and handlers. Adapters
 implement these protocols and import only the domain and this module; bootstrap builds them.
 """
 
@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from chalicelib.domain.delivery import Message, Outcome
+from chalicelib.domain.endpoints import Endpoint
 from chalicelib.domain.events import Event, EventFilter
 from chalicelib.domain.idempotency import IdempotentRequest, KeptResponse, KeyRecord
 from chalicelib.domain.instants import iso_utc
@@ -147,6 +148,49 @@ class Store(Protocol):
     def next_events_of_schedules(self, ids: Sequence[UUID]) -> dict[UUID, Event]:
         """Each schedule's earliest PENDING or PROCESSING event."""
         ...
+
+    # endpoints
+    def insert_endpoint(self, endpoint: Endpoint) -> None: ...
+
+    def update_endpoint(self, endpoint: Endpoint) -> None: ...
+
+    def get_endpoint(self, endpoint_id: UUID, *, lock: bool = False) -> Endpoint | None:
+        """A live (not deleted) endpoint; `lock` takes its row lock."""
+        ...
+
+    def delete_endpoint(self, endpoint_id: UUID, now: datetime) -> None: ...
+
+    def list_endpoints(self, limit: int, after: UUID | None) -> list[Endpoint]:
+        """Live endpoints in id order, after the id `after`."""
+        ...
+
+    def live_endpoints(self) -> list[Endpoint]:
+        """Every live endpoint, enabled or not, in id order (what the worker fans out to)."""
+        ...
+
+    def mark_endpoint_failing(self, endpoint_id: UUID, at: datetime) -> bool:
+        """Its first failure after a success: True if this call marked it (once)."""
+        ...
+
+    def mark_endpoint_healthy(self, endpoint_id: UUID) -> None: ...
+
+    def disable_failing_endpoint(self, endpoint_id: UUID, now: datetime, cutoff: datetime) -> bool:
+        """Disables it if it is enabled and failing since `cutoff` or before; True if this call did."""
+        ...
+
+    def finished_events(
+        self, types: Sequence[str] | None, since: datetime, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[Event]:
+        """COMPLETED and FAILED events of these types (None: every type) targeted at or after
+        `since`, in (target_utc, id) order after `after`: what a recovery sends again."""
+        ...
+
+    def lock_rates(self, endpoint_ids: Sequence[UUID], now: datetime) -> dict[UUID, datetime]:
+        """Each rate-limited endpoint's next free slot (`now` for one never limited before),
+        locked for this transaction: every worker container takes its slots here."""
+        ...
+
+    def set_rates(self, tats: dict[UUID, datetime]) -> None: ...
 
     # the sweeper
     def count_due(self, now: datetime, horizon: datetime) -> int:
@@ -298,7 +342,8 @@ class Queue(Protocol):
 
 @dataclass(frozen=True)
 class Attempt:
-    """One POST to the webhook, as the delivery ledger keeps it."""
+    """One delivery to one endpoint (a POST, or a message to a team's queue, topic or bus), as
+    the delivery ledger keeps it; `idempotency_key` is the pair's (domain/endpoints.delivery_key)."""
 
     event_id: UUID
     idempotency_key: str
@@ -308,10 +353,13 @@ class Attempt:
     status_code: int | None
     error: str | None
     latency_ms: float
+    endpoint_id: UUID | None = None
+    """The endpoint it went to; None for the built-in one (WEBHOOK_URL)."""
 
     def as_json(self) -> dict[str, Any]:
         return {
             "eventId": str(self.event_id),
+            "endpointId": str(self.endpoint_id) if self.endpoint_id else None,
             "idempotencyKey": self.idempotency_key,
             "attempt": self.attempt,
             "attemptedAt": iso_utc(self.attempted_at),
@@ -337,6 +385,10 @@ class DeliveryLedger(Protocol):
         """Oldest first."""
         ...
 
+    def attempts_for_endpoint(self, endpoint_id: UUID, since: datetime) -> list[Attempt]:
+        """Every attempt to this endpoint at or after `since`, oldest first."""
+        ...
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -348,3 +400,17 @@ class Delivery:
 
 class WebhookSender(Protocol):
     def deliver(self, delivery: Delivery) -> Outcome: ...
+
+
+class Destinations(Protocol):
+    """The senders of the endpoints: one per endpoint as it is now (its destination and the
+    secrets in force), kept while it stays so, with its connections."""
+
+    def sender_for(self, endpoint: Endpoint, now: datetime) -> WebhookSender: ...
+
+
+class Notices(Protocol):
+    """Operational events about endpoints (`endpoint.failing`, `endpoint.disabled`,
+    `endpoint.enabled`): to the operations topic in AWS, printed locally."""
+
+    def publish(self, kind: str, endpoint_id: UUID, at: datetime, detail: str = "") -> None: ...

@@ -134,11 +134,21 @@ class Settings:
     sweep_send_concurrency: int = 8
     sweep_lookahead: timedelta = timedelta(seconds=150)
     """How far ahead of now a sweep claims (sent with SQS DelaySeconds): it must cover the gap
-    to the next run, which EventBridge may fire anywhere in its minute (README, Delivery)."""
+    to the next run, which EventBridge may fire anywhere in its minute (docs/delivery.md, "The pipeline")."""
     webhook_connect_timeout: float = 2.0
     webhook_read_timeout: float = 5.0
     webhook_concurrency: int = 10
     """POSTs one worker container has in flight at once (a batch is at most 10 messages)."""
+    endpoint_allowed_arns: tuple[str, ...] | None = None
+    """The AWS destinations an endpoint may name (ARN patterns, `*` any run of characters);
+    None, the local stage's default, takes any (its own emulator's)."""
+    endpoint_disable_after: timedelta = timedelta(days=5)
+    """An endpoint whose every delivery has failed for this long is disabled."""
+    ops_topic_arn: str | None = None
+    """Where operational events about endpoints go (SNS); None: the log only."""
+    endpoint_private_urls: bool = True
+    """Whether a webhook endpoint may be http and name a loopback or private address: the local
+    stage's default; the cloud stages want https to public addresses."""
     auth: AuthSettings = field(default_factory=AuthSettings)
     clock_offset: timedelta = timedelta(0)
     """Local stack only: shifts "now", so a newcomer need not wait for 09:00 to see a delivery
@@ -200,10 +210,28 @@ class Settings:
             webhook_connect_timeout=_seconds(env, "WEBHOOK_CONNECT_TIMEOUT", "2"),
             webhook_read_timeout=_seconds(env, "WEBHOOK_READ_TIMEOUT", "5"),
             webhook_concurrency=_positive(env, "WEBHOOK_CONCURRENCY", "10"),
+            endpoint_disable_after=_duration(env, "ENDPOINT_DISABLE_AFTER", "5d"),
+            ops_topic_arn=env.get("OPS_TOPIC_ARN") or None,
+            endpoint_allowed_arns=_arn_patterns(env.get("ENDPOINT_ALLOWED_ARNS"), stage),
+            endpoint_private_urls=_flag(env, "ENDPOINT_PRIVATE_URLS", str(stage == "local").lower()),
         )
 
     def builtins(self) -> BuiltIns:
         return BuiltIns(self.delivery_times, self.leap_day_policy)
+
+
+def _arn_patterns(value: str | None, stage: str) -> tuple[str, ...] | None:
+    """Comma-separated ARN patterns; unset is "any" locally and "none" in a cloud stage."""
+    if value is None:
+        return None if stage == "local" else ()
+    return tuple(p.strip() for p in value.split(",") if p.strip())
+
+
+def _flag(env: Mapping[str, str], name: str, default: str) -> bool:
+    value = env.get(name, default).strip().lower()
+    if value not in ("true", "false"):
+        raise SettingsError(f"{name} must be true or false, not {value!r}")
+    return value == "true"
 
 
 def parse_duration(name: str, value: str) -> timedelta:

@@ -3,6 +3,9 @@
     pk = EVENT#<event id>      sk = ATTEMPT#<time>#<n>#<r> every POST, for GET /events/{id}/deliveries
     pk = KEY#<idempotency key> sk = SUCCESS              the first 2xx, written with a condition
 
+An attempt to an endpoint (not the built-in one) also carries `endpoint_key`, the hash key of the
+sparse index `by_endpoint` (range: `attempted_at`): GET /endpoints/{id}/stats reads a day of it.
+
 Items expire 30 days after they are written (DynamoDB TTL on `expires_at`, as the CDK table says).
 """
 
@@ -10,13 +13,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 from uuid import UUID
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import PutError, PynamoDBException
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.domain.errors import Unavailable
@@ -32,11 +36,20 @@ class LedgerUnavailable(Unavailable):
 
 
 SUCCESS = "SUCCESS"
+BY_ENDPOINT = "by_endpoint"
 
 
 @cache
 def ledger_model(table: str, region: str, host: str | None) -> Any:
     """A model class bound to one table (pynamodb binds tables to classes)."""
+
+    class ByEndpoint(GlobalSecondaryIndex[Any]):  # type: ignore[no-untyped-call]
+        class Meta:
+            index_name = BY_ENDPOINT
+            projection = AllProjection()
+
+        endpoint_key = UnicodeAttribute(hash_key=True)
+        attempted_at = UTCDateTimeAttribute(range_key=True)
 
     class DeliveryItem(Model):
         class Meta:
@@ -54,6 +67,9 @@ def ledger_model(table: str, region: str, host: str | None) -> Any:
         status_code = NumberAttribute(null=True)
         error = UnicodeAttribute(null=True)
         latency_ms = NumberAttribute()
+        endpoint_id = UnicodeAttribute(null=True)
+        endpoint_key = UnicodeAttribute(null=True)
+        by_endpoint = ByEndpoint()
         expires = TTLAttribute(attr_name="expires_at")
 
     DeliveryItem.Meta.region = region  # type: ignore[attr-defined]
@@ -77,13 +93,17 @@ class DynamoLedger:
             status_code=attempt.status_code,
             error=attempt.error,
             latency_ms=attempt.latency_ms,
+            endpoint_id=str(attempt.endpoint_id) if attempt.endpoint_id else None,
             expires=attempt.attempted_at + RETENTION,
         )
 
     def record_attempt(self, attempt: Attempt) -> None:
         # Time, then the attempt number: retries within one clock tick still sort in order.
         sk = f"ATTEMPT#{attempt.attempted_at.isoformat()}#{attempt.attempt:06d}#{uuid.uuid4().hex[:8]}"
-        self._item(attempt, f"EVENT#{attempt.event_id}", sk).save()
+        item = self._item(attempt, f"EVENT#{attempt.event_id}", sk)
+        if attempt.endpoint_id is not None:
+            item.endpoint_key = str(attempt.endpoint_id)
+        item.save()
 
     def record_success(self, attempt: Attempt) -> bool:
         item = self._item(attempt, f"KEY#{attempt.idempotency_key}", SUCCESS)
@@ -109,6 +129,14 @@ class DynamoLedger:
         except PynamoDBException as exc:
             raise LedgerUnavailable(str(exc)) from exc
 
+    def attempts_for_endpoint(self, endpoint_id: UUID, since: datetime) -> list[Attempt]:
+        try:
+            # The condition names the model's attribute: the index's is the same one in DynamoDB.
+            items = self._model.by_endpoint.query(str(endpoint_id), self._model.attempted_at >= since)
+            return [_attempt(item) for item in items]
+        except PynamoDBException as exc:
+            raise LedgerUnavailable(str(exc)) from exc
+
 
 def _attempt(item: Any) -> Attempt:
     return Attempt(
@@ -120,4 +148,5 @@ def _attempt(item: Any) -> Attempt:
         status_code=None if item.status_code is None else int(item.status_code),
         error=item.error,
         latency_ms=float(item.latency_ms),
+        endpoint_id=UUID(item.endpoint_id) if item.endpoint_id else None,
     )

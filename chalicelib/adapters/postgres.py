@@ -2,7 +2,7 @@
 the one module that names queries (procrastinate's manager: chalicelib/sql/queries/*.sql).
 
 `Database` and `Store` implement `chalicelib.ports.Database` and `chalicelib.ports.Store`
-(docs/architecture.md, "The store").
+(docs/delivery.md, "The store").
 """
 
 from __future__ import annotations
@@ -26,6 +26,14 @@ from psycopg_pool import ConnectionPool
 from chalicelib.adapters.sql_files import queries
 from chalicelib.domain import recurrence
 from chalicelib.domain.delivery import Message
+from chalicelib.domain.endpoints import (
+    TARGET_FIELD,
+    Destination,
+    DestinationType,
+    Endpoint,
+    EndpointFields,
+    Secret,
+)
 from chalicelib.domain.errors import Conflict, FieldError, Unavailable
 from chalicelib.domain.events import LATE_AFTER, Event, EventFilter, Status
 from chalicelib.domain.idempotency import IdempotentRequest, KeptResponse, KeyRecord
@@ -280,6 +288,58 @@ class Store:
         return {
             r["schedule_id"]: event_from_row(r) for r in self._all("next_events_of_schedules", ids=list(ids))
         }
+
+    # endpoints
+    def insert_endpoint(self, endpoint: Endpoint) -> None:
+        self.run("insert_endpoint", **_endpoint_params(endpoint))
+
+    def update_endpoint(self, endpoint: Endpoint) -> None:
+        self.run("update_endpoint", **_endpoint_params(endpoint))
+
+    def get_endpoint(self, endpoint_id: UUID, *, lock: bool = False) -> Endpoint | None:
+        row = self._one("lock_endpoint" if lock else "get_endpoint", id=endpoint_id)
+        return _endpoint(row) if row else None
+
+    def delete_endpoint(self, endpoint_id: UUID, now: datetime) -> None:
+        self.run("delete_endpoint", id=endpoint_id, now=now)
+
+    def list_endpoints(self, limit: int, after: UUID | None) -> list[Endpoint]:
+        return [_endpoint(r) for r in self._all("list_endpoints", limit=limit, after=after)]
+
+    def live_endpoints(self) -> list[Endpoint]:
+        return [_endpoint(r) for r in self._all("live_endpoints")]
+
+    def mark_endpoint_failing(self, endpoint_id: UUID, at: datetime) -> bool:
+        return self._one("mark_endpoint_failing", id=endpoint_id, at=at) is not None
+
+    def mark_endpoint_healthy(self, endpoint_id: UUID) -> None:
+        self.run("mark_endpoint_healthy", id=endpoint_id)
+
+    def disable_failing_endpoint(self, endpoint_id: UUID, now: datetime, cutoff: datetime) -> bool:
+        return self._one("disable_failing_endpoint", id=endpoint_id, now=now, cutoff=cutoff) is not None
+
+    def finished_events(
+        self, types: Sequence[str] | None, since: datetime, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[Event]:
+        after_target, after_id = after or (since - timedelta(microseconds=1), UUID(int=0))
+        rows = self._all(
+            "finished_events_of_types",
+            types=list(types) if types is not None else None,
+            since=since,
+            after_target=after_target,
+            after_id=after_id,
+            limit=limit,
+        )
+        return [event_from_row(r) for r in rows]
+
+    def lock_rates(self, endpoint_ids: Sequence[UUID], now: datetime) -> dict[UUID, datetime]:
+        ids = sorted(set(endpoint_ids))
+        self.run("add_rates", ids=ids, now=now)
+        return {r["endpoint_id"]: _utc(r["tat"]) for r in self._all("lock_rates", ids=ids)}
+
+    def set_rates(self, tats: dict[UUID, datetime]) -> None:
+        if tats:
+            self.run("set_rates", ids=list(tats), tats=list(tats.values()))
 
     # the sweeper
     def count_due(self, now: datetime, horizon: datetime) -> int:
@@ -556,6 +616,61 @@ def _schedule(row: dict[str, Any]) -> Schedule:
         created_at=_utc(row["created_at"]),
         updated_at=_utc(row["updated_at"]),
         paused_at=_utc(row["paused_at"]),
+    )
+
+
+def _endpoint_params(endpoint: Endpoint) -> dict[str, Any]:
+    fields = endpoint.fields
+    return {
+        "id": endpoint.id,
+        "destination": Jsonb(fields.destination.as_json()),
+        "event_types": list(fields.event_types) if fields.event_types is not None else None,
+        "description": fields.description,
+        "rate_limit": fields.rate_limit,
+        "secrets": Jsonb([_secret_json(s) for s in endpoint.secrets]),
+        "enabled": endpoint.enabled,
+        "failing_since": endpoint.failing_since,
+        "disabled_at": endpoint.disabled_at,
+        "version": endpoint.version,
+        "created_at": endpoint.created_at,
+        "updated_at": endpoint.updated_at,
+    }
+
+
+def _secret_json(secret: Secret) -> dict[str, Any]:
+    expires = secret.expires_at
+    return {
+        "value": secret.value,
+        "createdAt": secret.created_at.isoformat(),
+        "expiresAt": expires.isoformat() if expires else None,
+    }
+
+
+def _endpoint(row: dict[str, Any]) -> Endpoint:
+    kind = DestinationType(row["destination"]["type"])
+    destination = Destination(kind, row["destination"][TARGET_FIELD[kind]])
+    types = row["event_types"]
+    fields = EndpointFields(
+        destination, tuple(types) if types is not None else None, row["description"], row["rate_limit"]
+    )
+    secrets = tuple(
+        Secret(
+            s["value"],
+            datetime.fromisoformat(s["createdAt"]),
+            datetime.fromisoformat(s["expiresAt"]) if s["expiresAt"] else None,
+        )
+        for s in row["secrets"]
+    )
+    return Endpoint(
+        id=row["id"],
+        fields=fields,
+        secrets=secrets,
+        enabled=row["enabled"],
+        version=row["version"],
+        created_at=_utc(row["created_at"]),
+        updated_at=_utc(row["updated_at"]),
+        failing_since=_utc(row["failing_since"]),
+        disabled_at=_utc(row["disabled_at"]),
     )
 
 

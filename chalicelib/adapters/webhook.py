@@ -6,7 +6,9 @@
 
 The id and the timestamp go with every POST, so a receiver deduplicates on `webhook-id` even
 unsigned; the signature only with a secret (a cloud stage refuses to start without one,
-chalicelib/settings.py; `make run` warns).
+chalicelib/settings.py; `make run` warns). With several (an endpoint's secret rotating, the old
+one in its grace) there is one signature per secret, space-separated, newest first, as the
+specification allows: a receiver verifying with either accepts the POST.
 
 The secret is base64, optionally prefixed `whsec_` (the spec's convention); the HMAC key is
 the decoded bytes. The timestamp is real time (`wall_clock`), never the app's clock: receivers
@@ -16,10 +18,11 @@ the app's clock.
 
 Why http.client and not requests: a container posts a batch's webhooks from 10 threads under
 one GIL, so the client's CPU per POST is the container's throughput. For one fixed URL, with no
-redirects, cookies, proxies or retries, requests' machinery is ~4x the CPU of http.client
-(DESIGN.md, "HTTP clients"). What requests gave that this keeps: certificate checks against
-certifi's bundle, a connect and a read timeout, keep-alive connections per thread, a dropped
-keep-alive connection noticed before it is reused, credentials in the URL as Basic auth.
+redirects, cookies, proxies or retries, requests' machinery costs several times the CPU of
+http.client (docs/performance.md, "The pipeline": ~1,100 POSTs/s against ~8,000). What
+requests gave that this keeps: certificate checks against certifi's bundle, a connect and a
+read timeout, keep-alive connections per thread, a dropped keep-alive connection noticed before
+it is reused, credentials in the URL as Basic auth.
 """
 
 from __future__ import annotations
@@ -30,12 +33,13 @@ import functools
 import hashlib
 import hmac
 import http.client
+import ipaddress
 import select
 import ssl
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
@@ -50,6 +54,10 @@ _MAX_ERROR = 200
 _MAX_DRAINED = 64 * 1024
 """A reply body up to this size is read, so the connection can carry the next POST; a longer
 one is not worth the time: the connection is closed instead (the body is never used)."""
+
+
+class NotPublic(Exception):
+    """A team's webhook URL that leads into the network the scheduler runs in."""
 
 
 def signing_key(secret: str) -> bytes:
@@ -102,19 +110,24 @@ class HttpWebhookSender:
     def __init__(
         self,
         url: str,
-        secret: str | None = None,
+        secret: str | Sequence[str] | None = None,
         connect_timeout: float = 2.0,
         read_timeout: float = 5.0,
         wall_clock: Callable[[], float] = time.time,
         tls: ssl.SSLContext | None = None,
+        public_only: bool = False,
     ) -> None:
+        """`public_only`: a team's endpoint in a cloud stage; the address actually connected to
+        (after DNS, so rebinding does not get round it) must be a public one."""
         self.url = url
         self._target = Target.parse(url)
         self._wall_clock = wall_clock
-        self._key = signing_key(secret) if secret else None
+        secrets = [secret] if isinstance(secret, str) else list(secret or ())
+        self._keys = [signing_key(s) for s in secrets if s]
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._tls = tls
+        self._public_only = public_only
         self._local = threading.local()
         # Every thread's connection, so all are closed when this sender goes (a finalizer runs
         # before the garbage collector would find their sockets unclosed).
@@ -131,8 +144,10 @@ class HttpWebhookSender:
         timestamp = int(self._wall_clock())
         headers["webhook-id"] = delivery.idempotency_key
         headers["webhook-timestamp"] = str(timestamp)
-        if self._key is not None:
-            headers["webhook-signature"] = sign(self._key, delivery.idempotency_key, timestamp, delivery.body)
+        if self._keys:
+            headers["webhook-signature"] = " ".join(
+                sign(key, delivery.idempotency_key, timestamp, delivery.body) for key in self._keys
+            )
         return headers
 
     def deliver(self, delivery: Delivery) -> Outcome:
@@ -142,6 +157,12 @@ class HttpWebhookSender:
             headers["Authorization"] = self._target.authorization
         try:
             connection = self._connection()
+        except NotPublic as exc:  # never sent: the address is the URL's owner's to fix
+            return Outcome(Verdict.PERMANENT, error=str(exc), latency_ms=_ms(started))
+        except (OSError, http.client.HTTPException) as exc:
+            self._drop()
+            return Outcome(Verdict.TRANSIENT, error=_describe(exc), latency_ms=_ms(started))
+        try:
             connection.request("POST", self._target.path, delivery.body, headers)
             response = connection.getresponse()
             status, reason = response.status, response.reason
@@ -181,6 +202,11 @@ class HttpWebhookSender:
             connection = http.client.HTTPConnection(target.host, target.port, timeout=self._connect_timeout)
         connection.connect()  # the TCP connect (and TLS handshake) under the connect timeout...
         assert connection.sock is not None
+        if self._public_only:
+            address = ipaddress.ip_address(connection.sock.getpeername()[0])
+            if not address.is_global:
+                connection.close()
+                raise NotPublic(f"refused: {self._target.host} is at {address}, not a public address")
         connection.sock.settimeout(self._read_timeout)  # ...every later send and read under this
         return connection
 

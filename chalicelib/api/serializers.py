@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.endpoints import Endpoint, Secret
 from chalicelib.domain.events import Event
 from chalicelib.domain.instants import iso_local, iso_utc
 from chalicelib.domain.planner import Occurrence
@@ -74,4 +75,28 @@ def occurrence_json(occurrence: Occurrence, timezone: str) -> dict[str, Any]:
         "localDate": occurrence.local_date.isoformat(),
         "targetLocal": iso_local(occurrence.target_utc, timezone),
         "targetUtc": iso_utc(occurrence.target_utc),
+    }
+
+
+def endpoint_json(endpoint: Endpoint) -> dict[str, Any]:
+    fields = endpoint.fields
+    return {
+        "id": str(endpoint.id),
+        "destination": fields.destination.as_json(),
+        "eventTypes": list(fields.event_types) if fields.event_types is not None else None,
+        "description": fields.description,
+        "rateLimit": fields.rate_limit,
+        "status": "enabled" if endpoint.enabled else "disabled",
+        "failingSince": iso_utc(endpoint.failing_since) if endpoint.failing_since else None,
+        "disabledAt": iso_utc(endpoint.disabled_at) if endpoint.disabled_at else None,
+        "createdAt": iso_utc(endpoint.created_at),
+        "updatedAt": iso_utc(endpoint.updated_at),
+    }
+
+
+def secret_json(secret: Secret) -> dict[str, Any]:
+    return {
+        "secret": secret.value,
+        "createdAt": iso_utc(secret.created_at),
+        "expiresAt": iso_utc(secret.expires_at) if secret.expires_at else None,
     }

@@ -1,6 +1,6 @@
 """Who may do what: roles, actions and the ownership rule. Pure; the api layer applies it.
 
-`admin` may do everything; `service` everything but retrying events; `user` only what
+`admin` may do everything; `service` everything but retrying events and managing endpoints; `user` only what
 concerns the user whose id is its token's `sub` (its schedules included), and never the list
 of all users. A user's
 `externalId` and `metadata` are the integrating team's: a `user` token reads its own but never
@@ -44,12 +44,14 @@ class Action(StrEnum):
     PAUSE_SCHEDULE = "pause_schedule"
     RESUME_SCHEDULE = "resume_schedule"
     PREVIEW_SCHEDULE = "preview_schedule"
+    MANAGE_ENDPOINTS = "manage_endpoints"
+    """Create, read, change, delete endpoints and read or rotate their secrets: admin only."""
 
 
 # What a role may do to any record, and what it may do only to records its subject owns.
 _ANY: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
-    Role.SERVICE: frozenset(Action) - {Action.RETRY_EVENT},
+    Role.SERVICE: frozenset(Action) - {Action.RETRY_EVENT, Action.MANAGE_ENDPOINTS},
     Role.USER: frozenset(),
 }
 _OWN: dict[Role, frozenset[Action]] = {

@@ -28,12 +28,20 @@ class Message:
     event_id: UUID
     version: int
     idempotency_key: str
+    endpoint_id: UUID | None = None
+    """Set on a message that sends a finished event to one endpoint again (recover, replay)."""
+    replay: bool = False
+    """Sent even if the endpoint has it (POST /events/{id}/replay); else only if it has not."""
 
     def encode(self) -> str:
-        return json.dumps(
-            {"eventId": str(self.event_id), "version": self.version, "idempotencyKey": self.idempotency_key},
-            separators=(",", ":"),
-        )
+        data: dict[str, object] = {
+            "eventId": str(self.event_id),
+            "version": self.version,
+            "idempotencyKey": self.idempotency_key,
+        }
+        if self.endpoint_id is not None:
+            data |= {"endpointId": str(self.endpoint_id), "replay": self.replay}
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def decode(cls, body: str) -> Message:
@@ -43,7 +51,8 @@ class Message:
             key = data["idempotencyKey"]
             if type(version) is not int or not isinstance(key, str):
                 raise TypeError("version must be an integer and idempotencyKey a string")
-            return cls(UUID(data["eventId"]), version, key)
+            endpoint = UUID(data["endpointId"]) if data.get("endpointId") is not None else None
+            return cls(UUID(data["eventId"]), version, key, endpoint, data.get("replay") is True)
         except (ValueError, TypeError, KeyError) as exc:
             raise MalformedMessage(f"not a delivery message: {exc}") from None
 

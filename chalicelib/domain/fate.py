@@ -1,10 +1,11 @@
 """What becomes of one queue message: the worker's decisions, pure (chalicelib/services/worker.py
-does the I/O around them; docs/architecture.md says where each step lives).
+does the I/O around them; docs/delivery.md says where each step lives).
 
 classify   the message against the event and user it names: dropped, cancelled, skipped, failed,
            early (wait), or undecided (no reason not to send: the ledger or the POST decides)
 lease_on_receive  how long a received current message holds its event
 after_post a webhook outcome: completed, deferred (retried later), or failed
+after_posts the outcomes of one event's deliveries to its endpoints, together
 transition the event's new state for a fate, and whether the next occurrence is now due
 webhook_body what the receiver is sent
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -40,6 +42,10 @@ class Fate(StrEnum):
     """A transient failure: the event stays PROCESSING (Event.defer) and the same message is
     retried after a backoff."""
     FAILED = "failed"
+    HELD = "held"
+    """Nothing was sent this time, and that is not an attempt: no enabled endpoint takes the
+    event's type (an endpoint added meanwhile gets it; MAX_EVENT_AGE skips it in the end), or
+    every endpoint still to have it is over its rate limit. Hidden for a while, decided again."""
     EARLY = "early"
     """A current message received before its event is due (clock skew, an emulator without
     delays): hidden for the seconds left, then decided again. Not an attempt."""
@@ -119,6 +125,28 @@ def classify(
     return Fate.UNDECIDED, ""
 
 
+def classify_resend(
+    message: Message,
+    event: Event | None,
+    user: User | None,
+    endpoint_found: bool,
+    schedule: Schedule | None = None,
+) -> tuple[Fate, str]:
+    """A message that sends a finished event to one endpoint again (recover, replay):
+    UNDECIDED, or why not. Nothing about the event changes, whatever comes of it."""
+    if event is None:
+        return Fate.DROPPED, "no such event"
+    if event.status not in (Status.COMPLETED, Status.FAILED):
+        return Fate.DROPPED, f"only a finished event is sent again; this one is {event.status}"
+    if user is None:
+        return Fate.DROPPED, "the user was deleted"
+    if event.schedule_id is not None and schedule is None:
+        return Fate.DROPPED, "the schedule was deleted"
+    if not endpoint_found:
+        return Fate.DROPPED, f"no such endpoint {message.endpoint_id}"
+    return Fate.UNDECIDED, ""
+
+
 def after_post(outcome: Outcome, attempt: int, max_attempts: int) -> tuple[Fate, str]:
     if outcome.verdict is Verdict.SUCCESS:
         return Fate.COMPLETED, ""
@@ -127,6 +155,22 @@ def after_post(outcome: Outcome, attempt: int, max_attempts: int) -> tuple[Fate,
     if outcome.verdict is Verdict.PERMANENT:
         return Fate.FAILED, outcome.reason
     return Fate.FAILED, f"gave up after {attempt} attempts: {outcome.reason}"
+
+
+def after_posts(outcomes: Sequence[tuple[str, Outcome]], attempt: int, max_attempts: int) -> tuple[Fate, str]:
+    """Each (endpoint label, outcome) of this attempt; the label prefixes its reason ("" for the
+    built-in endpoint, whose reason stays as it always was). COMPLETED when every one succeeded;
+    else DEFERRED while any failure may heal (the endpoints that have their success are not sent
+    to again: the ledger has it); else failed."""
+    failed = [
+        (label, after_post(o, attempt, max_attempts))
+        for label, o in outcomes
+        if o.verdict is not Verdict.SUCCESS
+    ]
+    if not failed:
+        return Fate.COMPLETED, ""
+    fate = Fate.DEFERRED if any(f is Fate.DEFERRED for _, (f, _) in failed) else Fate.FAILED
+    return fate, "; ".join(f"{label}: {reason}" if label else reason for label, (_, reason) in failed)
 
 
 def transition(

@@ -1,7 +1,7 @@
 """The worker: one SQS batch in, the webhook called once per due event, PostgreSQL finalised.
 
 Per batch, in this order (each step a method below; the decisions are in domain/fate.py;
-docs/architecture.md, "The worker, top to bottom"):
+docs/delivery.md, "The worker, top to bottom"):
 1. decode each message and read its event and user (one transaction); `classify` drops what
    is stale, cancels what belongs to a deleted user, skips what is older than MAX_EVENT_AGE,
    holds back what came before its event is due; the same transaction extends the lease of
@@ -29,6 +29,7 @@ A job's fate is decided once (`Job.decide`); a step that cannot carry it out rec
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,15 +41,24 @@ from uuid import UUID
 
 from chalicelib import observability as obs
 from chalicelib.domain.builtins import BuiltIns
-from chalicelib.domain.delivery import SQS_MAX_VISIBILITY, Backoff, MalformedMessage, Message, Outcome
+from chalicelib.domain.delivery import (
+    SQS_MAX_VISIBILITY,
+    Backoff,
+    MalformedMessage,
+    Message,
+    Outcome,
+    Verdict,
+)
+from chalicelib.domain.endpoints import RATE_BURST, Endpoint, delivery_key, take_slots
 from chalicelib.domain.events import Event, is_late
 from chalicelib.domain.fate import (
     TO_DLQ,
     WRITES,
     Fate,
-    after_post,
+    after_posts,
     attempt_number,
     classify,
+    classify_resend,
     is_current,
     lease_on_receive,
     seconds_until_due,
@@ -57,7 +67,19 @@ from chalicelib.domain.fate import (
 from chalicelib.domain.fate import webhook_body as body_for
 from chalicelib.domain.schedules import Schedule
 from chalicelib.domain.users import User
-from chalicelib.ports import Attempt, Clock, Database, Delivery, DeliveryLedger, Queue, Store, WebhookSender
+from chalicelib.ports import (
+    Attempt,
+    Clock,
+    Database,
+    Delivery,
+    DeliveryLedger,
+    Destinations,
+    Notices,
+    Queue,
+    Store,
+    WebhookSender,
+)
+from chalicelib.services.endpoints import announce
 from chalicelib.services.scheduling import plan_following, planning_asks
 
 _MOVED = "the event moved on meanwhile; its new message decides"
@@ -72,6 +94,30 @@ class DeliveryPolicy:
     max_event_age: timedelta
     webhook_concurrency: int = 10
     """POSTs in flight at once, per worker (a batch is at most 10 messages)."""
+    endpoint_disable_after: timedelta = timedelta(days=5)
+    """An endpoint whose every delivery has failed for this long is disabled."""
+
+
+@dataclass
+class Pair:
+    """One (event, endpoint) delivery of a job: the built-in endpoint is None."""
+
+    endpoint: Endpoint | None
+    key: str
+    """Its Idempotency-Key and webhook-id (domain/endpoints.delivery_key)."""
+    sender: WebhookSender | None = None
+    outcome: Outcome | None = None
+    delivered_at: datetime | None = None
+    """When its success was recorded (by this POST, or one before it, in the ledger)."""
+    ledger_attempt: int = 0
+    error: str | None = None
+    deferred: timedelta | None = None
+    """Over the endpoint's rate limit: not sent this time; a slot is free after this long."""
+
+    @property
+    def label(self) -> str:
+        """How a reason names it: "" for the built-in endpoint (reasons as they always were)."""
+        return f"endpoint {self.endpoint.id}" if self.endpoint else ""
 
 
 @dataclass
@@ -93,6 +139,10 @@ class Job:
     delivered_at: datetime | None = None
     ledger_attempt: int = 0
     retry_in: timedelta | None = None
+    pairs: list[Pair] = field(default_factory=list)
+    """The endpoints it goes to, once classified SEND."""
+    payload: bytes = b""
+    """What each endpoint is sent."""
 
     def decide(self, fate: Fate, reason: str = "") -> None:
         assert self.decision is None, f"{self.message_id} is already {self.decision}"
@@ -114,8 +164,13 @@ class Job:
         return self.decision is None and self.error is None and self.event is not None
 
     @property
+    def resend(self) -> bool:
+        """A finished event sent to one endpoint again (recover, replay): the event is not written."""
+        return self.message is not None and self.message.endpoint_id is not None
+
+    @property
     def attempt(self) -> int:
-        return attempt_number(self.event)
+        return self.receive_count if self.resend else attempt_number(self.event)
 
     def log_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {"messageId": self.message_id, "action": self.fate.value}
@@ -142,17 +197,24 @@ class Worker:
     queue: Queue
     dlq: Queue
     ledger: DeliveryLedger
-    sender: WebhookSender
+    sender: WebhookSender | None
+    """The built-in endpoint (WEBHOOK_URL), for every type; None when it is not set."""
     policy: DeliveryPolicy
     rng: random.Random = field(default_factory=random.Random)
+    destinations: Destinations | None = None
+    """The endpoints' senders; None delivers to the built-in endpoint alone (the benchmark)."""
+    notices: Notices | None = None
+    """Where `endpoint.failing` and `endpoint.disabled` go; None: nowhere."""
 
     def deliver_batch(self, records: Sequence[dict[str, Any]]) -> list[str]:
         """Handles one SQS batch; returns the message ids that must come back (batchItemFailures)."""
         jobs = [_job(record) for record in records]
         self._load(jobs)
         self._check_ledger(jobs)
+        self._throttle([job for job in jobs if job.pending])
         self._post_all([job for job in jobs if job.pending])
-        self._write(jobs)
+        self._note_health(jobs)
+        self._write([job for job in jobs if not job.resend])
         self._to_dlq(jobs)
         failed = self._come_back(jobs)
         _report(jobs)
@@ -168,6 +230,7 @@ class Worker:
                 events = store.events_by_ids(job.message.event_id for job in wanted if job.message)
                 users = store.users_by_ids(e.user_id for e in events.values())
                 schedules = store.schedules_by_ids(e.schedule_id for e in events.values() if e.schedule_id)
+                endpoints = store.live_endpoints() if self.destinations is not None else []
                 now = self.clock.now()
                 store.extend_leases(_leases(wanted, events, now, self.policy.lease))
         except Exception as exc:
@@ -181,33 +244,93 @@ class Worker:
             job.schedule = (
                 schedules.get(job.event.schedule_id) if job.event and job.event.schedule_id else None
             )
+            if job.resend:
+                self._classify_resend(job, endpoints)
+                continue
             fate, reason = classify(
                 job.message, job.event, job.user, now, self.policy.max_event_age, job.schedule
             )
             if fate is Fate.EARLY and job.event:
                 job.retry_in = min(timedelta(seconds=seconds_until_due(job.event, now)), SQS_MAX_VISIBILITY)
-            if fate is not Fate.UNDECIDED:  # decided by the ledger or the POST
+            if fate is Fate.UNDECIDED and job.event:
+                job.pairs = self._pairs(job.event, job.message.idempotency_key, endpoints)
+                if not job.pairs:
+                    fate, reason = Fate.HELD, f"no enabled endpoint takes {job.event.event_type!r}"
+                    # Asked again later and later (up to BACKOFF_CAP); if SQS gives up on the
+                    # message meanwhile, the lease running out makes the sweeper send a new one.
+                    job.retry_in = self.policy.backoff.delay(job.receive_count, None, self.rng)
+            if fate is not Fate.UNDECIDED:  # SEND is decided by the ledger or the POST
                 job.decide(fate, reason)
+
+    def _classify_resend(self, job: Job, endpoints: list[Endpoint]) -> None:
+        assert job.message is not None
+        endpoint = next((e for e in endpoints if e.id == job.message.endpoint_id), None)
+        fate, reason = classify_resend(job.message, job.event, job.user, endpoint is not None, job.schedule)
+        if fate is Fate.UNDECIDED and endpoint is not None and job.event is not None:
+            if not endpoint.enabled:
+                job.decide(Fate.HELD, f"endpoint {endpoint.id} is disabled")
+                job.retry_in = self.policy.backoff.delay(job.receive_count, None, self.rng)
+                return
+            job.pairs = [Pair(endpoint, delivery_key(job.event.idempotency_key, endpoint.id))]
+            return
+        job.decide(fate, reason)
+
+    def _pairs(self, event: Event, key: str, endpoints: list[Endpoint]) -> list[Pair]:
+        """The built-in endpoint, if set, and every enabled endpoint that takes the event's type."""
+        pairs = [Pair(None, key)] if self.sender is not None else []
+        return pairs + [Pair(e, delivery_key(key, e.id)) for e in endpoints if e.takes(event.event_type)]
 
     # 2. the ledger: a success already recorded is finalised without a POST
     def _check_ledger(self, jobs: list[Job]) -> None:
-        sending = [job for job in jobs if job.pending and job.message]
+        # A replay sends what the endpoint has already: its ledger is not asked.
+        sending = [
+            job for job in jobs if job.pending and job.pairs and not (job.message and job.message.replay)
+        ]
         if not sending:
             return
         try:
-            found = self.ledger.find_successes(
-                [job.message.idempotency_key for job in sending if job.message]
-            )
+            found = self.ledger.find_successes([pair.key for job in sending for pair in job.pairs])
         except Exception as exc:
             for job in sending:  # unsure whether it was delivered before: better later than twice
                 job.fail_step(f"the delivery ledger is unavailable: {exc}")
             return
         for job in sending:
-            assert job.message is not None
-            success = found.get(job.message.idempotency_key)
-            if success is not None:
+            for pair in job.pairs:
+                success = found.get(pair.key)
+                if success is not None:
+                    pair.delivered_at, pair.ledger_attempt = success.attempted_at, success.attempt
+            if all(pair.delivered_at for pair in job.pairs):
                 job.decide(Fate.COMPLETED_FROM_LEDGER, "a success for this key is already in the ledger")
-                job.delivered_at, job.ledger_attempt = success.attempted_at, success.attempt
+                job.delivered_at = max(p.delivered_at for p in job.pairs if p.delivered_at)
+                job.ledger_attempt = max(pair.ledger_attempt for pair in job.pairs)
+
+    # 2b. rate limits: the slots every container shares, taken in one transaction
+    def _throttle(self, jobs: list[Job]) -> None:
+        limited: dict[UUID, list[tuple[Job, Pair]]] = {}
+        for job in jobs:
+            for pair in job.pairs:
+                if pair.endpoint and pair.endpoint.fields.rate_limit and pair.delivered_at is None:
+                    limited.setdefault(pair.endpoint.id, []).append((job, pair))
+        if not limited:
+            return
+        try:
+            with self.db.transaction() as store:
+                now = self.clock.now()
+                tats = store.lock_rates(list(limited), now)
+                taken = {}
+                for endpoint_id, pairs in limited.items():
+                    rate = pairs[0][1].endpoint.fields.rate_limit if pairs[0][1].endpoint else None
+                    assert rate is not None
+                    granted, taken[endpoint_id] = take_slots(
+                        tats.get(endpoint_id, now), now, rate, len(pairs)
+                    )
+                    wait = max(taken[endpoint_id] - RATE_BURST - now, timedelta(0))
+                    for _, pair in pairs[granted:]:
+                        pair.deferred = wait
+                store.set_rates(taken)
+        except Exception as exc:  # no slot can be had: nothing over the limit goes out
+            for job in {id(j): j for pairs in limited.values() for j, _ in pairs}.values():
+                job.fail_step(f"could not take rate limit slots: {exc}")
 
     # 3. the POSTs, at once
     @cached_property
@@ -216,34 +339,123 @@ class Worker:
         return ThreadPoolExecutor(self.policy.webhook_concurrency, thread_name_prefix="webhook")
 
     def _post_all(self, jobs: list[Job]) -> None:
-        if len(jobs) > 1 and self.policy.webhook_concurrency > 1:
-            list(self._pool.map(self._post, jobs))
+        """Every pair without a success, at once; then each job's fate from its pairs'."""
+        now = self.clock.now()
+        posting = []
+        for job in jobs:
+            try:
+                assert job.event is not None
+                assert job.user is not None
+                job.payload = body_for(job.event, job.user, job.schedule)
+                for pair in job.pairs:
+                    if pair.delivered_at is None and pair.deferred is None:
+                        pair.sender = self._sender(pair, now)
+                        posting.append((job, pair))
+            except Exception as exc:  # a bug, a broken template, an endpoint we cannot send to
+                job.fail_step(f"could not send: {exc!r}")
+        posting = [(job, pair) for job, pair in posting if job.error is None]
+        if len(posting) > 1 and self.policy.webhook_concurrency > 1:
+            list(self._pool.map(lambda jp: self._post(*jp), posting))
         else:
-            for job in jobs:
-                self._post(job)
+            for job, pair in posting:
+                self._post(job, pair)
         for job in jobs:  # here, not in the threads: the jitter's draws stay in batch order
-            if job.decision is Fate.DEFERRED and job.outcome:
-                job.retry_in = self.policy.backoff.delay(job.attempt, job.outcome.retry_after, self.rng)
+            self._decide_after_posts(job)
 
-    def _post(self, job: Job) -> None:
-        """One POST and its ledger writes, in a pool thread; touches only its own job."""
+    def _sender(self, pair: Pair, now: datetime) -> WebhookSender:
+        if pair.endpoint is None:
+            assert self.sender is not None
+            return self.sender
+        assert self.destinations is not None
+        return self.destinations.sender_for(pair.endpoint, now)
+
+    def _post(self, job: Job, pair: Pair) -> None:
+        """One delivery and its ledger writes, in a pool thread; touches only its own pair."""
         assert job.message is not None
-        assert job.event is not None
-        assert job.user is not None
+        assert pair.sender is not None
         try:
-            delivery = Delivery(job.message.idempotency_key, body_for(job.event, job.user, job.schedule))
-            outcome = self.sender.deliver(delivery)
-        except Exception as exc:  # a bug or a broken template: this message only
-            job.fail_step(f"could not send: {exc!r}")
+            outcome = pair.sender.deliver(Delivery(pair.key, job.payload))
+        except Exception as exc:  # a bug: this message only
+            pair.error = f"could not send: {exc!r}"
             return
         attempted_at = self.clock.now()
-        job.outcome = outcome
-        job.decide(*after_post(outcome, job.attempt, self.policy.max_attempts))
-        attempt = _attempt(job, outcome, attempted_at)
-        if job.decision is Fate.COMPLETED:
-            job.delivered_at = attempted_at
+        pair.outcome = outcome
+        attempt = _attempt(job, pair, outcome, attempted_at)
+        if outcome.verdict is Verdict.SUCCESS:
+            pair.delivered_at = attempted_at
             self._ledger_write(job, lambda: self.ledger.record_success(attempt))
         self._ledger_write(job, lambda: self.ledger.record_attempt(attempt))
+
+    def _decide_after_posts(self, job: Job) -> None:
+        posted = [pair for pair in job.pairs if pair.outcome is not None or pair.error is not None]
+        deferred = [pair for pair in job.pairs if pair.deferred is not None]
+        if not (posted or deferred) or not job.pending:
+            return
+        broken = [pair.error for pair in posted if pair.error is not None]
+        if broken:  # comes back; the pairs that succeeded are in the ledger
+            job.fail_step(broken[0])
+            return
+        wait = max((pair.deferred for pair in deferred if pair.deferred is not None), default=timedelta(0))
+        over = "; ".join(f"{pair.label}: over its rate limit" for pair in deferred)
+        if not posted:  # nothing went out: not an attempt
+            job.decide(Fate.HELD, over)
+            job.retry_in = _whole_seconds(wait)
+            return
+        outcomes = [(pair.label, pair.outcome) for pair in posted if pair.outcome is not None]
+        failed = [o for _, o in outcomes if o.verdict is not Verdict.SUCCESS]
+        job.outcome = failed[0] if failed else outcomes[-1][1]
+        fate, reason = after_posts(outcomes, job.attempt, self.policy.max_attempts)
+        if deferred:  # the limited endpoints still wait for theirs: back, whatever the others did
+            fate, reason = Fate.DEFERRED, "; ".join(r for r in (reason, over) if r)
+        job.decide(fate, reason)
+        if job.decision is Fate.COMPLETED:
+            job.delivered_at = max(pair.delivered_at for pair in job.pairs if pair.delivered_at)
+        elif job.decision is Fate.DEFERRED:
+            waits = [o.retry_after for o in failed if o.retry_after is not None]
+            backoff = self.policy.backoff.delay(job.attempt, max(waits, default=None), self.rng)
+            job.retry_in = max(backoff if failed else timedelta(0), _whole_seconds(wait))
+
+    # 3b. each endpoint's health: failing since its first failure after a success, disabled once
+    # that has lasted ENDPOINT_DISABLE_AFTER (written only when its state changes)
+    def _note_health(self, jobs: list[Job]) -> None:
+        results: dict[UUID, tuple[Endpoint, bool, datetime]] = {}
+        for job in jobs:
+            for pair in job.pairs:
+                if pair.endpoint is None or pair.outcome is None:
+                    continue
+                ok = pair.outcome.verdict is Verdict.SUCCESS
+                _, was_ok, at = results.get(pair.endpoint.id, (pair.endpoint, False, self.clock.now()))
+                results[pair.endpoint.id] = (pair.endpoint, was_ok or ok, at)
+        cutoff = self.clock.now() - self.policy.endpoint_disable_after
+        changing = [  # a write only where the state changes
+            (e, ok, at)
+            for e, ok, at in results.values()
+            if (
+                (e.failing_since is not None)
+                if ok
+                else (e.failing_since is None or e.failing_since <= cutoff)
+            )
+        ]
+        if not changing:
+            return
+        notices: list[tuple[str, UUID, datetime]] = []
+        try:
+            with self.db.transaction() as store:
+                for endpoint, ok, at in changing:
+                    if ok:
+                        store.mark_endpoint_healthy(endpoint.id)
+                    elif endpoint.failing_since is None:
+                        if store.mark_endpoint_failing(endpoint.id, at):
+                            notices.append(("endpoint.failing", endpoint.id, at))
+                    elif endpoint.failing_since <= cutoff and store.disable_failing_endpoint(
+                        endpoint.id, at, cutoff
+                    ):
+                        notices.append(("endpoint.disabled", endpoint.id, at))
+        except Exception as exc:  # the next batch's outcomes say it again
+            obs.log().warning("could not note the endpoints' health", extra={"error": str(exc)[:300]})
+            return
+        for kind, endpoint_id, at in notices:
+            announce(self.notices, kind, endpoint_id, at)
 
     def _ledger_write(self, job: Job, write: Any) -> None:
         try:
@@ -343,7 +555,7 @@ class Worker:
             if job.fate is Fate.UNPROCESSED:
                 # The receive count paces these: an outage's retries back off like any other.
                 job.retry_in = self.policy.backoff.delay(job.receive_count, None, self.rng)
-            elif job.fate not in (Fate.DEFERRED, Fate.EARLY):
+            elif job.fate not in (Fate.DEFERRED, Fate.EARLY, Fate.HELD):
                 continue
             failed.append(job.message_id)
             seconds = int((job.retry_in or timedelta(0)).total_seconds())
@@ -385,18 +597,24 @@ def _leases(
     return held
 
 
-def _attempt(job: Job, outcome: Outcome, at: datetime) -> Attempt:
+def _attempt(job: Job, pair: Pair, outcome: Outcome, at: datetime) -> Attempt:
     assert job.message is not None
     return Attempt(
         event_id=job.message.event_id,
-        idempotency_key=job.message.idempotency_key,
+        idempotency_key=pair.key,
         attempt=job.attempt,
         attempted_at=at,
         outcome=outcome.verdict.value,
         status_code=outcome.status_code,
         error=outcome.error,
         latency_ms=outcome.latency_ms,
+        endpoint_id=pair.endpoint.id if pair.endpoint else None,
     )
+
+
+def _whole_seconds(wait: timedelta) -> timedelta:
+    """SQS hides a message for whole seconds: rounded up, so it never comes back too early."""
+    return timedelta(seconds=math.ceil(wait.total_seconds()))
 
 
 def _lock_users(store: Store, jobs: list[Job]) -> dict[UUID, User]:
@@ -429,6 +647,8 @@ def _report(jobs: list[Job]) -> None:
             values.append(("Deferred", obs.Count, 1))
         elif fate is Fate.DROPPED:
             values.append(("Dropped", obs.Count, 1))
+        elif fate is Fate.HELD:
+            values.append(("Held", obs.Count, 1))
         elif fate is Fate.UNPROCESSED:
             values.append(("Unprocessed", obs.Count, 1))
         if job.outcome is not None:

@@ -8,6 +8,7 @@ from constructs import Construct
 
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
+BY_ENDPOINT = "by_endpoint"  # the ledger model's index (chalicelib/adapters/ledger.py)
 TTL_ATTRIBUTE = "expires_at"  # epoch seconds; the ledger model must write this attribute
 
 
@@ -26,4 +27,10 @@ class Ledger(Construct):
             ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             removal_policy=RemovalPolicy.RETAIN if keep else RemovalPolicy.DESTROY,
+        )
+        # Sparse: only attempts to an endpoint carry endpoint_key (GET /endpoints/{id}/stats).
+        self.table.add_global_secondary_index(
+            index_name=BY_ENDPOINT,
+            partition_key=dynamodb.Attribute(name="endpoint_key", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="attempted_at", type=dynamodb.AttributeType.STRING),
         )

@@ -240,6 +240,18 @@ class Monitoring(Construct):
             evaluation_periods=1,
         )
 
+    def watch_endpoint_events(self, topic: sns.ITopic) -> None:
+        """endpoint.failing, endpoint.disabled and endpoint.enabled go to their own topic (teams
+        subscribe to it); any of them raises this alarm, so an operator hears of a failing one."""
+        self._alarm(
+            "EndpointEvents",
+            "Endpoints: one is failing, was disabled or enabled again (see the endpoint events topic)",
+            metric=topic.metric_number_of_messages_published(statistic="Sum", period=Duration.minutes(5)),
+            threshold=0,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+        )
+
     def watch_database(self, instance: rds.IDatabaseInstance) -> None:
         self._alarm(
             "DatabaseCpu",

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from aws_cdk import CfnCondition, CfnOutput, CfnParameter, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from stacks import dashboards, secrets_extension
@@ -33,7 +34,7 @@ from stacks.monitoring import Monitoring
 from stacks.network import Network
 from stacks.pre_traffic import PreTrafficHook
 from stacks.schema_migrations import SchemaMigrations, migrations_digest
-from stacks.stages import CHALICE_CONFIG, ROOT, ChaliceConfig, StageConfig
+from stacks.stages import CHALICE_CONFIG, ROOT, ChaliceConfig, StageConfig, endpoint_grants
 
 READ_SECRET = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
 CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
@@ -121,6 +122,9 @@ class SchedulerStack(Stack):
         if not organization_trail:
             AuditTrail(self, "Audit", stage=stage)
 
+        endpoint_events = sns.Topic(
+            self, "EndpointEvents", display_name=f"event-scheduler {stage} endpoint events", enforce_ssl=True
+        )
         app_db = {"DB_SECRET_ARN": database.app_secret.secret_arn, "DB_HOST": database.proxy.endpoint}
         read_app_db = allow(READ_SECRET, database.app_secret.secret_arn)
         authorizer_env = {
@@ -131,7 +135,13 @@ class SchedulerStack(Stack):
         }
         wiring = Wiring(
             environment={
-                "api_handler": {**app_db, "LEDGER_TABLE": ledger.table.table_name},
+                # The queue: POST /endpoints/{id}/recover and /events/{id}/replay send to it.
+                "api_handler": {
+                    **app_db,
+                    "LEDGER_TABLE": ledger.table.table_name,
+                    "QUEUE_URL": queues.queue.queue_url,
+                    "OPS_TOPIC_ARN": endpoint_events.topic_arn,
+                },
                 "sweep": {**app_db, "QUEUE_URL": queues.queue.queue_url},
                 "deliver": {
                     **app_db,
@@ -140,6 +150,7 @@ class SchedulerStack(Stack):
                     "LEDGER_TABLE": ledger.table.table_name,
                     "WEBHOOK_URL": webhook_url.value_as_string,
                     "WEBHOOK_SECRET_ARN": secrets.webhook_signing.secret_arn,
+                    "OPS_TOPIC_ARN": endpoint_events.topic_arn,
                 },
                 # Only the migrations log in as the master user; they create the app's role.
                 "migrate": {
@@ -150,13 +161,25 @@ class SchedulerStack(Stack):
                 "jwt_auth": authorizer_env,
             },
             grants={
-                "api_handler": [read_app_db, allow(LEDGER_READ, ledger.table.table_arn)],
+                "api_handler": [
+                    read_app_db,
+                    # The table and its by_endpoint index (GET /endpoints/{id}/stats).
+                    allow(LEDGER_READ, ledger.table.table_arn, f"{ledger.table.table_arn}/index/*"),
+                    allow(["sqs:SendMessage"], queues.queue.queue_arn),
+                    allow(["sns:Publish"], endpoint_events.topic_arn),
+                ],
                 "sweep": [read_app_db, allow(SEND, queues.queue.queue_arn)],
                 "deliver": [
                     allow(READ_SECRET, database.app_secret.secret_arn, secrets.webhook_signing.secret_arn),
                     allow(CONSUME, queues.queue.queue_arn),
                     allow(SEND, queues.dead_letters.queue_arn),
                     allow(LEDGER_WRITE, ledger.table.table_arn),
+                    allow(["sns:Publish"], endpoint_events.topic_arn),
+                    # The teams' own queues, topics and buses the stage lists (endpoints).
+                    *(
+                        allow([action], *arns)
+                        for action, arns in endpoint_grants(chalice_config.endpoint_allowed_arns).items()
+                    ),
                 ],
                 "migrate": [allow(READ_SECRET, database.secret.secret_arn, database.app_secret.secret_arn)],
                 "jwt_auth": [allow(READ_SECRET, secrets.jwt_signing.secret_arn)],
@@ -176,6 +199,7 @@ class SchedulerStack(Stack):
         monitoring.watch_api(api_name, chalice_config.api_stage_name, "APIHandler")
         monitoring.watch_queues(queues.queue, queues.dead_letters)
         monitoring.watch_database(database.instance)
+        monitoring.watch_endpoint_events(endpoint_events)
         service = chalice_config.environment().get("POWERTOOLS_SERVICE_NAME", "event-scheduler")
         monitoring.watch_worker(service)
         if with_app:

@@ -121,3 +121,24 @@ class ChaliceConfig:
     @property
     def max_attempts(self) -> int:
         return int(self.environment().get("MAX_ATTEMPTS", "10"))
+
+    @property
+    def endpoint_allowed_arns(self) -> list[str]:
+        """The team's AWS destinations the stage lets an endpoint name (the API refuses others)."""
+        value = self.environment().get("ENDPOINT_ALLOWED_ARNS", "")
+        return [arn.strip() for arn in value.split(",") if arn.strip()]
+
+
+ENDPOINT_ACTIONS = {"sqs": "sqs:SendMessage", "sns": "sns:Publish", "events": "events:PutEvents"}
+"""What the worker does to an endpoint's queue, topic or bus: send, nothing more."""
+
+
+def endpoint_grants(arns: list[str]) -> dict[str, list[str]]:
+    """Per action, the allowed ARNs (patterns as IAM reads them) it is granted on."""
+    grants: dict[str, list[str]] = {}
+    for arn in arns:
+        parts = arn.split(":")
+        if len(parts) < 6 or parts[0] != "arn" or parts[2] not in ENDPOINT_ACTIONS:
+            raise ValueError(f"ENDPOINT_ALLOWED_ARNS: {arn!r} is not an SQS, SNS or EventBridge ARN")
+        grants.setdefault(ENDPOINT_ACTIONS[parts[2]], []).append(arn)
+    return grants

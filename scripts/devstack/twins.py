@@ -14,6 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from uuid import UUID
 
 from chalicelib.adapters.clock import SystemClock
@@ -162,3 +163,13 @@ class MemoryLedger:
     def attempts_for_event(self, event_id: UUID) -> list[Attempt]:
         with self._lock:
             return sorted(self._attempts.get(event_id, []), key=lambda a: (a.attempted_at, a.attempt))
+
+    def attempts_for_endpoint(self, endpoint_id: UUID, since: datetime) -> list[Attempt]:
+        with self._lock:
+            found = [
+                a
+                for attempts in self._attempts.values()
+                for a in attempts
+                if a.endpoint_id == endpoint_id and a.attempted_at >= since
+            ]
+        return sorted(found, key=lambda a: a.attempted_at)

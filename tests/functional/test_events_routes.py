@@ -66,6 +66,7 @@ def test_get_an_event_and_its_deliveries(api: Client, wired: bootstrap.Container
         "items": [
             {
                 "eventId": event["id"],
+                "endpointId": None,  # the built-in endpoint's
                 "idempotencyKey": event["idempotencyKey"],
                 "attempt": 1,
                 "attemptedAt": "2026-03-02T09:00:00Z",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from stacks.stages import CHALICE_CONFIG, CLOUD_STAGES, STAGES, ChaliceConfig
 
 
@@ -48,3 +49,24 @@ def test_cloud_stages_never_prepare_statements_behind_rds_proxy() -> None:
     stages = json.loads(CHALICE_CONFIG.read_text())["stages"]
     for stage in CLOUD_STAGES:
         assert stages[stage]["environment_variables"]["DB_PREPARE_THRESHOLD"] == "off", stage
+
+
+def test_the_worker_may_send_only_to_the_aws_destinations_a_stage_lists(tmp_path: Path) -> None:
+    from stacks.stages import endpoint_grants
+
+    allowed = "arn:aws:sqs:eu-west-1:123456789012:team-*, arn:aws:sns:eu-west-1:123456789012:crm,"
+    config = {"stages": {"dev": {"environment_variables": {"ENDPOINT_ALLOWED_ARNS": allowed}}}}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    arns = ChaliceConfig("dev", path).endpoint_allowed_arns
+    assert endpoint_grants(arns) == {
+        "sqs:SendMessage": ["arn:aws:sqs:eu-west-1:123456789012:team-*"],
+        "sns:Publish": ["arn:aws:sns:eu-west-1:123456789012:crm"],
+    }
+    assert endpoint_grants(["arn:aws:events:eu-west-1:123456789012:event-bus/team"]) == {
+        "events:PutEvents": ["arn:aws:events:eu-west-1:123456789012:event-bus/team"]
+    }
+    for stage in CLOUD_STAGES:  # none until a stage lists its teams' targets
+        assert ChaliceConfig(stage).endpoint_allowed_arns == []
+    with pytest.raises(ValueError, match="ENDPOINT_ALLOWED_ARNS"):
+        endpoint_grants(["arn:aws:s3:::bucket"])

@@ -85,6 +85,25 @@ EXPECTED_COLUMNS = {
         "response_headers": ("jsonb", "YES"),
         "response_body": ("text", "YES"),
     },
+    "endpoints": {
+        "id": ("uuid", "NO"),
+        "destination": ("jsonb", "NO"),
+        "event_types": ("ARRAY", "YES"),
+        "description": ("text", "NO"),
+        "rate_limit": ("integer", "YES"),
+        "secrets": ("jsonb", "NO"),
+        "enabled": ("boolean", "NO"),
+        "failing_since": ("timestamp with time zone", "YES"),
+        "disabled_at": ("timestamp with time zone", "YES"),
+        "version": ("integer", "NO"),
+        "created_at": ("timestamp with time zone", "NO"),
+        "updated_at": ("timestamp with time zone", "NO"),
+        "deleted_at": ("timestamp with time zone", "YES"),
+    },
+    "endpoint_rates": {
+        "endpoint_id": ("uuid", "NO"),
+        "tat": ("timestamp with time zone", "NO"),
+    },
     "schema_migrations": {
         "version": ("integer", "NO"),
         "name": ("text", "NO"),
@@ -357,6 +376,25 @@ def test_0006_lets_the_code_before_it_finish_an_unsent_claim_and_go_back(empty_u
     assert rows(empty_url, "SELECT status, unsent FROM events") == [("COMPLETED", True)]
     schema_tools.downgrade(empty_url)
     assert rows(empty_url, "SELECT status, lease_until FROM events") == [("COMPLETED", None)]
+
+
+def test_0008_adds_the_endpoints_and_its_down_step_drops_them(empty_url: str) -> None:
+    migrations.upgrade(empty_url)
+    assert "rate_limit" in constraints(empty_url, "endpoints")["endpoints_rate_limit_check"][1]
+    assert "WHERE (deleted_at IS NULL)" in indexes(empty_url, "endpoints")["endpoints_live"]
+    with psycopg.connect(empty_url) as conn, pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute(  # a rate limit is 1 to 10,000 a second
+            b"INSERT INTO endpoints (id, destination, rate_limit, secrets, version, created_at, updated_at)"
+            b" VALUES (gen_random_uuid(), '{}', 0, '[]', 1, now(), now())"
+        )
+    reverted = schema_tools.downgrade(empty_url)
+    assert [(m.version, m.name) for m in reverted] == [(8, "endpoints")]
+    assert {"endpoints", "endpoint_rates"} & tables(empty_url) == set()
+    migrations.upgrade(empty_url)
+    assert columns(empty_url, "endpoints") == EXPECTED_COLUMNS["endpoints"]
+    assert constraints(empty_url, "endpoint_rates")["endpoint_rates_endpoint_id_fkey"][1].endswith(
+        "REFERENCES endpoints(id) ON DELETE CASCADE"
+    )
 
 
 def test_a_migration_numbered_below_one_already_applied_is_still_applied(empty_url: str) -> None:

@@ -157,7 +157,7 @@ def test_path_query_credentials_and_headers_arrive_as_given() -> None:
 
 
 def test_without_a_secret_the_standard_webhooks_id_and_timestamp_still_go_but_no_signature() -> None:
-    """Receivers deduplicate on webhook-id (README, "Receiving webhooks"), signed or not."""
+    """Receivers deduplicate on webhook-id (docs/receiving-webhooks.md), signed or not."""
     receiver = Receiver(lambda head: (OK, False))
     with listening(receiver) as port:
         sender = HttpWebhookSender(f"http://127.0.0.1:{port}/hook", wall_clock=lambda: 1_767_225_600.5)
@@ -286,3 +286,19 @@ def test_https_refuses_a_certificate_the_default_roots_do_not_trust(
     assert outcome.error is not None
     assert outcome.error.startswith("SSLCertVerificationError")
     assert receiver.heads == []  # nothing was sent over the unverified connection
+
+
+def test_a_team_endpoint_that_leads_into_the_network_is_refused_at_the_address_connected_to() -> None:
+    """`public_only` (a team's endpoint in a cloud stage): the check is on the address the
+    socket reached, after DNS, so a name that resolves to loopback (`localhost`, or a rebinding
+    name) is refused like a literal one; nothing is sent, and it is not retried."""
+    from scripts.devstack.webhook_sink import WebhookSink
+
+    with WebhookSink() as sink:
+        for url in (sink.url, sink.url.replace("127.0.0.1", "localhost")):
+            outcome = HttpWebhookSender(url, public_only=True).deliver(Delivery("k", b"{}"))
+            assert outcome.verdict is Verdict.PERMANENT
+            assert outcome.error is not None
+            assert "not a public address" in outcome.error
+        assert sink.requests == []
+        assert HttpWebhookSender(sink.url).deliver(Delivery("k", b"{}")).verdict is Verdict.SUCCESS  # locally

@@ -13,6 +13,7 @@ from tests.contract import ContractViolation, check
 JSON = {"Content-Type": "application/json"}
 ATTEMPT = {
     "eventId": "6f1c2b1e-59a4-4f0b-9a3e-2d2f4b1c9e10",
+    "endpointId": None,
     "idempotencyKey": "k",
     "attempt": 1,
     "attemptedAt": "2026-03-02T09:00:01Z",

@@ -171,3 +171,15 @@ def test_functions_that_send_no_webhook_and_the_local_stack_need_no_webhook_secr
     assert Settings.from_env({"STAGE": "prod", "JWT_SECRET": CLOUD_JWT}).webhook_secret is None  # the API
     local = Settings.from_env({"WEBHOOK_URL": "http://127.0.0.1:8002/"})  # make run warns instead
     assert (local.webhook_url, local.webhook_secret) == ("http://127.0.0.1:8002/", None)
+
+
+def test_endpoint_destinations_are_open_locally_and_closed_in_a_cloud_stage_until_listed() -> None:
+    local = Settings.from_env({})
+    assert (local.endpoint_allowed_arns, local.endpoint_private_urls) == (None, True)
+    cloud = {"STAGE": "dev", "JWKS_URL": "https://auth.example.com/jwks.json"}
+    dev = Settings.from_env(cloud)
+    assert (dev.endpoint_allowed_arns, dev.endpoint_private_urls) == ((), False)
+    listed = Settings.from_env(cloud | {"ENDPOINT_ALLOWED_ARNS": " arn:aws:sqs:*:1:a , arn:aws:sns:*:1:b,"})
+    assert listed.endpoint_allowed_arns == ("arn:aws:sqs:*:1:a", "arn:aws:sns:*:1:b")
+    with pytest.raises(SettingsError, match="ENDPOINT_PRIVATE_URLS"):
+        Settings.from_env({"ENDPOINT_PRIVATE_URLS": "yes"})

@@ -1,0 +1,2 @@
+DROP TABLE endpoint_rates;
+DROP TABLE endpoints;
