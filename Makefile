@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
+# pytest-xdist's workers for make check and make test: one per core of the 2-core machines here.
+WORKERS ?= 2
 
 STAGE ?= dev
 PACKAGE_OUT ?= build/package/$(STAGE)
@@ -15,7 +17,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION ?= 1
 
-.PHONY: run demo docs test lint typecheck pytest system-deps unit format migrate clean package synth cfn-lint coverage deploy typecheck-infra scan node
+.PHONY: run demo docs check test lint typecheck pytest system-deps unit format migrate clean package synth cfn-lint coverage deploy typecheck-infra scan node
 SCAN_VENV := .venv-checkov
 
 $(INSTALLED): requirements.txt requirements-dev.txt
@@ -32,6 +34,11 @@ demo: $(INSTALLED)
 	DEMO=1 $(PY) scripts/run_local.py
 
 test: lint typecheck pytest
+
+# The fast loop (under 90 s here): lint, types and every test that needs no subprocess stack,
+# Node or network, on two workers. `make test` (CI) runs everything.
+check: lint typecheck
+	$(PY) -m pytest -n $(WORKERS) -m "not (e2e or infra or stack)" $(PYTEST_ARGS)
 
 # The docs site (docs/ and the API reference from chalicelib/openapi.json) → build/docs/, with
 # MkDocs and the Material theme in strict mode: a broken link or anchor fails it. `make test`
@@ -50,8 +57,10 @@ typecheck: $(INSTALLED)
 typecheck-infra: $(INSTALLED)
 	$(PY) -m mypy infra/cdk_app.py infra/stacks infra/hooks
 
+# pytest-xdist workers: the e2e tests stay on one worker and the infra tests on one (tests/conftest.py
+# GROUPS), the rest goes to whichever is free.
 pytest: $(INSTALLED) system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(WORKERS) $(PYTEST_ARGS)
 
 # Debian packages some tests need, installed (as root) when missing: libical's introspection
 # data, the independent RFC 7529 expansion tests/oracles/libical_expand.py runs under Debian's

@@ -56,7 +56,6 @@ from requests.adapters import HTTPAdapter
 
 from chalicelib.adapters.clock import SystemClock
 from chalicelib.adapters.ledger import DynamoLedger
-from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from chalicelib.adapters.postgres import Database
 from chalicelib.adapters.sqs import SqsQueue
 from chalicelib.adapters.sqs import client as sqs_client
@@ -70,6 +69,7 @@ from scripts.devstack.postgres import fresh_database
 from scripts.devstack.quiet import quietly
 from scripts.devstack.seed import seed_due_birthdays
 from scripts.devstack.store import tool_transaction
+from scripts.devstack.twins import MemoryLedger, MemoryQueue
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 (the spec's example, for signing cost)
 ROOT = Path(__file__).resolve().parent.parent

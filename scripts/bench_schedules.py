@@ -37,7 +37,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 
-from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.postgres import Database
 from chalicelib.domain.builtins import BuiltIns
 from chalicelib.domain.events import Event
@@ -48,6 +47,7 @@ from chalicelib.domain.series import PLANNING_MARGIN, Series, following
 from chalicelib.domain.users import User, UserFields
 from chalicelib.services import schedules, users
 from chalicelib.services.scheduling import plan_following, planning_asks
+from scripts.devstack.clock import ManualClock
 from scripts.devstack.postgres import fresh_database
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 
 from chalicelib.adapters import migrations
+from scripts.devstack import migrations as schema_tools
 
 
 def database_url() -> str:
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         for m in migrations.upgrade(url, args.to):
             print(f"applied {m.version:04d}_{m.name}")
     elif args.command == "down":
-        for m in migrations.downgrade(url, args.steps):
+        for m in schema_tools.downgrade(url, args.steps):
             print(f"reverted {m.version:04d}_{m.name}")
     else:
         with psycopg.connect(url) as conn:

@@ -1,5 +1,6 @@
-"""Shared fixtures: a real PostgreSQL (embedded unless DATABASE_URL names one), a fresh database
-per test cloned from a migrated template, a manual clock, and the app wired to both."""
+"""Shared fixtures: a real PostgreSQL (embedded unless DATABASE_URL names one), an empty migrated
+database per test (a clone of the template, emptied and lent again: tests/databases.py), a
+manual clock, and the app wired to both."""
 
 from __future__ import annotations
 
@@ -10,16 +11,19 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
-from psycopg import conninfo
+from psycopg import conninfo, sql
 
 from chalicelib import bootstrap
 from chalicelib.adapters import migrations
-from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.postgres import Database
 from chalicelib.settings import Settings
+from scripts.devstack.clock import ManualClock
 from scripts.devstack.postgres import create_database, drop_database
+from tests.databases import DatabasePool
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -62,10 +66,23 @@ def pg_server() -> Iterator[PostgresServer]:
     root = Path(tempfile.mkdtemp(prefix="event-scheduler-pg-"))
     embedded = EmbeddedPostgres(root / "data")
     try:
+        throwaway(embedded.url())
         yield PostgresServer(embedded.url(), embedded)
     finally:
         embedded.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+THROWAWAY = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+"""A test server's data dies with the session: no flush to disk for a commit, a checkpoint or a
+database cloned from the template (each test's), which made up much of a test's set-up."""
+
+
+def throwaway(admin_url: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for name, value in THROWAWAY.items():
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+        conn.execute("SELECT pg_reload_conf()")
 
 
 @pytest.fixture(scope="session")
@@ -76,12 +93,18 @@ def template_db(pg_server: PostgresServer) -> Iterator[str]:
     pg_server.drop(name)
 
 
+@pytest.fixture(scope="session")
+def databases(pg_server: PostgresServer, template_db: str) -> Iterator[DatabasePool]:
+    pool = DatabasePool(pg_server.admin_url, template_db, pg_server.create, pg_server.drop)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def database_url(pg_server: PostgresServer, template_db: str) -> Iterator[str]:
-    name = f"es_test_{uuid.uuid4().hex[:12]}"
-    url = pg_server.create(name, template=template_db)
-    yield url
-    pg_server.drop(name)
+def database_url(databases: DatabasePool) -> Iterator[str]:
+    """A migrated database with no rows, the test's alone (tests/databases.py)."""
+    with databases.lend() as url:
+        yield url
 
 
 @pytest.fixture
@@ -107,3 +130,28 @@ def container(settings: Settings, clock: ManualClock, db: Database) -> Iterator[
     bootstrap.install(c)
     yield c
     bootstrap.install(None)
+
+
+GROUPS = {"tests/e2e/": "e2e", "tests/docs/": "e2e", "tests/infra/": "infra"}
+"""Under pytest-xdist (make test, make check) each of these folders' tests runs on one worker, one
+after the other: no two local stacks or simulator sets share the cores, and each session fixture
+of the infra tests (the CDK synths, the package) is built once, not once per worker. By path, as
+the controller knows a test by its node id alone (xdist_group marks are lost on pytest 9.2: xdist
+3.8 renames node ids through an attribute pytest no longer reads)."""
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFolder(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return next((group for folder, group in GROUPS.items() if nodeid.startswith(folder)), nodeid)
+
+    return ByFolder(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A test on the moto server (tests/integration/pipeline) is a `stack` test: not in make check.
+    for item in items:
+        if "moto_endpoint" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.stack)

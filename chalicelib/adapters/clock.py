@@ -1,8 +1,7 @@
-"""Clocks: the system's, and one that tests and the simulator move by hand."""
+"""The system's clock, shifted by CLOCK_OFFSET on the local stack (settings.clock_offset)."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 
@@ -12,26 +11,3 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
-
-
-class ManualClock:
-    """Stands still until told to move; safe to read from several threads."""
-
-    def __init__(self, start: datetime) -> None:
-        if start.tzinfo is None:
-            raise ValueError("a clock's time must be timezone-aware")
-        self._now = start.astimezone(UTC)
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def set(self, instant: datetime) -> None:
-        with self._lock:
-            self._now = instant.astimezone(UTC)
-
-    def advance(self, delta: timedelta) -> datetime:
-        with self._lock:
-            self._now += delta
-            return self._now

@@ -137,12 +137,6 @@ class DynamoLedger:
         except PynamoDBException as exc:
             raise LedgerUnavailable(str(exc)) from exc
 
-    def create_table(self) -> None:
-        """For the emulator (tests, `make run`, the simulator); CDK owns the table in AWS."""
-        if not self._model.exists():
-            self._model.create_table(wait=True)
-            self._model.update_ttl(ignore_update_ttl_errors=False)
-
 
 def _attempt(item: Any) -> Attempt:
     return Attempt(

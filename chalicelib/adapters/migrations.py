@@ -18,7 +18,7 @@ from chalicelib.adapters.sql_files import SQL_DIR
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 _FILE = re.compile(r"(?P<version>[0-9]{4})_(?P<name>\w+)\.up\.sql")
-_LOCK_ID = 7_201_114  # any constant shared by every migrator of this schema
+LOCK_ID = 7_201_114  # any constant shared by every migrator of this schema
 
 _CREATE_TABLE = b"""
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -62,7 +62,7 @@ def upgrade(url: str, target: int | None = None) -> list[Migration]:
             if target is not None and migration.version > target:
                 break
             with conn.transaction():
-                conn.execute(b"SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
+                conn.execute(b"SELECT pg_advisory_xact_lock(%s)", (LOCK_ID,))
                 if migration.version in applied(conn):
                     continue
                 conn.execute(migration.up.read_bytes())
@@ -72,21 +72,3 @@ def upgrade(url: str, target: int | None = None) -> list[Migration]:
                 )
                 done.append(migration)
     return done
-
-
-def downgrade(url: str, steps: int = 1) -> list[Migration]:
-    """Reverts the last `steps` applied migrations, newest first."""
-    by_version = {m.version: m for m in available()}
-    undone: list[Migration] = []
-    with psycopg.connect(url, autocommit=True) as conn:
-        for _ in range(steps):
-            with conn.transaction():
-                conn.execute(b"SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
-                versions = applied(conn)
-                if not versions:
-                    break
-                migration = by_version[versions[-1]]
-                conn.execute(migration.down.read_bytes())
-                conn.execute(b"DELETE FROM schema_migrations WHERE version = %s", (migration.version,))
-                undone.append(migration)
-    return undone

@@ -3,7 +3,6 @@ them locally."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -83,20 +82,3 @@ def _received(message: dict[str, Any]) -> Received:
     for name, value in message.get("MessageAttributes", {}).items():
         attributes[name] = value.get("StringValue", "")
     return Received(message["MessageId"], message["ReceiptHandle"], message["Body"], attributes)
-
-
-def create_queues(sqs: Any, name: str, *, visibility_timeout: int, max_receive_count: int) -> tuple[str, str]:
-    """Creates (or finds) the queue and its DLQ, with a redrive policy as a safety net for
-    messages the worker can never finish (it moves permanent failures to the DLQ itself)."""
-    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq", Attributes={"MessageRetentionPeriod": "1209600"})[
-        "QueueUrl"
-    ]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)})
-    queue_url = sqs.create_queue(
-        QueueName=name,
-        Attributes={"VisibilityTimeout": str(visibility_timeout), "RedrivePolicy": redrive},
-    )["QueueUrl"]
-    return queue_url, dlq_url

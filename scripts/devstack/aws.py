@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import socket
 import subprocess
@@ -16,11 +17,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
 from chalicelib.adapters import sqs
-from chalicelib.adapters.ledger import DynamoLedger
+from chalicelib.adapters.ledger import ledger_model
 from chalicelib.handlers import QUEUE_NAME
 from chalicelib.settings import DLQ_MAX_RECEIVE_COUNT
 from scripts.devstack.paths import ROOT
@@ -41,7 +43,7 @@ class Resources:
 @dataclass(frozen=True)
 class LocalNames:
     queue: str
-    """Its DLQ is this + "-dlq" (sqs.create_queues)."""
+    """Its DLQ is this + "-dlq" (create_queues)."""
     ledger_table: str
 
 
@@ -89,11 +91,38 @@ def provision(
 ) -> Resources:
     """Creates (or finds) the queue, its DLQ and the ledger table."""
     client = sqs.client(region, endpoint_url)
-    queue_url, dlq_url = sqs.create_queues(
+    queue_url, dlq_url = create_queues(
         client, queue_name, visibility_timeout=visibility_timeout, max_receive_count=max_receive_count
     )
-    DynamoLedger(ledger_table, region, endpoint_url).create_table()
+    create_ledger_table(ledger_table, region, endpoint_url)
     return Resources(queue_url, dlq_url, ledger_table)
+
+
+def create_queues(
+    client: Any, name: str, *, visibility_timeout: int, max_receive_count: int
+) -> tuple[str, str]:
+    """Creates (or finds) the queue and its DLQ, with a redrive policy as a safety net for
+    messages the worker can never finish (it moves permanent failures to the DLQ itself)."""
+    dlq_url = client.create_queue(QueueName=f"{name}-dlq", Attributes={"MessageRetentionPeriod": "1209600"})[
+        "QueueUrl"
+    ]
+    dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)})
+    queue_url = client.create_queue(
+        QueueName=name,
+        Attributes={"VisibilityTimeout": str(visibility_timeout), "RedrivePolicy": redrive},
+    )["QueueUrl"]
+    return queue_url, dlq_url
+
+
+def create_ledger_table(table: str, region: str, endpoint_url: str | None) -> None:
+    """The ledger's table, with its TTL, on the emulator; the CDK owns it in AWS."""
+    model = ledger_model(table, region, endpoint_url)
+    if not model.exists():
+        model.create_table(wait=True)
+        model.update_ttl(ignore_update_ttl_errors=False)
 
 
 def emulator_endpoint() -> str:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from chalicelib.adapters.clock import ManualClock
+from scripts.devstack.clock import ManualClock
 from scripts.devstack.lambda_runner import LambdaRunner
 from scripts.devstack.store import ToolStore
 from scripts.devstack.virtual_queue import VirtualVisibilityQueue

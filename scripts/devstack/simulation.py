@@ -34,8 +34,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from chalicelib import bootstrap
-from chalicelib.adapters.clock import ManualClock
-from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from chalicelib.adapters.postgres import Database
 from chalicelib.domain.events import is_late
 from chalicelib.domain.instants import iso_utc as iso
@@ -43,12 +41,14 @@ from chalicelib.domain.occurrence import LeapDayPolicy
 from chalicelib.ports import DeliveryLedger, Queue
 from chalicelib.settings import LOCAL_JWT_SECRET, Settings
 from scripts.devstack import aws
+from scripts.devstack.clock import ManualClock
 from scripts.devstack.lambda_runner import LambdaRunner
 from scripts.devstack.paths import ROOT
 from scripts.devstack.postgres import fresh_database
 from scripts.devstack.quiet import quietly
 from scripts.devstack.replay import Progress, Replay
 from scripts.devstack.store import ToolStore, tool_transaction
+from scripts.devstack.twins import MemoryLedger, MemoryQueue
 from scripts.devstack.virtual_queue import VirtualVisibilityQueue
 from scripts.devstack.webhook_sink import Recorded, Reply, WebhookSink
 

@@ -15,7 +15,7 @@ import pytest
 from chalice.test import Client
 from psycopg import sql
 
-from chalicelib.adapters.clock import ManualClock
+from scripts.devstack.clock import ManualClock
 from tests.functional.test_users_api import ADA, JSON, active, assert_error, create, send
 from tests.tokens import bearer, token_for
 

@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from chalicelib import bootstrap
-from chalicelib.adapters.memory import MemoryLedger
 from chalicelib.ports import Attempt
+from scripts.devstack.twins import MemoryLedger
 from tests.functional.conftest import AuthorizedClient
 from tests.functional.test_auth_api import snapshot
 from tests.functional.test_import_script import serve

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.stack  # another pytest, with its own PostgreSQL
 ROOT = Path(__file__).resolve().parents[2]
 # The modules that mint tokens or compute instants from the wall clock.
 MODULES = ["tests/unit/test_jwt_verifier.py", "tests/functional/test_auth_api.py"]

@@ -16,10 +16,10 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import bootstrap
-from chalicelib.adapters.clock import ManualClock
-from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from chalicelib.domain.instants import iso_utc
 from chalicelib.ports import Attempt
+from scripts.devstack.clock import ManualClock
+from scripts.devstack.twins import MemoryLedger, MemoryQueue
 from tests.conftest import PostgresServer
 from tests.functional.test_idempotency_api import post as idempotent_post
 from tests.functional.test_users_api import assert_error, send

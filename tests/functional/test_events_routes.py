@@ -14,10 +14,10 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import bootstrap
-from chalicelib.adapters.clock import ManualClock
-from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from chalicelib.ports import Attempt
+from scripts.devstack.clock import ManualClock
 from scripts.devstack.event_source import lambda_record
+from scripts.devstack.twins import MemoryLedger, MemoryQueue
 
 BIRTHDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

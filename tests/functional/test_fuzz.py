@@ -35,7 +35,6 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app import app
 from chalicelib import bootstrap
-from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from chalicelib.api import events as events_api
 from chalicelib.api import openapi
 from chalicelib.domain import recurrence
@@ -43,6 +42,7 @@ from chalicelib.domain.planner import Rule
 from chalicelib.domain.schedules import ScheduleFields
 from chalicelib.domain.users import UserFields
 from chalicelib.services import schedules, users
+from scripts.devstack.twins import MemoryLedger, MemoryQueue
 from tests import contract
 from tests.functional.conftest import AuthorizedClient
 from tests.tokens import admin_token, bearer
@@ -69,6 +69,10 @@ schema = schemathesis.openapi.from_dict(contract.closed(openapi.document()), con
 
 
 class QuietHandler(ChaliceRequestHandler):
+    # chalice local writes a response's head and body apart: with Nagle's algorithm the body
+    # waited for the client's delayed ACK, 40 ms a request, most of this module's time.
+    disable_nagle_algorithm = True
+
     def __getattr__(self, name: str) -> Any:
         """chalice local's server knows only the verbs Chalice routes and answers 501 to any
         other itself; handing TRACE, QUERY... to the gateway lets the app answer as deployed."""

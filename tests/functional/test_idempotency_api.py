@@ -19,9 +19,9 @@ from psycopg import sql
 
 from app import app
 from chalicelib import bootstrap, handlers
-from chalicelib.adapters.clock import ManualClock
-from chalicelib.adapters.memory import MemoryQueue
 from chalicelib.adapters.postgres import Database, Store
+from scripts.devstack.clock import ManualClock
+from scripts.devstack.twins import MemoryQueue
 from tests.conftest import START
 from tests.functional.test_users_api import ADA, assert_error
 from tests.locks import until_a_session_waits

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from chalice.test import Client
 
-from chalicelib.adapters.clock import ManualClock
+from scripts.devstack.clock import ManualClock
 from tests.conftest import PostgresServer
 from tests.functional.test_idempotency_api import post as idempotent_post
 from tests.functional.test_users_api import assert_error, send

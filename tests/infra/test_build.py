@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from scripts import build_package
+from tests import shipped
 from tests.infra.conftest import ROOT
 
 pytestmark = pytest.mark.infra
@@ -80,6 +81,19 @@ def test_the_zip_is_lean_sorted_and_precompiled_for_a_read_only_code_folder(pack
     magic = importlib.util.MAGIC_NUMBER
     assert {header[:4] for header in pycs.values()} == {magic}
     assert {int.from_bytes(header[4:8], "little") for header in pycs.values()} == {0b01}  # unchecked hash
+
+
+def test_the_zip_holds_no_twin_test_clock_or_local_stack_code(package: Path) -> None:
+    with zipfile.ZipFile(package / "deployment.zip") as archive:
+        names = archive.namelist()
+        ours = {
+            n: archive.read(n).decode()
+            for n in names
+            if n == "app.py" or (n.startswith("chalicelib/") and n.endswith(".py"))
+        }
+    assert not [n for n in names if n.split("/")[0] in shipped.LOCAL_PACKAGES]
+    assert "chalicelib/adapters/clock.py" in ours  # the sources ship beside their .pyc
+    assert shipped.test_only_code(ours) == []
 
 
 HELLO = """from chalice import Chalice

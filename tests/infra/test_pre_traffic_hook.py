@@ -15,11 +15,11 @@ from hooks import pre_traffic
 
 import app as app_module
 from chalicelib import bootstrap
-from chalicelib.adapters.clock import ManualClock
-from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from chalicelib.adapters.postgres import Database
 from chalicelib.settings import LOCAL_JWT_SECRET, Settings
 from scripts.devstack.aws import free_port
+from scripts.devstack.clock import ManualClock
+from scripts.devstack.twins import MemoryLedger, MemoryQueue
 
 ENV = {"API_FUNCTION": "api", "WORKER_FUNCTION": "deliver", "AUTHORIZER_FUNCTION": "auth", "API_STAGE": "v1"}
 
@@ -86,10 +86,15 @@ def test_a_healthy_version_passes_every_probe_and_changes_nothing(
 def test_a_version_that_cannot_reach_the_database_is_stopped(
     deployed: bootstrap.Container, free_port_url: str
 ) -> None:
-    broken = bootstrap.Container(replace(deployed.settings, database_url=free_port_url))
+    # Its pool as the container would build it, but giving up on a connection in 0.5 s, not 5.
+    unreachable = Database(free_port_url, timeout=0.5)
+    broken = bootstrap.Container(replace(deployed.settings, database_url=free_port_url)).use(db=unreachable)
     bootstrap.install(broken)
-    with pytest.raises(pre_traffic.ProbeFailed, match="/health"):
-        pre_traffic.run_probe(invoker(handlers(), []), "api", "8", ENV, lambda: None)
+    try:
+        with pytest.raises(pre_traffic.ProbeFailed, match="/health"):
+            pre_traffic.run_probe(invoker(handlers(), []), "api", "8", ENV, lambda: None)
+    finally:
+        unreachable.close()
 
 
 def test_an_authorizer_that_lets_a_bad_token_in_is_stopped(deployed: bootstrap.Container) -> None:

@@ -16,6 +16,8 @@ from chalicelib.adapters.ledger import DynamoLedger
 from chalicelib.ports import Attempt
 from scripts.devstack import aws
 
+pytestmark = pytest.mark.stack  # a moto server in a subprocess, killed and restarted
+
 
 class Emulator:
     def __init__(self, journal: Path, checkpoint_every: int | None = None) -> None:

@@ -14,8 +14,6 @@ from typing import Any
 import pytest
 
 from chalicelib import bootstrap
-from chalicelib.adapters.clock import ManualClock
-from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from chalicelib.adapters.postgres import Database
 from chalicelib.domain.endpoints import Destination, DestinationType, EndpointFields
 from chalicelib.domain.events import Status
@@ -23,6 +21,8 @@ from chalicelib.domain.users import UserFields
 from chalicelib.services import endpoints, sweeper, users
 from chalicelib.settings import Settings
 from scripts.devstack import event_source
+from scripts.devstack.clock import ManualClock
+from scripts.devstack.twins import MemoryLedger, MemoryQueue
 from scripts.devstack.webhook_sink import WebhookSink
 
 BIRTHDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

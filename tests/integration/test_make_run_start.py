@@ -149,6 +149,7 @@ def test_the_health_check_gives_up_when_the_api_exits() -> None:
     assert not wait_healthy(nothing_at() + "/health", alive=lambda: False, timeout=120)
 
 
+@pytest.mark.stack
 def test_each_checkout_has_its_own_queue_dlq_and_ledger_on_a_shared_emulator(tmp_path: Path) -> None:
     """Two checkouts' make run on one emulator (the moto another one started on 4566, a
     LocalStack): neither receives the other's messages."""
@@ -176,6 +177,7 @@ def test_a_webhook_url_without_a_secret_gets_a_warning() -> None:
     assert warning.startswith("warning   WEBHOOK_SECRET is not set: webhooks go unsigned (webhook-id")
 
 
+@pytest.mark.stack
 def test_the_dlq_tool_finds_this_checkouts_dlq_on_the_local_stack(
     tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from chalicelib.adapters import migrations
+from scripts.devstack import migrations as schema_tools
 from tests.conftest import PostgresServer
 
 pytestmark = pytest.mark.integration
@@ -205,7 +206,7 @@ def test_0002_adds_external_ids_and_the_event_search_indexes_and_its_down_step_r
     assert "char_length(external_id)" in users["users_external_id_check"][1]
     assert "jsonb_typeof(metadata)" in users["users_metadata_check"][1]
 
-    [reverted] = migrations.downgrade(empty_url)
+    [reverted] = schema_tools.downgrade(empty_url)
     assert (reverted.version, reverted.name) == (2, "external_ids_and_event_search")
     columns_then = {
         k: v
@@ -239,7 +240,7 @@ def test_0003_marks_no_existing_user_as_the_imports_and_its_down_step_drops_the_
     assert (applied.version, applied.name) == (3, "import_provenance")
     assert rows(empty_url, "SELECT external_id, managed_by_import FROM users") == [("crm-1", False)]
 
-    [reverted] = migrations.downgrade(empty_url)
+    [reverted] = schema_tools.downgrade(empty_url)
     assert reverted.version == 3
     assert "managed_by_import" not in columns(empty_url, "users")
     assert rows(empty_url, "SELECT external_id FROM users") == [("crm-1",)]
@@ -290,7 +291,7 @@ def test_0004_keeps_every_event_and_key_and_its_down_step_removes_schedules_and_
             b" event_type, occurrence_date, target_utc, due_utc, timezone, idempotency_key, 'CANCELLED',"
             b" now(), now() FROM events WHERE status = 'PENDING' AND schedule_id IS NULL"
         )
-    [reverted] = migrations.downgrade(empty_url)
+    [reverted] = schema_tools.downgrade(empty_url)
     assert reverted.version == 4
     assert "schedules" not in tables(empty_url)
     assert (
@@ -313,7 +314,7 @@ def test_0005_adds_the_idempotency_keys_and_its_down_step_drops_them(empty_url: 
             b"INSERT INTO idempotency_keys VALUES ('sub', 'k', 'f', now(), 201, NULL, '{}')"
         )
 
-    [reverted] = migrations.downgrade(empty_url)
+    [reverted] = schema_tools.downgrade(empty_url)
     assert (reverted.version, reverted.name) == (5, "idempotency_keys")
     assert "idempotency_keys" not in tables(empty_url)
     migrations.upgrade(empty_url)
@@ -357,7 +358,7 @@ def test_0006_makes_the_unsent_marker_a_column_and_its_down_step_restores_the_ma
     assert (unsent, due.isoformat(), sent, lease) == (True, "2026-12-10T09:00:00+00:00", False, marked[1][1])
     assert "WHERE unsent" in indexes(empty_url, "events")["events_unsent_due"]
 
-    [reverted] = migrations.downgrade(empty_url)
+    [reverted] = schema_tools.downgrade(empty_url)
     assert (reverted.version, reverted.name) == (6, "unsent_claims")
     assert "unsent" not in columns(empty_url, "events")
     assert rows(empty_url, before) == marked
@@ -373,7 +374,7 @@ def test_0006_lets_the_code_before_it_finish_an_unsent_claim_and_go_back(empty_u
     with psycopg.connect(empty_url) as conn:  # finish_events as it was before 0006
         conn.execute(b"UPDATE events SET status = 'COMPLETED', lease_until = NULL, delivered_at = now()")
     assert rows(empty_url, "SELECT status, unsent FROM events") == [("COMPLETED", True)]
-    migrations.downgrade(empty_url)
+    schema_tools.downgrade(empty_url)
     assert rows(empty_url, "SELECT status, lease_until FROM events") == [("COMPLETED", None)]
 
 
@@ -386,7 +387,7 @@ def test_0008_adds_the_endpoints_and_its_down_step_drops_them(empty_url: str) ->
             b"INSERT INTO endpoints (id, destination, rate_limit, secrets, version, created_at, updated_at)"
             b" VALUES (gen_random_uuid(), '{}', 0, '[]', 1, now(), now())"
         )
-    reverted = migrations.downgrade(empty_url)
+    reverted = schema_tools.downgrade(empty_url)
     assert [(m.version, m.name) for m in reverted] == [(8, "endpoints")]
     assert {"endpoints", "endpoint_rates"} & tables(empty_url) == set()
     migrations.upgrade(empty_url)
@@ -411,7 +412,7 @@ def test_a_migration_numbered_below_one_already_applied_is_still_applied(empty_u
     assert [r[0] for r in rows(empty_url, "SELECT version FROM schema_migrations ORDER BY version")] == [
         m.version for m in migrations.available()
     ]
-    assert migrations.downgrade(empty_url)[0].version == migrations.available()[-1].version  # highest first
+    assert schema_tools.downgrade(empty_url)[0].version == migrations.available()[-1].version  # highest first
 
 
 def test_the_sweepers_query_uses_the_partial_index(empty_url: str) -> None:
@@ -439,14 +440,14 @@ def test_running_twice_is_a_no_op(empty_url: str) -> None:
 def test_down_then_up(empty_url: str) -> None:
     migrations.upgrade(empty_url)
     newest = migrations.available()[-1]
-    assert migrations.downgrade(empty_url) == [newest]
+    assert schema_tools.downgrade(empty_url) == [newest]
     versions = [r[0] for r in rows(empty_url, "SELECT version FROM schema_migrations")]
     assert newest.version not in versions
 
     everything = len(migrations.available())
-    migrations.downgrade(empty_url, steps=everything)
+    schema_tools.downgrade(empty_url, steps=everything)
     assert tables(empty_url) == {"schema_migrations"}
-    assert migrations.downgrade(empty_url) == []  # nothing left to revert
+    assert schema_tools.downgrade(empty_url) == []  # nothing left to revert
 
     assert len(migrations.upgrade(empty_url)) == everything
     assert tables(empty_url) == set(EXPECTED_COLUMNS)

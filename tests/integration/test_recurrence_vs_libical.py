@@ -25,7 +25,7 @@ import pytest
 
 from chalicelib.domain.recurrence import Freq, InvalidDate, expand, parse
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.stack]  # Debian's Python runs the oracle
 
 ORACLE = Path(__file__).resolve().parents[1] / "oracles" / "libical_expand.py"
 SYSTEM_PYTHON = "/usr/bin/python3"

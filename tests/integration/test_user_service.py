@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.postgres import Database
 from chalicelib.domain.builtins import BuiltIns
 from chalicelib.domain.errors import NotFound
@@ -18,6 +17,7 @@ from chalicelib.domain.occurrence import Occurrence
 from chalicelib.domain.planner import Rule
 from chalicelib.domain.users import User, UserFields
 from chalicelib.services import users
+from scripts.devstack.clock import ManualClock
 
 pytestmark = pytest.mark.integration
 

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests import shipped
+
 ROOT = Path(__file__).resolve().parents[2]
 CHALICELIB = ROOT / "chalicelib"
 STORE = "chalicelib.adapters.postgres"
@@ -180,3 +182,9 @@ def test_no_script_shadows_a_standard_library_module() -> None:
     """Run as a file, a script's folder heads sys.path (scripts/token.py once hid `token`)."""
     names = {p.stem for p in (ROOT / "scripts").rglob("*.py")}
     assert names & sys.stdlib_module_names == set()
+
+
+def test_no_twin_test_clock_or_local_stack_code_in_chalicelib_or_app() -> None:
+    # tests/infra/test_build.py checks the same on the package `make package` builds.
+    app_sources = {str(p.relative_to(ROOT)): p.read_text() for p in [*sources(CHALICELIB), ROOT / "app.py"]}
+    assert shipped.test_only_code(app_sources) == []

@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 
 from chalicelib import bootstrap
-from chalicelib.adapters.clock import ManualClock
-from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from chalicelib.settings import Settings
+from scripts.devstack.clock import ManualClock
+from scripts.devstack.twins import MemoryLedger, MemoryQueue
 from tests.conftest import START
 
 SETTINGS = Settings(

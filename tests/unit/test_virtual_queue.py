@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.adapters.clock import ManualClock
-from chalicelib.adapters.memory import MemoryQueue
+from scripts.devstack.clock import ManualClock
+from scripts.devstack.twins import MemoryQueue
 from scripts.devstack.virtual_queue import VirtualVisibilityQueue
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

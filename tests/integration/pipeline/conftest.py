@@ -14,11 +14,11 @@ import pytest
 
 from chalicelib import bootstrap
 from chalicelib.adapters import sqs
-from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.postgres import Database
 from chalicelib.adapters.sqs import SqsQueue
 from chalicelib.settings import Settings
 from scripts.devstack import aws
+from scripts.devstack.clock import ManualClock
 from scripts.devstack.webhook_sink import WebhookSink
 from tests.integration.pipeline.support import Pipeline
 

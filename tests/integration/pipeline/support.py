@@ -9,12 +9,12 @@ from typing import Any
 from uuid import UUID
 
 from chalicelib import bootstrap, handlers
-from chalicelib.adapters.clock import ManualClock
 from chalicelib.domain.events import Event, Status
 from chalicelib.domain.users import User, UserFields
 from chalicelib.ports import Queue, Received
 from chalicelib.services import users
 from scripts.devstack import event_source
+from scripts.devstack.clock import ManualClock
 from scripts.devstack.webhook_sink import WebhookSink, verify
 
 

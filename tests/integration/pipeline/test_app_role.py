@@ -19,6 +19,7 @@ from app import app
 from chalicelib import deploy
 from chalicelib.adapters import db_roles, migrations
 from chalicelib.domain.events import Status
+from scripts.devstack import migrations as schema_tools
 from tests.conftest import PostgresServer
 from tests.integration.pipeline.support import Pipeline
 from tests.tokens import admin_token, bearer
@@ -107,7 +108,7 @@ def test_the_app_role_cannot_run_or_revert_migrations(database_url: str, owner_u
     with pytest.raises(errors.InsufficientPrivilege):
         migrations.upgrade(database_url)
     with pytest.raises(errors.InsufficientPrivilege):
-        migrations.downgrade(database_url)
+        schema_tools.downgrade(database_url)
     with psycopg.connect(owner_url) as conn:  # the owner's schema is untouched
         assert migrations.applied(conn) == [m.version for m in migrations.available()]
 

@@ -14,7 +14,6 @@ from uuid import UUID
 import pytest
 
 from chalicelib import bootstrap, handlers
-from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.postgres import Database
 from chalicelib.domain.endpoints import Destination, DestinationType, Endpoint, EndpointFields, delivery_key
 from chalicelib.domain.events import Status
@@ -22,6 +21,7 @@ from chalicelib.ports import Delivery, Destinations, WebhookSender
 from chalicelib.services import endpoints
 from chalicelib.settings import Settings
 from scripts.devstack import event_source
+from scripts.devstack.clock import ManualClock
 from scripts.devstack.webhook_sink import Reply, WebhookSink
 from tests.integration.pipeline.conftest import SECRET
 from tests.integration.pipeline.support import Pipeline, verify_standard_webhook

@@ -14,12 +14,12 @@ from uuid import UUID
 import pytest
 
 from chalicelib import bootstrap
-from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.postgres import Database
 from chalicelib.domain.endpoints import Destination, DestinationType, EndpointFields, delivery_key
 from chalicelib.domain.events import Status
 from chalicelib.services import endpoints
 from chalicelib.settings import Settings
+from scripts.devstack.clock import ManualClock
 from scripts.devstack.webhook_sink import Reply, WebhookSink
 from tests.integration.pipeline.support import Pipeline
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib.adapters import sqs
 from chalicelib.adapters.sqs import SqsQueue
+from scripts.devstack import aws
 from scripts.devstack.lambda_runner import LambdaRunner
 
 
@@ -36,7 +37,7 @@ class Recorder:
 
 def runner_on_moto(moto_endpoint: str, recorder: Recorder) -> LambdaRunner:
     client = sqs.client("us-east-1", moto_endpoint)
-    queue_url, _ = sqs.create_queues(
+    queue_url, _ = aws.create_queues(
         client, f"runner-{uuid.uuid4().hex[:8]}", visibility_timeout=1, max_receive_count=5
     )
     return LambdaRunner(recorder.sweep, recorder.deliver, SqsQueue(client, queue_url))

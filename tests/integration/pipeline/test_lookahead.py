@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from chalicelib.domain.events import Status
 from chalicelib.services import users
+from scripts.devstack.twins import MemoryLedger, MemoryQueue
 from tests.integration.pipeline.support import Pipeline
 
 TARGET = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from scripts.devstack.seed import seed_due_birthdays
 from scripts.devstack.store import tool_transaction
+from scripts.devstack.twins import MemoryLedger, MemoryQueue
 from tests.conftest import START
 from tests.integration.pipeline.support import Pipeline
 

@@ -11,7 +11,6 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from chalicelib.adapters.memory import MemoryQueue
 from chalicelib.adapters.postgres import Database
 from chalicelib.adapters.sqs import SqsQueue
 from chalicelib.domain.events import Status
@@ -20,6 +19,7 @@ from chalicelib.services.sweeper import SweepPolicy, SweepSummary, sweep
 from scripts.devstack.aws import free_port
 from scripts.devstack.seed import seed_due_birthdays
 from scripts.devstack.store import tool_transaction
+from scripts.devstack.twins import MemoryQueue
 from tests.conftest import START
 from tests.integration.pipeline.support import Pipeline
 

@@ -13,16 +13,16 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.ledger import DynamoLedger
-from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from chalicelib.ports import Attempt, DeliveryLedger, Queue
 from scripts.devstack import aws
+from scripts.devstack.twins import MemoryLedger, MemoryQueue
 from tests.conftest import START
 from tests.integration.pipeline.conftest import sqs_queue
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["memory", "sqs-on-moto"])
+@pytest.fixture(params=["memory", pytest.param("sqs-on-moto", marks=pytest.mark.stack)])
 def queue(request: pytest.FixtureRequest) -> Queue:
     if request.param == "memory":
         return MemoryQueue(visibility_timeout=30)
@@ -30,7 +30,7 @@ def queue(request: pytest.FixtureRequest) -> Queue:
     return sqs_queue(request.getfixturevalue("moto_endpoint"), resources.queue_url)
 
 
-@pytest.fixture(params=["memory", "dynamodb-on-moto"])
+@pytest.fixture(params=["memory", pytest.param("dynamodb-on-moto", marks=pytest.mark.stack)])
 def ledger(request: pytest.FixtureRequest) -> DeliveryLedger:
     if request.param == "memory":
         return MemoryLedger()

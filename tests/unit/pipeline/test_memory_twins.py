@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.adapters.clock import ManualClock
-from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from chalicelib.ports import Attempt
+from scripts.devstack.clock import ManualClock
+from scripts.devstack.twins import MemoryLedger, MemoryQueue
 from tests.conftest import START
 
 

@@ -1,4 +1,6 @@
-"""In-memory twins of the queue and the ledger, for the benchmark, the simulator and tests.
+"""In-memory twins of the queue and the ledger, for the benchmark, the simulator and tests
+(held to the real adapters by tests/integration/pipeline/test_twin_contracts.py). Not in the
+Lambda package: nothing under chalicelib imports them.
 
 They keep the semantics the pipeline relies on (visibility timeouts, receive counts, a
 conditional first-success write) without moto's per-call cost, which grows with queue depth.
