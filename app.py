@@ -12,7 +12,7 @@ from typing import Any
 from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Cron, Request, Response, SQSEvent
 
 from chalicelib import bootstrap, handlers
-from chalicelib.api import auth, cors, events, http, idempotency, openapi, schedules, users
+from chalicelib.api import audiences, auth, cors, events, http, idempotency, openapi, schedules, users
 
 # Powertools owns the logger named after the service; Chalice adding its own handler to it
 # printed every line twice.
@@ -110,6 +110,22 @@ def create_schedule(user_id: str) -> Response:
 @app.route("/user/{user_id}/schedules", methods=["GET"], authorizer=jwt_auth)
 def list_schedules(user_id: str) -> dict[str, Any] | Response:
     return schedules.list_page(context(), user_id, request().query_params)
+
+
+@app.route("/schedules", methods=["POST"], authorizer=jwt_auth)
+@idempotent
+def create_audience_schedule() -> Response:
+    return audiences.create(context(), body())
+
+
+@app.route("/schedules", methods=["GET"], authorizer=jwt_auth)
+def list_all_schedules() -> dict[str, Any] | Response:
+    return audiences.list_page(context(), request().query_params)
+
+
+@app.route("/schedules/{schedule_id}/audience", methods=["GET"], authorizer=jwt_auth)
+def schedule_audience(schedule_id: str) -> dict[str, Any] | Response:
+    return audiences.audience(context(), schedule_id, request().query_params)
 
 
 @app.route("/schedules/{schedule_id}", methods=["GET"], authorizer=jwt_auth)

@@ -18,12 +18,12 @@ from chalicelib.api import http
 from chalicelib.api.auth import principal, require, require_owned
 from chalicelib.api.events import parse_instant
 from chalicelib.api.schedule_input import parse_catch_up, parse_new_schedule, parse_schedule_patch
-from chalicelib.api.serializers import occurrence_json, schedule_json
+from chalicelib.api.serializers import local_occurrence_json, occurrence_json, schedule_json
 from chalicelib.api.users import Context
 from chalicelib.domain.access import Action
 from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.schedules import CatchUp
-from chalicelib.services import schedules
+from chalicelib.services import audiences, schedules
 
 _LIST_PARAMS = {"limit", "cursor"}
 _PREVIEW_PARAMS = {"after", "limit"}
@@ -34,6 +34,7 @@ def _owned(context: Context, schedule_id: str, action: Action) -> UUID:
     sid = http.parse_id(schedule_id)
     db = bootstrap.container().db
     require_owned(principal(context), action, lambda: schedules.owner_of(db, sid), lambda owner: owner)
+    # An audience schedule's owner is None: only a caller that may act on any schedule gets here.
     return sid
 
 
@@ -70,7 +71,8 @@ def list_page(context: Context, user_id: str, query: MultiDict | None) -> dict[s
 @http.translate_errors
 def read(context: Context, schedule_id: str) -> dict[str, Any] | Response:
     sid = _owned(context, schedule_id, Action.READ_SCHEDULE)
-    return schedule_json(schedules.get_schedule(bootstrap.container().db, sid))
+    c = bootstrap.container()
+    return schedule_json(schedules.get_schedule(c.db, sid, c.clock))
 
 
 @http.translate_errors
@@ -115,6 +117,10 @@ def occurrences(context: Context, schedule_id: str, query: MultiDict | None) -> 
     sid = _owned(context, schedule_id, Action.PREVIEW_SCHEDULE)
     c = bootstrap.container()
     after, limit = parse_preview(query, c.clock.now())
+    schedule = schedules.read_schedule(c.db, sid)
+    if schedule.audience is not None:
+        local = audiences.preview(c.db, schedule, after, limit)
+        return {"items": [local_occurrence_json(o, schedule.rule.at) for o in local]}
     timezone, found = schedules.preview_in_zone(c.db, sid, after, limit)
     return {"items": [occurrence_json(o, timezone) for o in found]}
 

@@ -44,6 +44,10 @@ class Action(StrEnum):
     PAUSE_SCHEDULE = "pause_schedule"
     RESUME_SCHEDULE = "resume_schedule"
     PREVIEW_SCHEDULE = "preview_schedule"
+    CREATE_AUDIENCE_SCHEDULE = "create_audience_schedule"
+    LIST_ALL_SCHEDULES = "list_all_schedules"
+    """Every schedule, users' and audiences'."""
+    COUNT_AUDIENCE = "count_audience"
 
 
 # What a role may do to any record, and what it may do only to records its subject owns.

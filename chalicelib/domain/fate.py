@@ -20,7 +20,7 @@ from chalicelib.domain import event_types
 from chalicelib.domain.delivery import Message, Outcome, Verdict
 from chalicelib.domain.events import Event, Status
 from chalicelib.domain.instants import iso_local, iso_utc
-from chalicelib.domain.schedules import Schedule
+from chalicelib.domain.schedules import Schedule, ScheduleStatus
 from chalicelib.domain.users import User
 
 
@@ -101,6 +101,11 @@ def classify(
     if event.schedule_id is not None:
         if schedule is None:
             return Fate.CANCEL, "the schedule was deleted"
+        if schedule.audience is not None:  # membership is decided when the occurrence comes
+            if schedule.status is ScheduleStatus.PAUSED:
+                return Fate.CANCEL, "the audience schedule is paused"
+            if not schedule.audience.includes(user.metadata):
+                return Fate.CANCEL, "the user is no longer in the schedule's audience"
     elif event.event_type not in event_types.REGISTRY:
         return Fate.FAIL, f"unknown event type {event.event_type!r}"
     if now - event.due_utc > max_event_age:
