@@ -36,11 +36,11 @@ class Claimed:
 @dataclass(frozen=True)
 class Materialised:
     """One batch of an audience zone's members: the last user scanned (the keyset to go on
-    after), how many were scanned and how many events were written."""
+    after), how many were scanned, and the events written, claimed, for the sweeper to send."""
 
     last_user: UUID | None
     scanned: int
-    written: int
+    claims: list[Claimed]
 
 
 @dataclass(frozen=True)
@@ -181,10 +181,11 @@ class Store(Protocol):
     def forget_audience_progress(self, schedule_id: UUID) -> None: ...
 
     def materialise_audience(
-        self, schedule: Schedule, progress: ZoneProgress, limit: int, now: datetime
+        self, schedule: Schedule, progress: ZoneProgress, limit: int, now: datetime, lease: timedelta
     ) -> Materialised:
         """The next `limit` of the zone's members after `progress.after_user` get its current
-        occurrence, unless they have it."""
+        occurrence, unless they have it, as events already claimed (`Event.claim`, leased for
+        `lease` from when each is due)."""
         ...
 
     def cancel_schedule_events(self, schedule_id: UUID, now: datetime) -> int:

@@ -351,10 +351,10 @@ class Store:
         self.run("forget_audience_progress", schedule_id=schedule_id)
 
     def materialise_audience(
-        self, schedule: Schedule, progress: ZoneProgress, limit: int, now: datetime
+        self, schedule: Schedule, progress: ZoneProgress, limit: int, now: datetime, lease: timedelta
     ) -> Materialised:
         assert progress.current is not None
-        row = self._one(
+        rows = self._all(
             "materialise_audience",
             schedule_id=schedule.id,
             event_type=schedule.event_type,
@@ -365,9 +365,19 @@ class Store:
             after=progress.after_user,
             limit=limit,
             now=now,
+            lease=lease,
+            late_after=LATE_AFTER,
         )
-        assert row is not None
-        return Materialised(row["last_user"], int(row["scanned"]), int(row["written"]))
+        claims = [
+            Claimed(
+                Message(r["id"], r["version"], r["idempotency_key"]),
+                _utc(r["target_utc"]),
+                _utc(r["due_utc"]),
+            )
+            for r in rows
+            if r["id"] is not None
+        ]
+        return Materialised(rows[0]["last_user"], int(rows[0]["scanned"]), claims)
 
     def cancel_schedule_events(self, schedule_id: UUID, now: datetime) -> int:
         return self.run("cancel_schedule_events", schedule_id=schedule_id, now=now)

@@ -1,5 +1,6 @@
-"""The sweep's first step for audience schedules: write each member's occurrence as a PENDING
-event as their zone's instant approaches, so the claim that follows finds them.
+"""The sweep's step for audience schedules: write each member's occurrence as an event as
+their zone's instant approaches, already claimed, and hand it to the sweep to send (delayed
+until it is due, as every claim is).
 
 For each active audience schedule and each zone of live users, the occurrence under way (or
 the next after the zone's `through`, if it is targeted within the audience look-ahead) is
@@ -14,7 +15,7 @@ zone by zone.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,13 +24,17 @@ from chalicelib import observability as obs
 from chalicelib.domain.audience import ZoneProgress, next_to_materialise
 from chalicelib.domain.planner import occurrences
 from chalicelib.domain.schedules import Schedule, ScheduleStatus
-from chalicelib.ports import Clock, Database
+from chalicelib.ports import Claimed, Clock, Database
+
+Send = Callable[[Sequence[Claimed]], None]
+"""The sweep's way out for what a batch claimed: the queue, or marked unsent for the next run."""
 
 
 @dataclass(frozen=True)
 class AudiencePolicy:
-    lookahead: timedelta = timedelta(minutes=15)
-    """How far ahead of now a zone's occurrence is written (at least the claim's look-ahead)."""
+    lookahead: timedelta = timedelta(minutes=10)
+    """How far ahead of now a zone's occurrence is written and claimed: at least the claim's
+    look-ahead, at most SQS's longest delay (15 minutes)."""
     batch_size: int = 5000
     time_budget: timedelta = timedelta(seconds=20)
     """Of the sweep's own budget: the claims that follow keep the rest."""
@@ -48,21 +53,37 @@ class MaterialiseSummary:
         return {f"audience{k.title().replace('_', '')}": v for k, v in asdict(self).items()}
 
 
+@dataclass(frozen=True)
+class _Run:
+    db: Database
+    clock: Clock
+    policy: AudiencePolicy
+    lease: timedelta
+    send: Send
+    deadline: float
+    monotonic: Callable[[], float]
+    summary: MaterialiseSummary
+
+
 def materialise(
     db: Database,
     clock: Clock,
     policy: AudiencePolicy,
+    lease: timedelta,
+    send: Send,
     deadline: float,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> MaterialiseSummary:
-    """Writes what falls within the look-ahead until done or `deadline` (a `monotonic` time)."""
+    """Writes and sends what falls within the look-ahead until done or `deadline` (a
+    `monotonic` time); each event is leased for `lease` from when it is due."""
     summary = MaterialiseSummary()
+    run = _Run(db, clock, policy, lease, send, deadline, monotonic, summary)
     with db.transaction() as store:
         schedules = [s for s in store.audience_schedules() if s.status is ScheduleStatus.ACTIVE]
         zones = store.user_zones() if schedules else []
     for schedule in schedules:
         summary.schedules += 1
-        if not _schedule(db, clock, policy, schedule, zones, deadline, monotonic, summary):
+        if not _schedule(run, schedule, zones):
             summary.budget_spent = True
             break
     if summary.written or summary.budget_spent:
@@ -70,17 +91,9 @@ def materialise(
     return summary
 
 
-def _schedule(
-    db: Database,
-    clock: Clock,
-    policy: AudiencePolicy,
-    schedule: Schedule,
-    zones: list[str],
-    deadline: float,
-    monotonic: Callable[[], float],
-    summary: MaterialiseSummary,
-) -> bool:
+def _schedule(run: _Run, schedule: Schedule, zones: list[str]) -> bool:
     """One schedule's zones; False when the deadline came first."""
+    db, clock, policy = run.db, run.clock, run.policy
     with db.transaction() as store:
         known = store.audience_progress(schedule.id)
     more = False
@@ -88,14 +101,14 @@ def _schedule(
         now = clock.now()
         progress = known.get(name) or ZoneProgress(schedule.id, name, max(schedule.created_at, now))
         while True:
-            if monotonic() >= deadline:
+            if run.monotonic() >= run.deadline:
                 return False
             occurrence = next_to_materialise(schedule.rule, progress, now + policy.lookahead)
             if occurrence is None:
                 break
             if progress.current is None:
                 progress = progress.started(occurrence)
-            written = _batch(db, clock, policy, schedule, progress, summary)
+            written = _batch(run, schedule, progress)
             if written is None:
                 return True  # paused, changed or deleted meanwhile: the next sweep reads it again
             progress = written
@@ -103,20 +116,14 @@ def _schedule(
     if zones and not more:
         with db.transaction() as store:
             store.end_schedules([schedule.id], clock.now())
-        summary.ended += 1
+        run.summary.ended += 1
     return True
 
 
-def _batch(
-    db: Database,
-    clock: Clock,
-    policy: AudiencePolicy,
-    schedule: Schedule,
-    progress: ZoneProgress,
-    summary: MaterialiseSummary,
-) -> ZoneProgress | None:
-    """One batch and its progress, in one transaction that holds the schedule's row shared."""
-    with db.transaction() as store:
+def _batch(run: _Run, schedule: Schedule, progress: ZoneProgress) -> ZoneProgress | None:
+    """One batch and its progress, in one transaction that holds the schedule's row shared;
+    then its messages, sent."""
+    with run.db.transaction() as store:
         current = store.lock_schedule(schedule.id, shared=True)
         if (
             current is None
@@ -124,11 +131,12 @@ def _batch(
             or current.version != schedule.version
         ):
             return None
-        now: datetime = clock.now()
-        done = store.materialise_audience(schedule, progress, policy.batch_size, now)
-        advanced = progress.advanced(done.last_user, finished=done.scanned < policy.batch_size)
+        now: datetime = run.clock.now()
+        done = store.materialise_audience(schedule, progress, run.policy.batch_size, now, run.lease)
+        advanced = progress.advanced(done.last_user, finished=done.scanned < run.policy.batch_size)
         store.save_audience_progress(schedule.id, [advanced], now)
-    summary.batches += 1
-    summary.scanned += done.scanned
-    summary.written += done.written
+    run.send(done.claims)
+    run.summary.batches += 1
+    run.summary.scanned += done.scanned
+    run.summary.written += len(done.claims)
     return advanced

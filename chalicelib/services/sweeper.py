@@ -12,7 +12,8 @@ is one statement that commits before anything is sent, in this order:
    doubled, while a lost one (a purge, SQS's own DLQ move, a sweeper that died between commit
    and send) is.
 Before the claims, audience schedules' occurrences that fall within their own look-ahead are
-written as events (services/materialiser.py), within a part of the budget.
+written as events already claimed, and sent like claims (services/materialiser.py), within a
+part of the budget.
 Every re-send is under a new version, so a message that did get through after all is stale and
 dropped by the worker. The time budget is checked before each claim and each SQS call; what a
 run claimed but could not send in time is marked unsent for the next.
@@ -29,11 +30,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import observability as obs
-from chalicelib.domain.sweeping import resend_allowance, send_delay
+from chalicelib.domain.sweeping import MAX_DELAY_SECONDS, resend_allowance, send_delay
 from chalicelib.ports import Claimed, Clock, Database, Queue, Store
 from chalicelib.services.materialiser import AudiencePolicy, materialise
 
 SQS_BATCH = 10
+MAX_LOOKAHEAD = timedelta(seconds=MAX_DELAY_SECONDS)
+"""A message is delayed until its event is due: SQS delays 15 minutes at most."""
 _Claim = Callable[[Store, datetime, int], list[Claimed]]
 
 
@@ -183,10 +186,11 @@ def sweep(
 def _materialise(
     db: Database, clock: Clock, policy: SweepPolicy, run: _Run, started: float, monotonic: Callable[[], float]
 ) -> None:
-    audiences = replace(policy.audiences, lookahead=max(policy.audiences.lookahead, policy.lookahead))
+    lookahead = min(max(policy.audiences.lookahead, policy.lookahead), MAX_LOOKAHEAD)
+    audiences = replace(policy.audiences, lookahead=lookahead)
     deadline = min(run.deadline, started + audiences.time_budget.total_seconds())
     try:
-        done = materialise(db, clock, audiences, deadline, monotonic)
+        done = materialise(db, clock, audiences, policy.lease, run.send, deadline, monotonic)
     except Exception as exc:  # the claims still run; the next sweep goes on from the progress kept
         obs.log().error("audiences not materialised", extra={"error": str(exc)[:300]})
         return

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -141,9 +142,13 @@ def test_the_occurrence_is_written_per_member_and_counted(
     user(client, "Europe/London", {"plan": "free"})
     made = create(client, audience=PRO)
     container.clock.set(container.clock.now().replace(day=2, hour=8, minute=50))  # type: ignore[attr-defined]
-    materialiser.materialise(container.db, container.clock, AudiencePolicy(), float("inf"))
-    [event] = events_of(client, made["id"])
-    assert (event["userId"], event["occurrenceDate"], event["status"]) == (london, "2026-03-02", "PENDING")
+    sent: list[object] = []
+    materialiser.materialise(
+        container.db, container.clock, AudiencePolicy(), timedelta(minutes=15), sent.extend, float("inf")
+    )
+    [event] = events_of(client, made["id"])  # written claimed, its message handed to the sweep
+    assert (event["userId"], event["occurrenceDate"], event["status"]) == (london, "2026-03-02", "PROCESSING")
+    assert len(sent) == 1
     assert event["targetLocal"] == "2026-03-02T09:00:00+00:00"
     response = client.http.get(f"/schedules/{made['id']}/audience?localDate=2026-03-02")
     assert response.status_code == 200, response.body

@@ -72,13 +72,15 @@ SET through = excluded.through, local_date = excluded.local_date, target_utc = e
 DELETE FROM audience_progress WHERE schedule_id = %(schedule_id)s;
 
 -- name: materialise_audience
--- One batch of a zone's members, in id order after `after`: each gets the occurrence as a
--- PENDING event, keyed per (schedule, user, local date) as audience_key computes it. ON
--- CONFLICT: a member whose event for that date exists (planned by their own change, written
--- by a sweep that died before recording its progress, or already delivered before a move
--- here) gets nothing more. The members' rows are locked (FOR SHARE) and read again, so a
--- change to one (a move, a metadata change, a delete: each takes the user's lock) either
--- waits for this batch and then sees its event, or commits first and decides membership.
+-- One batch of a zone's members, in id order after `after`: each gets the occurrence as an
+-- event already claimed (PROCESSING, leased from when it is due, as claim_due leaves one), whose
+-- message the sweeper sends at once with the seconds left as its delay: one write a member, not
+-- an insert and then a claim. The key is the one audience_key computes. ON CONFLICT: a member
+-- whose event for that date exists (planned by their own change, written by a sweep that died
+-- before recording its progress, or delivered before a move here) gets nothing more. The
+-- members' rows are locked (FOR SHARE) and read again, so a change to one (a move, a metadata
+-- change, a delete: each takes the user's lock) either waits for this batch and then finds its
+-- event, or commits first and decides membership.
 WITH batch AS (
     SELECT id FROM users
     WHERE timezone = %(timezone)s AND deleted_at IS NULL
@@ -93,17 +95,21 @@ WITH batch AS (
     FOR SHARE OF u
 ), written AS (
     INSERT INTO events (id, user_id, event_type, occurrence_date, target_utc, due_utc, timezone,
-                        idempotency_key, status, version, attempts, late, created_at, updated_at,
-                        schedule_id)
+                        idempotency_key, status, version, attempts, lease_until, late, created_at,
+                        updated_at, schedule_id)
     SELECT gen_random_uuid(), m.id, %(event_type)s, %(local_date)s, %(target_utc)s, %(target_utc)s,
-           %(timezone)s, audience_event_key(m.id, %(schedule_id)s, %(local_date)s), 'PENDING', 1, 0,
-           false, %(now)s, %(now)s, %(schedule_id)s
+           %(timezone)s, audience_event_key(m.id, %(schedule_id)s, %(local_date)s), 'PROCESSING', 1, 0,
+           GREATEST(%(now)s::timestamptz, %(target_utc)s::timestamptz) + %(lease)s::interval,
+           %(now)s::timestamptz - %(target_utc)s::timestamptz > %(late_after)s::interval, %(now)s, %(now)s,
+           %(schedule_id)s
     FROM members AS m
     ON CONFLICT DO NOTHING
-    RETURNING 1
+    RETURNING id, version, idempotency_key, target_utc, due_utc
+), scanned AS (
+    SELECT max(id::text)::uuid AS last_user, count(*) AS scanned FROM batch
 )
-SELECT (SELECT max(id::text)::uuid FROM batch) AS last_user, (SELECT count(*) FROM batch) AS scanned,
-       (SELECT count(*) FROM written) AS written;
+SELECT s.last_user, s.scanned, w.id, w.version, w.idempotency_key, w.target_utc, w.due_utc
+FROM scanned AS s LEFT JOIN written AS w ON true;
 
 -- name: cancel_schedule_events
 -- An audience schedule paused, changed or deleted: its coming events are cancelled in one

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -26,7 +26,7 @@ from chalicelib.domain.planner import Rule
 from chalicelib.domain.recurrence import parse
 from chalicelib.domain.schedules import CatchUp, ScheduleFields, ScheduleStatus
 from chalicelib.domain.users import User, UserFields
-from chalicelib.ports import Database, Store
+from chalicelib.ports import Claimed, Database, Store
 from chalicelib.services import audiences, materialiser, schedules, users
 from chalicelib.services.materialiser import AudiencePolicy
 from chalicelib.services.schedules import ScheduleView
@@ -43,6 +43,7 @@ LONDON_9 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NEW_YORK_9 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 PRO = {"plan": "pro"}
 EVERYONE = Audience()
+LEASE = timedelta(minutes=15)
 
 
 def member(pipeline: Pipeline, zone: str, metadata: dict[str, Any] | None = None, name: str = "Ada") -> User:
@@ -128,7 +129,8 @@ def test_membership_is_decided_when_each_users_instant_comes(pipeline: Pipeline)
     joins = member(pipeline, "America/New_York", {"plan": "free"}, "Joins")
     other = member(pipeline, "America/New_York", {"plan": "free"}, "Other")
     view = audience_schedule(pipeline, Audience(PRO))
-    deliver_at(pipeline, NEW_YORK_9 - timedelta(minutes=10))  # written: the look-ahead covers it
+    pipeline.at(NEW_YORK_9 - timedelta(minutes=10))
+    materialise(pipeline, AudiencePolicy())  # written and claimed; sent when the instant comes
     assert {u for u, _, _ in schedule_events(pipeline, view.schedule.id)} == {stays.id, leaves.id, deleted.id}
 
     c = pipeline.c
@@ -255,6 +257,24 @@ def test_a_new_time_moves_the_next_occurrence_for_everyone(pipeline: Pipeline) -
     assert request.json()["userId"] == str(user.id)
 
 
+def unsent(pipeline: Pipeline) -> materialiser.Send:
+    """What a sweep that dies before sending leaves: the claims marked unsent, for the next."""
+
+    def mark(claims: Sequence[Claimed]) -> None:
+        with pipeline.c.db.transaction() as store:
+            store.mark_unsent([c.message for c in claims])
+
+    return mark
+
+
+def materialise(
+    pipeline: Pipeline, policy: AudiencePolicy, deadline: float = float("inf"), **more: Any
+) -> Any:
+    return materialiser.materialise(
+        pipeline.c.db, pipeline.clock, policy, LEASE, unsent(pipeline), deadline, **more
+    )
+
+
 def _everyone(pipeline: Pipeline, zones: list[str], per_zone: int) -> list[User]:
     return [member(pipeline, zone, name=f"U{i}") for zone in zones for i in range(per_zone)]
 
@@ -266,12 +286,10 @@ def test_a_sweep_that_runs_out_of_budget_goes_on_next_time_without_doubling(pipe
     pipeline.at(LONDON_9 - timedelta(minutes=5))
     ticks = itertools.count()
     policy = AudiencePolicy(batch_size=3)
-    first = materialiser.materialise(
-        pipeline.c.db, pipeline.clock, policy, deadline=4, monotonic=lambda: next(ticks)
-    )
+    first = materialise(pipeline, policy, deadline=4, monotonic=lambda: next(ticks))
     assert first.budget_spent
     assert 0 < first.written < len(people)
-    second = materialiser.materialise(pipeline.c.db, pipeline.clock, policy, deadline=float("inf"))
+    second = materialise(pipeline, policy)
     assert first.written + second.written == len(people)
     assert Counter(u for u, _, _ in schedule_events(pipeline, view.schedule.id)) == Counter(
         {u.id: 1 for u in people}
@@ -313,7 +331,9 @@ def test_a_sweep_that_dies_mid_batch_loses_and_doubles_nobody(pipeline: Pipeline
     pipeline.at(LONDON_9 - timedelta(minutes=5))
     dying = _DiesOnProgress(pipeline.c.db)
     with pytest.raises(RuntimeError):
-        materialiser.materialise(dying, pipeline.clock, AudiencePolicy(batch_size=2), float("inf"))  # type: ignore[arg-type]
+        materialiser.materialise(
+            dying, pipeline.clock, AudiencePolicy(batch_size=2), LEASE, unsent(pipeline), float("inf")
+        )  # type: ignore[arg-type]
     assert schedule_events(pipeline, view.schedule.id) == []  # the batch went with its progress
     # Some members planned their own meanwhile (a change to each): the sweep skips them.
     c = pipeline.c
@@ -321,7 +341,7 @@ def test_a_sweep_that_dies_mid_batch_loses_and_doubles_nobody(pipeline: Pipeline
         users.change_user(
             c.db, pipeline.clock, c.builtins, user.id, lambda f: replace(f, first_name="Changed")
         )
-    done = materialiser.materialise(c.db, pipeline.clock, AudiencePolicy(batch_size=2), float("inf"))
+    done = materialise(pipeline, AudiencePolicy(batch_size=2))
     assert done.written == 3
     deliver_at(pipeline, LONDON_9)
     deliver_at(pipeline, LONDON_9 + timedelta(minutes=1))
@@ -336,8 +356,8 @@ def test_forty_zones_each_member_once(pipeline: Pipeline) -> None:
     people = _everyone(pipeline, zones, 10)
     view = audience_schedule(pipeline, start=date(2026, 3, 3))
     policy = AudiencePolicy(lookahead=timedelta(days=3), batch_size=7)
-    materialiser.materialise(pipeline.c.db, pipeline.clock, policy, float("inf"))
-    materialiser.materialise(pipeline.c.db, pipeline.clock, policy, float("inf"))
+    materialise(pipeline, policy)
+    materialise(pipeline, policy)
     assert Counter(u for u, _, _ in schedule_events_all(pipeline, view.schedule.id)) == Counter(
         {u.id: 1 for u in people}
     )
@@ -350,3 +370,25 @@ def schedule_events_all(pipeline: Pipeline, schedule_id: UUID) -> list[tuple[UUI
             {"id": schedule_id},
         )
     return [(r["user_id"], r["occurrence_date"], Status(r["status"])) for r in rows]
+
+
+def test_resume_with_all_delivers_each_missed_occurrence_once_late(pipeline: Pipeline) -> None:
+    user = member(pipeline, "Europe/London")
+    view = audience_schedule(pipeline, rule="FREQ=DAILY")
+    schedules.pause_schedule(pipeline.c.db, pipeline.clock, view.schedule.id)
+    pipeline.at(LONDON_9 + timedelta(days=2, hours=1))  # 2, 3 and 4 March missed
+    schedules.resume_schedule(
+        pipeline.c.db, pipeline.clock, pipeline.c.builtins, view.schedule.id, CatchUp.ALL
+    )
+    for _ in range(3):
+        deliver_at(pipeline, LONDON_9 + timedelta(days=2, hours=1))
+    assert received(pipeline) == Counter({(str(user.id), f"2026-03-0{d}"): 1 for d in (2, 3, 4)})
+    assert all(e.late for e in pipeline.events(user.id) if e.schedule_id == view.schedule.id)
+
+
+def test_after_downtime_the_missed_occurrence_is_written_and_delivered_late(pipeline: Pipeline) -> None:
+    user = member(pipeline, "Europe/London")
+    audience_schedule(pipeline)
+    deliver_at(pipeline, LONDON_9 + timedelta(hours=3))  # no sweep ran from 12:00 the day before
+    [late] = pipeline.sink.requests
+    assert (late.json()["userId"], late.json()["occurrence"]["localDate"]) == (str(user.id), "2026-03-02")
