@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import observability as obs
@@ -89,6 +89,26 @@ def materialise(
     if summary.written or summary.budget_spent:
         obs.log().info("audiences materialised", extra=summary.as_json())
     return summary
+
+
+def next_target(db: Database, clock: Clock) -> datetime | None:
+    """The earliest instant of an occurrence some zone of an active audience schedule has yet to
+    write (tools that skip idle time, the simulator, ask when the sweep next has work)."""
+    now = clock.now()
+    with db.transaction() as store:
+        active = [s for s in store.audience_schedules() if s.status is ScheduleStatus.ACTIVE]
+        zones = store.user_zones() if active else []
+        known = {s.id: store.audience_progress(s.id) for s in active}
+    found = []
+    for schedule in active:
+        for name in set(zones) | set(known[schedule.id]):
+            progress = known[schedule.id].get(name) or ZoneProgress(
+                schedule.id, name, max(schedule.created_at, now)
+            )
+            upcoming = next_to_materialise(schedule.rule, progress, datetime.max.replace(tzinfo=UTC))
+            if upcoming is not None:
+                found.append(upcoming.target_utc)
+    return min(found, default=None)
 
 
 def _schedule(run: _Run, schedule: Schedule, zones: list[str]) -> bool:
