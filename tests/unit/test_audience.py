@@ -147,3 +147,23 @@ def test_the_worker_decides_membership_when_the_occurrence_comes(
     message = Message(claimed.id, claimed.version, claimed.idempotency_key)
     decided, _ = classify(message, claimed, user, due, timedelta(days=7), _schedule(audience, status))
     assert decided is fate
+
+
+def test_the_audience_settings_come_from_the_environment_and_reach_the_sweep_policy() -> None:
+    from chalicelib import bootstrap
+    from chalicelib.settings import Settings
+
+    s = Settings.from_env(
+        {"AUDIENCE_LOOKAHEAD": "5m", "AUDIENCE_BATCH_SIZE": "2000", "AUDIENCE_TIME_BUDGET": "30s"}
+    )
+    assert (s.audience_lookahead, s.audience_batch_size, s.audience_time_budget) == (
+        timedelta(minutes=5), 2000, timedelta(seconds=30)
+    )  # fmt: skip
+    policy = bootstrap.Container(s).sweep_policy.audiences
+    assert (policy.lookahead, policy.batch_size, policy.time_budget) == (
+        timedelta(minutes=5), 2000, timedelta(seconds=30)
+    )  # fmt: skip
+    defaults = Settings.from_env({})
+    assert (defaults.audience_lookahead, defaults.audience_batch_size, defaults.audience_time_budget) == (
+        timedelta(minutes=10), 5000, timedelta(seconds=20)
+    )  # fmt: skip
