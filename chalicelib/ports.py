@@ -52,6 +52,24 @@ class ScheduleFilter:
     status: str | None = None
 
 
+@dataclass(frozen=True)
+class PlanningReads:
+    """What planning the series' next occurrences after a batch reads (services/scheduling.py)."""
+
+    schedules: dict[UUID, Schedule]
+    known: list[KnownEvent]
+
+
+@dataclass(frozen=True)
+class FinishedBatch:
+    """The worker's write of a batch: the users it locked, the events written, and the reads
+    planning their series' next occurrences needs."""
+
+    users: dict[UUID, User]
+    written: set[UUID]
+    reads: PlanningReads
+
+
 class Store(Protocol):
     """Every read and write of one PostgreSQL transaction, by name; returns domain objects.
 
@@ -237,6 +255,17 @@ class Store(Protocol):
     def finish_events(self, changes: Sequence[tuple[Event, int]]) -> set[UUID]:
         """Each (new state, expected version) written where the row is still at that version;
         returns the ids written."""
+        ...
+
+    def finish_batch(
+        self,
+        user_ids: Iterable[UUID],
+        changes: Sequence[tuple[Event, int]],
+        schedule_ids: Iterable[UUID],
+        since: datetime | None,
+    ) -> FinishedBatch:
+        """In this order, in one round trip: the users' locks (in id order), `finish_events`,
+        the schedules by id, and the users' events targeted at or after `since` (none if None)."""
         ...
 
     def savepoint(self) -> AbstractContextManager[None]:

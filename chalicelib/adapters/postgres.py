@@ -36,7 +36,7 @@ from chalicelib.domain.schedules import Schedule, ScheduleFields, ScheduleStatus
 from chalicelib.domain.series import KnownEvent
 from chalicelib.domain.sweeping import UNSENT_LEASE
 from chalicelib.domain.users import User, UserFields
-from chalicelib.ports import Claimed, Materialised, ScheduleFilter
+from chalicelib.ports import Claimed, FinishedBatch, Materialised, PlanningReads, ScheduleFilter
 
 _CONSTRAINT_MESSAGES = {
     "events_one_per_occurrence": "an event for this user, type and occurrence already exists",
@@ -250,18 +250,7 @@ class Store:
         return {row["id"]: event_from_row(row) for row in rows}
 
     def known_events(self, user_ids: Iterable[UUID], since: datetime) -> list[KnownEvent]:
-        rows = self._all("known_events", user_ids=list(set(user_ids)), since=since)
-        return [
-            KnownEvent(
-                r["id"],
-                r["user_id"],
-                r["event_type"],
-                r["occurrence_date"],
-                Status(r["status"]),
-                r["schedule_id"],
-            )
-            for r in rows
-        ]
+        return _known(self._all("known_events", user_ids=list(set(user_ids)), since=since))
 
     # schedules
     def insert_schedule(self, schedule: Schedule) -> None:
@@ -444,21 +433,38 @@ class Store:
         """Only the fields the worker's transitions change are written."""
         if not changes:
             return set()
-        events = [new for new, _ in changes]
-        rows = self._all(
-            "finish_events",
-            ids=[e.id for e in events],
-            expected=[expected for _, expected in changes],
-            statuses=[e.status.value for e in events],
-            versions=[e.version for e in events],
-            attempts=[e.attempts for e in events],
-            leases=[e.lease_until for e in events],
-            delivered=[e.delivered_at for e in events],
-            late=[e.late for e in events],
-            reasons=[e.failure_reason for e in events],
-            updated=[e.updated_at for e in events],
+        return {row["id"] for row in self._all("finish_events", **_finish_params(changes))}
+
+    def finish_batch(
+        self,
+        user_ids: Iterable[UUID],
+        changes: Sequence[tuple[Event, int]],
+        schedule_ids: Iterable[UUID],
+        since: datetime | None,
+    ) -> FinishedBatch:
+        """Pipelined: the server runs the statements in order, the worker waits once."""
+        q = queries()
+        users = sorted(set(user_ids))
+        wanted = list(set(schedule_ids))
+        with self.conn.pipeline():
+            locked = self.conn.execute(q["lock_users"].encode(), {"ids": users})
+            written = (
+                self.conn.execute(q["finish_events"].encode(), _finish_params(changes)) if changes else None
+            )
+            found = self.conn.execute(q["schedules_by_ids"].encode(), {"ids": wanted}) if wanted else None
+            known = (
+                self.conn.execute(q["known_events"].encode(), {"user_ids": users, "since": since})
+                if since is not None
+                else None
+            )
+        return FinishedBatch(
+            users={row["id"]: _user(row) for row in locked.fetchall()},
+            written={row["id"] for row in written.fetchall()} if written else set(),
+            reads=PlanningReads(
+                schedules={r["id"]: _schedule(r) for r in found.fetchall()} if found else {},
+                known=_known(known.fetchall()) if known else [],
+            ),
         )
-        return {row["id"] for row in rows}
 
     # Idempotency-Key
     def claim_idempotency_key(self, request: IdempotentRequest, now: datetime) -> bool:
@@ -625,6 +631,36 @@ def _schedule_params(schedule: Schedule) -> dict[str, Any]:
         "created_at": schedule.created_at,
         "updated_at": schedule.updated_at,
         "audience": Jsonb(fields.audience.as_json()) if fields.audience else None,
+    }
+
+
+def _known(rows: Iterable[dict[str, Any]]) -> list[KnownEvent]:
+    return [
+        KnownEvent(
+            r["id"],
+            r["user_id"],
+            r["event_type"],
+            r["occurrence_date"],
+            Status(r["status"]),
+            r["schedule_id"],
+        )
+        for r in rows
+    ]
+
+
+def _finish_params(changes: Sequence[tuple[Event, int]]) -> dict[str, Any]:
+    events = [new for new, _ in changes]
+    return {
+        "ids": [e.id for e in events],
+        "expected": [expected for _, expected in changes],
+        "statuses": [e.status.value for e in events],
+        "versions": [e.version for e in events],
+        "attempts": [e.attempts for e in events],
+        "leases": [e.lease_until for e in events],
+        "delivered": [e.delivered_at for e in events],
+        "late": [e.late for e in events],
+        "reasons": [e.failure_reason for e in events],
+        "updated": [e.updated_at for e in events],
     }
 
 

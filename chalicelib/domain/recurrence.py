@@ -105,8 +105,10 @@ class Recurrence:
 _KNOWN = ("FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYSETPOS", "WKST")
 
 
+@lru_cache(maxsize=4096)
 def parse(value: str) -> Recurrence:
-    """An RRULE value (`FREQ=MONTHLY;BYDAY=-1FR`), checked part by part."""
+    """An RRULE value (`FREQ=MONTHLY;BYDAY=-1FR`), checked part by part. Cached: every schedule
+    read from the store parses its rule, and a team's schedules share a few rules."""
     text = value.strip()
     if text.upper().startswith("RRULE:"):
         text = text[len("RRULE:") :]
@@ -229,7 +231,7 @@ def expand(
     end = min(ends) if ends else None
     horizon = first + _HORIZON.days
     last = 0
-    candidates = _Candidates(rule, start.toordinal(), invalid)
+    candidates = _candidates(rule, start.toordinal(), invalid)
     for period, period_start in _periods(rule, start, first):
         if period_start > horizon or (end is not None and period_start > end + 31):
             return
@@ -268,6 +270,12 @@ def _periods(rule: Recurrence, start: date, since: int) -> Iterator[tuple[int, i
         while year < _LAST_PERIOD.year:
             yield year, date(year, 1, 1).toordinal()
             year += n
+
+
+@lru_cache(maxsize=4096)
+def _candidates(rule: Recurrence, start: int, invalid: InvalidDate) -> _Candidates:
+    """Worked out once per (rule, start, policy): planning asks the same series again and again."""
+    return _Candidates(rule, start, invalid)
 
 
 class _Candidates:

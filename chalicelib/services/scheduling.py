@@ -14,7 +14,7 @@ from chalicelib.domain.events import Event
 from chalicelib.domain.schedules import Schedule, ScheduleStatus
 from chalicelib.domain.series import PLANNING_MARGIN, Changes, Series, SeriesKey, following, reconcile
 from chalicelib.domain.users import User
-from chalicelib.ports import Store
+from chalicelib.ports import PlanningReads, Store
 
 
 def builtin_series(builtins: BuiltIns, user: User) -> list[Series]:
@@ -65,23 +65,41 @@ def sync_user(store: Store, builtins: BuiltIns, user: User, now: datetime) -> Ch
 
 
 def plan_following(
-    store: Store, builtins: BuiltIns, finished: Sequence[Event], users: Mapping[UUID, User], now: datetime
+    store: Store,
+    builtins: BuiltIns,
+    finished: Sequence[Event],
+    users: Mapping[UUID, User],
+    now: datetime,
+    reads: PlanningReads | None = None,
 ) -> None:
     """After events reached terminal states: each one's series plans its next occurrence
     (unless its user is gone, its type unknown, or its schedule paused, ended or deleted), and
-    a schedule with nothing more is ended. `users` are locked by the caller."""
+    a schedule with nothing more is ended. `users` are locked by the caller; `reads`, when the
+    caller read them with its writes (`Store.finish_batch`, asked by `planning_asks`), cover
+    at least `finished`."""
     finished = [e for e in finished if e.user_id in users]
     if not finished:
         return
-    schedules = store.schedules_by_ids({e.schedule_id for e in finished if e.schedule_id})
+    if reads is None:
+        schedule_ids, since = planning_asks(finished)
+        assert since is not None
+        reads = PlanningReads(
+            store.schedules_by_ids(schedule_ids), store.known_events({e.user_id for e in finished}, since)
+        )
     series: dict[SeriesKey, Series] = {}
     for event in finished:
-        s = _series_of(builtins, event, users[event.user_id], schedules)
+        s = _series_of(builtins, event, users[event.user_id], reads.schedules)
         if s is not None:
             series[s.key] = s
-    since = min(e.target_utc for e in finished) - PLANNING_MARGIN
-    known = store.known_events({e.user_id for e in finished}, since)
-    write(store, following(finished, series, known, now), now)
+    write(store, following(finished, series, reads.known, now), now)
+
+
+def planning_asks(finished: Sequence[Event]) -> tuple[set[UUID], datetime | None]:
+    """What planning after `finished` reads: their schedules, and their users' events from the
+    earliest one's instant less the margin on (None: nothing finished, nothing to read)."""
+    schedule_ids = {e.schedule_id for e in finished if e.schedule_id}
+    since = min((e.target_utc for e in finished), default=None)
+    return schedule_ids, since and since - PLANNING_MARGIN
 
 
 def _series_of(

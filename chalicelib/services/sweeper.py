@@ -224,7 +224,6 @@ def _report(summary: SweepSummary) -> None:
     obs.emit(
         [
             ("Claimed", obs.Count, summary.claimed + summary.requeued),
-            ("AudienceWritten", obs.Count, summary.audience_written),
             ("Requeued", obs.Count, summary.requeued),
             ("EnqueueFailed", obs.Count, summary.send_failed),
             ("OldestLatenessSeconds", obs.Seconds, summary.oldest_lateness_seconds),

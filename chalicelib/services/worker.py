@@ -58,7 +58,7 @@ from chalicelib.domain.fate import webhook_body as body_for
 from chalicelib.domain.schedules import Schedule
 from chalicelib.domain.users import User
 from chalicelib.ports import Attempt, Clock, Database, Delivery, DeliveryLedger, Queue, Store, WebhookSender
-from chalicelib.services.scheduling import plan_following
+from chalicelib.services.scheduling import plan_following, planning_asks
 
 _MOVED = "the event moved on meanwhile; its new message decides"
 
@@ -279,16 +279,22 @@ class Worker:
         )  # fmt: skip
 
     def _write_together(self, jobs: list[Job]) -> None:
+        """One round trip locks, writes and reads what planning needs; then the planned inserts."""
         with self.db.transaction() as store:
-            users = _lock_users(store, jobs)
             now = self.clock.now()
             changes = [(job, *self._new_state(job, now)) for job in jobs]
-            written = store.finish_events([(new, job.event.version) for job, new, _ in changes if job.event])
+            schedule_ids, since = planning_asks([new for _, new, terminal in changes if terminal])
+            batch = store.finish_batch(
+                (job.event.user_id for job in jobs if job.event),
+                [(new, job.event.version) for job, new, _ in changes if job.event],
+                schedule_ids,
+                since,
+            )
             for job, new, _ in changes:
-                if new.id not in written:
+                if new.id not in batch.written:
                     _note_moved(job)
-            finished = [new for _, new, terminal in changes if terminal and new.id in written]
-            self._schedule_following(store, finished, users, now)
+            finished = [new for _, new, terminal in changes if terminal and new.id in batch.written]
+            plan_following(store, self.builtins, finished, batch.users, now, batch.reads)
 
     def _write_one_by_one(self, jobs: list[Job]) -> None:
         """Each event in a savepoint, so one bad event fails only its own message."""

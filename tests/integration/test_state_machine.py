@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from chalicelib.adapters.postgres import Database
+from chalicelib.adapters.postgres import Database, DatabaseUnavailable
 from chalicelib.adapters.sql_files import queries
 from chalicelib.domain.events import TRANSITIONS, Event, Status
 from chalicelib.domain.occurrence import Occurrence
@@ -145,3 +145,35 @@ def test_finish_events_writes_exactly_the_domain_transition(db: Database, move: 
         assert store.finish_events([(new, claimed.version)]) == {event.id}
         assert store.finish_events([(new, claimed.version - 1)]) == set()  # a stale version lands nowhere
     assert read(db, event) == new
+
+
+def test_finish_batch_writes_like_finish_events_and_reads_after_its_writes(db: Database) -> None:
+    """The worker's one round trip: planning's reads see the batch's own new states."""
+    event, other = stored(db), stored(db)
+    now = TARGET + timedelta(seconds=3)
+    with db.transaction() as store:
+        store.claim_due(now, now + AHEAD, LEASE, 10)
+    claimed, other_claimed = read(db, event), read(db, other)
+    done = claimed.complete(now, 1)
+    stale = other_claimed.complete(now, 1)
+    since = TARGET - timedelta(days=4)
+    with db.transaction() as store:
+        batch = store.finish_batch(
+            [event.user_id, other.user_id, event.user_id],
+            [(done, claimed.version), (stale, other_claimed.version - 1)],
+            [],
+            since,
+        )
+        with pytest.raises(DatabaseUnavailable, match="could not obtain lock"), db.transaction() as rival:
+            rival.one("SELECT id FROM users WHERE id = %(id)s FOR UPDATE NOWAIT", {"id": other.user_id})
+    assert batch.written == {event.id}
+    assert set(batch.users) == {event.user_id, other.user_id}
+    assert {(k.id, k.status) for k in batch.reads.known} == {
+        (event.id, Status.COMPLETED),
+        (other.id, Status.PROCESSING),
+    }
+    assert batch.reads.schedules == {}
+    assert read(db, event) == done
+    with db.transaction() as store:
+        nothing = store.finish_batch([event.user_id], [], [], None)
+    assert (nothing.written, nothing.reads.known) == (set(), [])

@@ -36,7 +36,10 @@ LIMIT %(limit)s;
 SELECT * FROM schedules WHERE user_id = ANY(%(user_ids)s) AND deleted_at IS NULL;
 
 -- name: schedules_by_ids
-SELECT * FROM schedules WHERE id = ANY(%(ids)s) AND deleted_at IS NULL;
+-- By primary key, then the live ones: on a table not yet analysed, `deleted_at IS NULL` alone
+-- led the planner to scan every live schedule through the schedules_user partial index.
+WITH wanted AS MATERIALIZED (SELECT * FROM schedules WHERE id = ANY(%(ids)s))
+SELECT * FROM wanted WHERE deleted_at IS NULL;
 
 -- name: end_schedules
 -- Schedules whose rule has nothing more to deliver (a paused one stays paused).
