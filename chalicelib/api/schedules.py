@@ -72,7 +72,7 @@ def list_page(context: Context, user_id: str, query: MultiDict | None) -> dict[s
 def read(context: Context, schedule_id: str) -> dict[str, Any] | Response:
     sid = _owned(context, schedule_id, Action.READ_SCHEDULE)
     c = bootstrap.container()
-    return schedule_json(schedules.get_schedule(c.db, sid, c.clock))
+    return schedule_json(schedules.get_schedule(c.db, c.clock, sid))
 
 
 @http.translate_errors

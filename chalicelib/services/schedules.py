@@ -61,11 +61,11 @@ def create_audience_schedule(db: Database, clock: Clock, fields: ScheduleFields)
         return _audience_view(store, schedule, clock.now())
 
 
-def get_schedule(db: Database, schedule_id: UUID, clock: Clock | None = None) -> ScheduleView:
+def get_schedule(db: Database, clock: Clock, schedule_id: UUID) -> ScheduleView:
     with db.transaction() as store:
         schedule = _found(store.get_schedule(schedule_id))
         if schedule.user_id is None:
-            return _audience_view(store, schedule, clock.now() if clock else schedule.updated_at)
+            return _audience_view(store, schedule, clock.now())
         return _view(store, schedule, _user(store, schedule.user_id))
 
 
