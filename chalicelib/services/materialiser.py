@@ -116,10 +116,19 @@ def _schedule(run: _Run, schedule: Schedule, zones: list[str]) -> bool:
     db, clock, policy = run.db, run.clock, run.policy
     with db.transaction() as store:
         known = store.audience_progress(schedule.id)
+        # A zone first seen now (its users moved or were created since the schedule was; their
+        # own planning gave them their next occurrence) goes on from now, and remembers it.
+        new = [
+            ZoneProgress(schedule.id, z, max(schedule.created_at, clock.now()))
+            for z in zones
+            if z not in known
+        ]
+        store.save_audience_progress(schedule.id, new, clock.now())
+    known |= {p.timezone: p for p in new}
     more = False
-    for name in sorted(set(zones) | set(known)):
+    for name in sorted(known):
         now = clock.now()
-        progress = known.get(name) or ZoneProgress(schedule.id, name, max(schedule.created_at, now))
+        progress = known[name]
         while True:
             if run.monotonic() >= run.deadline:
                 return False

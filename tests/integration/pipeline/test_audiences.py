@@ -392,3 +392,15 @@ def test_after_downtime_the_missed_occurrence_is_written_and_delivered_late(pipe
     deliver_at(pipeline, LONDON_9 + timedelta(hours=3))  # no sweep ran from 12:00 the day before
     [late] = pipeline.sink.requests
     assert (late.json()["userId"], late.json()["occurrence"]["localDate"]) == (str(user.id), "2026-03-02")
+
+
+def test_a_zone_first_seen_by_a_sweep_is_remembered_from_then(pipeline: Pipeline) -> None:
+    """Its users' own planning gave them their occurrence; from then on the zone's progress is
+    kept, so a downtime across a later instant still writes it."""
+    view = audience_schedule(pipeline, rule="FREQ=DAILY")
+    member(pipeline, "Asia/Tokyo")
+    pipeline.at(NOW + timedelta(hours=1))
+    materialise(pipeline, AudiencePolicy())
+    with pipeline.c.db.transaction() as store:
+        progress = store.audience_progress(view.schedule.id)
+    assert progress["Asia/Tokyo"].through == NOW + timedelta(hours=1)
