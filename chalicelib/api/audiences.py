@@ -16,7 +16,7 @@ from chalicelib.api.schedule_input import parse_new_audience_schedule
 from chalicelib.api.serializers import schedule_json
 from chalicelib.api.users import Context
 from chalicelib.domain.access import Action
-from chalicelib.domain.errors import NotFound, ValidationError
+from chalicelib.domain.errors import FieldError, NotFound, ValidationError
 from chalicelib.domain.schedules import EVENT_TYPE, ScheduleStatus
 from chalicelib.ports import ScheduleFilter
 from chalicelib.services import audiences, schedules
@@ -68,19 +68,17 @@ def parse_list(query: MultiDict | None) -> tuple[ScheduleFilter, int, Any]:
     values: dict[str, Any] = {}
     if "audience" in params:
         if params["audience"] not in ("true", "false"):
-            errors.append(ValidationError.single("audience", "must be true or false").details[0])
+            errors.append(FieldError("audience", "must be true or false"))
         else:
             values["audience"] = params["audience"] == "true"
     if "eventType" in params:
         if not EVENT_TYPE.fullmatch(params["eventType"]):
-            detail = f"must match ^{EVENT_TYPE.pattern}$"
-            errors.append(ValidationError.single("eventType", detail).details[0])
+            errors.append(FieldError("eventType", f"must match ^{EVENT_TYPE.pattern}$"))
         else:
             values["event_type"] = params["eventType"]
     if "status" in params:
         if params["status"] not in {s.value for s in ScheduleStatus}:
-            detail = f"must be one of {', '.join(ScheduleStatus)}"
-            errors.append(ValidationError.single("status", detail).details[0])
+            errors.append(FieldError("status", f"must be one of {', '.join(ScheduleStatus)}"))
         else:
             values["status"] = params["status"]
     limit, after = http.DEFAULT_PAGE, None
