@@ -13,6 +13,7 @@ from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Cro
 
 from chalicelib import bootstrap, handlers
 from chalicelib.api import audiences, auth, cors, events, http, idempotency, openapi, schedules, users
+from chalicelib.api import health as health_check
 
 # Powertools owns the logger named after the service; Chalice adding its own handler to it
 # printed every line twice.
@@ -30,13 +31,19 @@ def body() -> http.Body:
     return http.Body(request().raw_body, request().headers.get("content-type"))
 
 
+def container() -> bootstrap.Container:
+    """The services, built from settings on first use (importing app.py builds nothing): each
+    route takes its one service here and hands it to chalicelib/api."""
+    return bootstrap.container()
+
+
 def context() -> dict[str, Any]:
     """The request context; the authorizer's claims are under "authorizer"."""
     return request().context
 
 
 # On every POST that creates: Idempotency-Key (docs/architecture.md).
-idempotent = idempotency.for_requests(request)
+idempotent = idempotency.for_requests(request, lambda: container().idempotency)
 
 
 @app.middleware("http")
@@ -51,7 +58,7 @@ def jwt_auth(auth_request: AuthRequest) -> AuthResponse:
 
 @app.route("/health", methods=["GET"])
 def health() -> Response:
-    return users.health()
+    return health_check.check(container().health)
 
 
 @app.route("/openapi.json", methods=["GET"])
@@ -62,120 +69,120 @@ def openapi_document() -> Response:
 @app.route("/user", methods=["POST"], authorizer=jwt_auth)
 @idempotent
 def create_user() -> Response:
-    return users.create(context(), body())
+    return users.create(container().users, context(), body())
 
 
 @app.route("/user/import", methods=["POST"], authorizer=jwt_auth)
 @idempotent
 def import_users() -> dict[str, Any] | Response:
-    return users.import_batch(context(), body())
+    return users.import_batch(container().imports, context(), body())
 
 
 @app.route("/user", methods=["GET"], authorizer=jwt_auth)
 def list_users() -> dict[str, Any] | Response:
-    return users.list_page(context(), request().query_params)
+    return users.list_page(container().users, context(), request().query_params)
 
 
 @app.route("/user/{user_id}", methods=["GET"], authorizer=jwt_auth)
 def read_user(user_id: str) -> dict[str, Any] | Response:
-    return users.read(context(), user_id)
+    return users.read(container().users, context(), user_id)
 
 
 @app.route("/user/{user_id}", methods=["PUT"], authorizer=jwt_auth)
 def replace_user(user_id: str) -> dict[str, Any] | Response:
-    return users.replace(context(), user_id, body())
+    return users.replace(container().users, context(), user_id, body())
 
 
 @app.route("/user/{user_id}", methods=["PATCH"], authorizer=jwt_auth)
 def patch_user(user_id: str) -> dict[str, Any] | Response:
-    return users.patch(context(), user_id, body())
+    return users.patch(container().users, context(), user_id, body())
 
 
 @app.route("/user/{user_id}", methods=["DELETE"], authorizer=jwt_auth)
 def delete_user(user_id: str) -> Response:
-    return users.delete(context(), user_id)
+    return users.delete(container().users, context(), user_id)
 
 
 @app.route("/user/{user_id}/events", methods=["GET"], authorizer=jwt_auth)
 def user_events(user_id: str) -> dict[str, Any] | Response:
-    return users.events(context(), user_id)
+    return users.events(container().users, context(), user_id)
 
 
 @app.route("/user/{user_id}/schedules", methods=["POST"], authorizer=jwt_auth)
 @idempotent
 def create_schedule(user_id: str) -> Response:
-    return schedules.create(context(), user_id, body())
+    return schedules.create(container().schedules, context(), user_id, body())
 
 
 @app.route("/user/{user_id}/schedules", methods=["GET"], authorizer=jwt_auth)
 def list_schedules(user_id: str) -> dict[str, Any] | Response:
-    return schedules.list_page(context(), user_id, request().query_params)
+    return schedules.list_page(container().schedules, context(), user_id, request().query_params)
 
 
 @app.route("/schedules", methods=["POST"], authorizer=jwt_auth)
 @idempotent
 def create_audience_schedule() -> Response:
-    return audiences.create(context(), body())
+    return audiences.create(container().schedules, context(), body())
 
 
 @app.route("/schedules", methods=["GET"], authorizer=jwt_auth)
 def list_all_schedules() -> dict[str, Any] | Response:
-    return audiences.list_page(context(), request().query_params)
+    return audiences.list_page(container().schedules, context(), request().query_params)
 
 
 @app.route("/schedules/{schedule_id}/audience", methods=["GET"], authorizer=jwt_auth)
 def schedule_audience(schedule_id: str) -> dict[str, Any] | Response:
-    return audiences.audience(context(), schedule_id, request().query_params)
+    return audiences.audience(container().schedules, context(), schedule_id, request().query_params)
 
 
 @app.route("/schedules/{schedule_id}", methods=["GET"], authorizer=jwt_auth)
 def read_schedule(schedule_id: str) -> dict[str, Any] | Response:
-    return schedules.read(context(), schedule_id)
+    return schedules.read(container().schedules, context(), schedule_id)
 
 
 @app.route("/schedules/{schedule_id}", methods=["PATCH"], authorizer=jwt_auth)
 def patch_schedule(schedule_id: str) -> dict[str, Any] | Response:
-    return schedules.patch(context(), schedule_id, body())
+    return schedules.patch(container().schedules, context(), schedule_id, body())
 
 
 @app.route("/schedules/{schedule_id}", methods=["DELETE"], authorizer=jwt_auth)
 def delete_schedule(schedule_id: str) -> Response:
-    return schedules.delete(context(), schedule_id)
+    return schedules.delete(container().schedules, context(), schedule_id)
 
 
 @app.route("/schedules/{schedule_id}/occurrences", methods=["GET"], authorizer=jwt_auth)
 def schedule_occurrences(schedule_id: str) -> dict[str, Any] | Response:
-    return schedules.occurrences(context(), schedule_id, request().query_params)
+    return schedules.occurrences(container().schedules, context(), schedule_id, request().query_params)
 
 
 @app.route("/schedules/{schedule_id}/pause", methods=["POST"], authorizer=jwt_auth)
 def pause_schedule(schedule_id: str) -> dict[str, Any] | Response:
-    return schedules.pause(context(), schedule_id)
+    return schedules.pause(container().schedules, context(), schedule_id)
 
 
 @app.route("/schedules/{schedule_id}/resume", methods=["POST"], authorizer=jwt_auth)
 def resume_schedule(schedule_id: str) -> dict[str, Any] | Response:
-    return schedules.resume(context(), schedule_id, body())
+    return schedules.resume(container().schedules, context(), schedule_id, body())
 
 
 @app.route("/events", methods=["GET"], authorizer=jwt_auth)
 def list_events() -> dict[str, Any] | Response:
-    return events.list_page(context(), request().query_params)
+    return events.list_page(container().events, context(), request().query_params)
 
 
 @app.route("/events/{event_id}", methods=["GET"], authorizer=jwt_auth)
 def read_event(event_id: str) -> dict[str, Any] | Response:
-    return events.read(context(), event_id)
+    return events.read(container().events, context(), event_id)
 
 
 @app.route("/events/{event_id}/deliveries", methods=["GET"], authorizer=jwt_auth)
 def event_deliveries(event_id: str) -> dict[str, Any] | Response:
-    return events.deliveries(context(), event_id)
+    return events.deliveries(container().events, context(), event_id)
 
 
 @app.route("/events/{event_id}/retry", methods=["POST"], authorizer=jwt_auth)
 def retry_event(event_id: str) -> Response:
-    return events.retry(context(), event_id)
+    return events.retry(container().events, context(), event_id)
 
 
 # cron(* * * * ? *), not rate(1 minute): a rate counts from the rule's creation; either fires at
@@ -195,4 +202,4 @@ def migrate(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Run by the deploy (a CloudFormation custom resource): applies pending migrations."""
     from chalicelib import deploy  # psycopg: only this function needs it at import
 
-    return deploy.on_deploy(event, bootstrap.container().settings.database_url)
+    return deploy.on_deploy(event, container().settings.database_url)

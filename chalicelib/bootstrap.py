@@ -1,4 +1,6 @@
-"""The one place that builds adapters from settings, lazily, on first use.
+"""The one place that builds adapters from settings, and the services from them, lazily, on
+first use: the routes and handlers call the services the container built (one container
+access per request), never pass it ports themselves.
 
 Importing app.py builds nothing: `chalice package`, `cdk synth` and the test client all import
 it. Tests, the benchmark and the simulator `install()` a container of their own instead, and
@@ -26,7 +28,13 @@ from chalicelib.settings import Settings, SettingsError
 
 if TYPE_CHECKING:  # each factory imports its adapter itself: a function loads only what it uses
     from chalicelib.adapters.jwt_verifier import JwtVerifier
-    from chalicelib.services.sweeper import SweepPolicy
+    from chalicelib.services.events import Events
+    from chalicelib.services.health import Health
+    from chalicelib.services.idempotency import Idempotency
+    from chalicelib.services.imports import Imports
+    from chalicelib.services.schedules import Schedules
+    from chalicelib.services.sweeper import Sweeper, SweepPolicy
+    from chalicelib.services.users import Users
     from chalicelib.services.worker import Worker
 
 
@@ -174,6 +182,50 @@ class Container:
             s.webhook_connect_timeout,
             s.webhook_read_timeout,
         )
+
+    # The services: built afresh at each access from the parts as they are now (a dataclass,
+    # nothing to keep), so a part a test replaces with use() reaches the next request.
+    @property
+    def users(self) -> Users:
+        from chalicelib.services.users import Users
+
+        return Users(self.db, self.clock, self.builtins)
+
+    @property
+    def imports(self) -> Imports:
+        from chalicelib.services.imports import Imports
+
+        return Imports(self.db, self.clock, self.builtins)
+
+    @property
+    def schedules(self) -> Schedules:
+        from chalicelib.services.schedules import Schedules
+
+        return Schedules(self.db, self.clock, self.builtins)
+
+    @property
+    def events(self) -> Events:
+        from chalicelib.services.events import Events
+
+        return Events(self.db, self.clock, lambda: self.ledger)
+
+    @property
+    def idempotency(self) -> Idempotency:
+        from chalicelib.services.idempotency import Idempotency
+
+        return Idempotency(self.db, self.clock)
+
+    @property
+    def health(self) -> Health:
+        from chalicelib.services.health import Health
+
+        return Health(self.db)
+
+    @property
+    def sweeper(self) -> Sweeper:
+        from chalicelib.services.sweeper import Sweeper
+
+        return Sweeper(self.db, self.clock, self.queue, self.sweep_policy)
 
     @_Part
     def sweep_policy(self) -> SweepPolicy:

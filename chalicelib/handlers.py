@@ -17,11 +17,9 @@ QUEUE_NAME = "event-scheduler-deliveries"
 
 
 def sweep() -> dict[str, Any]:
-    from chalicelib.services import idempotency, sweeper  # imported by the function that runs it
-
-    c = bootstrap.container()
-    summary = sweeper.sweep(c.db, c.clock, c.queue, c.sweep_policy).as_json()
-    summary["idempotencyKeysForgotten"] = idempotency.forget_expired(c.db, c.clock)
+    c = bootstrap.container()  # its services import their modules when first built
+    summary = c.sweeper.run().as_json()
+    summary["idempotencyKeysForgotten"] = c.idempotency.forget_expired()
     return summary
 
 

@@ -24,7 +24,7 @@ NAMESPACE = "EventScheduler"
 METRIC_NAMES = frozenset(
     {
         "Claimed", "Requeued", "EnqueueFailed", "OldestLatenessSeconds",
-        "Delivered", "DeliveredLate", "LatenessSeconds", "Failed", "Skipped", "Retried", "Dropped",
+        "Completed", "CompletedLate", "LatenessSeconds", "Failed", "Skipped", "Deferred", "Dropped",
         "DeliveryLatencyMs", "Unprocessed",
     }
 )  # fmt: skip

@@ -220,12 +220,13 @@ class Store(Protocol):
 
     # the sweeper
     def count_due(self, now: datetime, horizon: datetime) -> int:
-        """PENDING events due by `horizon` plus PROCESSING events whose lease ran out."""
+        """PENDING events due by `horizon` plus PROCESSING events whose lease ran out or whose
+        message never reached the queue (`Event.unsent`)."""
         ...
 
     def claim_due(self, now: datetime, horizon: datetime, lease: timedelta, limit: int) -> list[Claimed]:
         """PENDING → PROCESSING for up to `limit` events due by `horizon` (`Event.claim`, in
-        bulk), each leased for `lease` from when it is due."""
+        bulk), each leased for `lease` from when it is due (`Event.lease_from`)."""
         ...
 
     def resend_unsent(self, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
@@ -242,7 +243,8 @@ class Store(Protocol):
         ...
 
     def mark_unsent(self, claims: Sequence[Message]) -> None:
-        """These claims' messages never reached the queue: the next sweep sends them first."""
+        """These claims' messages never reached the queue: `unsent`, so the next sweep sends
+        them first."""
         ...
 
     # the worker
@@ -323,12 +325,6 @@ class Claims:
     subject: str
     roles: tuple[str, ...]
     email: str | None = None
-
-
-class TokenVerifier(Protocol):
-    def verify(self, token: str) -> Claims:
-        """The token's claims; raises TokenRejected (KeysUnavailable when keys cannot be had)."""
-        ...
 
 
 class Clock(Protocol):

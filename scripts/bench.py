@@ -69,6 +69,7 @@ from scripts.devstack import aws, event_source
 from scripts.devstack.postgres import fresh_database
 from scripts.devstack.quiet import quietly
 from scripts.devstack.seed import seed_due_birthdays
+from scripts.devstack.store import tool_transaction
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 (the spec's example, for signing cost)
 ROOT = Path(__file__).resolve().parent.parent
@@ -250,8 +251,8 @@ def pipeline_run(
     for t in threads:
         t.join()
     seconds = time.perf_counter() - started
-    with db.transaction() as store:
-        row = store.lateness(target)
+    with tool_transaction(db) as tools:
+        row = tools.lateness(target)
     return Run(n, seconds, summary[0], float(row["p50"] or 0), float(row["p99"] or 0), int(row["n"]))
 
 
@@ -299,8 +300,8 @@ def per_container(db: Database, url: str, n: int, concurrency: int) -> tuple[flo
     while event_source.poll_once(queue, handler, batch_size=10):
         pass
     seconds = time.perf_counter() - started
-    with db.transaction() as store:
-        row = store.lateness(target)
+    with tool_transaction(db) as tools:
+        row = tools.lateness(target)
     return int(row["n"]) / seconds, int(row["n"])
 
 
@@ -315,10 +316,8 @@ def sweeper_alone(db: Database, n: int, sweep_batch: int) -> float:
     )
     summary = sweeper.sweep(db, SystemClock(), MemoryQueue(), policy)
     # Out of the way of the end-to-end run: these were only ever claimed.
-    with db.transaction() as store:
-        store.conn.execute(
-            b"UPDATE events SET status = 'CANCELLED', lease_until = NULL WHERE status = 'PROCESSING'"
-        )
+    with tool_transaction(db) as tools:
+        tools.cancel_processing()
     with psycopg.connect(db_url(db), autocommit=True) as conn:
         conn.execute(b"VACUUM ANALYZE events")
     return summary.claimed / summary.duration_seconds

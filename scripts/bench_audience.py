@@ -43,6 +43,7 @@ from chalicelib.services import schedules
 from chalicelib.services.materialiser import AudiencePolicy
 from chalicelib.services.sweeper import SweepPolicy, sweep
 from scripts.devstack.postgres import fresh_database
+from scripts.devstack.store import tool_transaction
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
@@ -76,7 +77,7 @@ def seed(db: Database, users: int, zones: list[str]) -> None:
 
 
 def count(db: Database, sql: str) -> int:
-    with db.transaction() as store:
+    with tool_transaction(db) as store:
         row = store.one(sql)
     assert row is not None
     return int(row["n"])

@@ -34,7 +34,6 @@ from chalicelib.domain.planner import DstPolicy, Gap, Occurrence, Overlap, Rule
 from chalicelib.domain.recurrence import InvalidDate
 from chalicelib.domain.schedules import Schedule, ScheduleFields, ScheduleStatus
 from chalicelib.domain.series import KnownEvent
-from chalicelib.domain.sweeping import UNSENT_LEASE
 from chalicelib.domain.users import User, UserFields
 from chalicelib.ports import Claimed, FinishedBatch, Materialised, PlanningReads, ScheduleFilter
 
@@ -80,8 +79,9 @@ class Database:
         self, url: str, max_size: int = 4, timeout: float = 5.0, prepare_threshold: int | None = 5
     ) -> None:
         """`prepare_threshold=None` never prepares statements server-side: behind RDS Proxy a
-        prepared statement pins the client to one database connection, defeating the proxy."""
-        """`timeout`: how long a caller waits for a connection before DatabaseUnavailable (the
+        prepared statement pins the client to one database connection, defeating the proxy.
+
+        `timeout`: how long a caller waits for a connection before DatabaseUnavailable (the
         pool's default, 30 s, outlasts API Gateway's 29 s: /health would never say 503)."""
         self._pool = ConnectionPool(
             url,
@@ -123,7 +123,7 @@ class Database:
     def ping(self) -> bool:
         try:
             with self.transaction() as store:
-                store.one("SELECT 1 AS ok")
+                store.conn.execute(b"SELECT 1")
             return True
         except Exception:
             return False
@@ -135,29 +135,20 @@ class Database:
 
 
 class Store:
-    """The queries of one transaction, by name, returning domain objects.
-
-    `one`/`all` take raw SQL for tests and tools that inspect the database; everything the
-    app runs goes through a named method here.
-    """
+    """The queries of one transaction, by name, returning domain objects: what the app runs,
+    and nothing else (the tools' queries are the local stack's, scripts/devstack/store.py)."""
 
     def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
         self.conn = conn
-
-    def one(self, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        return self.conn.execute(sql.encode(), params).fetchone()
-
-    def all(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        return self.conn.execute(sql.encode(), params).fetchall()
 
     def run(self, name: str, **params: Any) -> int:
         return self.conn.execute(queries()[name].encode(), params).rowcount
 
     def _one(self, name: str, **params: Any) -> dict[str, Any] | None:
-        return self.one(queries()[name], params)
+        return self.conn.execute(queries()[name].encode(), params).fetchone()
 
     def _all(self, name: str, **params: Any) -> list[dict[str, Any]]:
-        return self.all(queries()[name], params)
+        return self.conn.execute(queries()[name].encode(), params).fetchall()
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -394,14 +385,10 @@ class Store:
         return self._claim("requeue_expired", now, lease, limit)
 
     def _claim(self, name: str, now: datetime, lease: timedelta, limit: int, **more: Any) -> list[Claimed]:
-        params = {
-            "now": now,
-            "lease": lease,
-            "late_after": LATE_AFTER,
-            "limit": limit,
-            "unsent": UNSENT_LEASE,
-        }
-        rows = self._all(name, **params, **more)
+        q = queries()
+        statement = sql.SQL(q[name]).format(lease_until=sql.SQL(q["lease_until"]))
+        params = {"now": now, "lease": lease, "late_after": LATE_AFTER, "limit": limit, **more}
+        rows = self.conn.execute(statement, params).fetchall()
         return [
             Claimed(
                 Message(r["id"], r["version"], r["idempotency_key"]),
@@ -412,12 +399,12 @@ class Store:
         ]
 
     def count_expecting_a_message(self) -> int:
-        row = self._one("count_expecting_a_message", unsent=UNSENT_LEASE)
+        row = self._one("count_expecting_a_message")
         return int(row["n"]) if row else 0
 
     def mark_unsent(self, claims: Sequence[Message]) -> None:
         ids = [m.event_id for m in claims]
-        self.run("mark_unsent", unsent=UNSENT_LEASE, ids=ids, versions=[m.version for m in claims])
+        self.run("mark_unsent", ids=ids, versions=[m.version for m in claims])
 
     # the worker
     def extend_leases(self, leases: Sequence[tuple[Message, datetime]]) -> None:
@@ -493,30 +480,6 @@ class Store:
 
     def forget_idempotency_keys(self, created_before: datetime, limit: int) -> int:
         return self.run("forget_idempotency_keys", created_before=created_before, limit=limit)
-
-    # tools: the simulator and the benchmark (scripts/)
-    def next_work(self) -> tuple[datetime | None, datetime | None]:
-        """The earliest PENDING event to fall due, and the earliest lease to run out."""
-        row = self._one("next_work")
-        assert row is not None
-        return _utc(row["due"]), _utc(row["lease"])
-
-    def event_counts(self) -> list[dict[str, Any]]:
-        return self._all("event_counts")
-
-    def seed_due_birthdays(self, **params: Any) -> None:
-        self.run("seed_due_birthdays", **params)
-
-    def progress_counts(self, since: datetime, until: datetime) -> tuple[int, int]:
-        """make run's progress line: PROCESSING now, and COMPLETED in (`since`, `until`]."""
-        row = self._one("progress_counts", since=since, until=until)
-        assert row is not None
-        return int(row["processing"]), int(row["delivered"])
-
-    def lateness(self, target: datetime) -> dict[str, Any]:
-        row = self._one("lateness", target=target)
-        assert row is not None
-        return row
 
 
 def list_events_statement(where: EventFilter, limit: int) -> tuple[sql.Composed, dict[str, Any]]:
@@ -657,6 +620,7 @@ def _finish_params(changes: Sequence[tuple[Event, int]]) -> dict[str, Any]:
         "versions": [e.version for e in events],
         "attempts": [e.attempts for e in events],
         "leases": [e.lease_until for e in events],
+        "unsent": [e.unsent for e in events],
         "delivered": [e.delivered_at for e in events],
         "late": [e.late for e in events],
         "reasons": [e.failure_reason for e in events],

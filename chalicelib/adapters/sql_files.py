@@ -1,6 +1,8 @@
 """Named SQL blocks from `chalicelib/sql/queries/*.sql`, loaded once.
 
-A block starts with a line `-- name: NAME`; call sites say `QUERIES["NAME"]`.
+A block starts with a line `-- name: NAME`; the store (chalicelib/adapters/postgres.py) says
+`queries()["NAME"]` and is the only module that does. The local stack's store
+(scripts/devstack/store.py) reads its own file with `parse_named_queries`.
 """
 
 from __future__ import annotations

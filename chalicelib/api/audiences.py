@@ -1,6 +1,7 @@
 """The routes over every schedule and the audience schedules' own: POST /schedules (an
 audience), GET /schedules (every schedule, filtered), GET /schedules/{id}/audience (counts).
-Admin and service only: an audience schedule belongs to no user."""
+Admin and service only: an audience schedule belongs to no user. Each takes the schedules
+service the container built (app.py hands it over)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 
 from chalice.app import MultiDict, Response
 
-from chalicelib import bootstrap
 from chalicelib.api import http
 from chalicelib.api.auth import principal, require
 from chalicelib.api.schedule_input import parse_new_audience_schedule
@@ -19,40 +19,38 @@ from chalicelib.domain.access import Action
 from chalicelib.domain.errors import FieldError, NotFound, ValidationError
 from chalicelib.domain.schedules import EVENT_TYPE, ScheduleStatus
 from chalicelib.ports import ScheduleFilter
-from chalicelib.services import audiences, schedules
+from chalicelib.services.schedules import Schedules
 
 _LIST_PARAMS = {"audience", "eventType", "status", "limit", "cursor"}
 _AUDIENCE_PARAMS = {"localDate"}
 
 
 @http.translate_errors
-def create(context: Context, body: http.Body) -> Response:
+def create(service: Schedules, context: Context, body: http.Body) -> Response:
     require(principal(context), Action.CREATE_AUDIENCE_SCHEDULE)
-    c = bootstrap.container()
-    fields = parse_new_audience_schedule(http.json_body(body))
-    view = schedules.create_audience_schedule(c.db, c.clock, fields)
+    view = service.create_audience(parse_new_audience_schedule(http.json_body(body)))
     return http.json_response(schedule_json(view), 201)
 
 
 @http.translate_errors
-def list_page(context: Context, query: MultiDict | None) -> dict[str, Any] | Response:
+def list_page(service: Schedules, context: Context, query: MultiDict | None) -> dict[str, Any] | Response:
     require(principal(context), Action.LIST_ALL_SCHEDULES)
     where, limit, after = parse_list(query)
-    c = bootstrap.container()
-    page = schedules.list_all(c.db, c.clock, where, limit, after)
+    page = service.list_all(where, limit, after)
     return {"items": [schedule_json(v) for v in page.items], "nextCursor": http.encode_cursor(page.last_id)}
 
 
 @http.translate_errors
-def audience(context: Context, schedule_id: str, query: MultiDict | None) -> dict[str, Any] | Response:
+def audience(
+    service: Schedules, context: Context, schedule_id: str, query: MultiDict | None
+) -> dict[str, Any] | Response:
     require(principal(context), Action.COUNT_AUDIENCE)
     sid = http.parse_id(schedule_id)
     local_date = parse_local_date(query)
-    c = bootstrap.container()
-    schedule = schedules.read_schedule(c.db, sid)
+    schedule = service.read(sid)
     if schedule.audience is None:
         raise NotFound("no audience schedule with that id")
-    found = audiences.counts(c.db, schedule, local_date)
+    found = service.audience_counts(schedule, local_date)
     return {
         "scheduleId": str(sid),
         "localDate": found.local_date.isoformat(),

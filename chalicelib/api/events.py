@@ -15,7 +15,6 @@ from uuid import UUID
 
 from chalice.app import MultiDict, Response
 
-from chalicelib import bootstrap
 from chalicelib.api import http
 from chalicelib.api.auth import principal, require, require_owned
 from chalicelib.api.serializers import event_json
@@ -25,43 +24,40 @@ from chalicelib.domain.access import Action
 from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.events import Event, EventFilter, Status
 from chalicelib.domain.schedules import EVENT_TYPE
-from chalicelib.services import events
+from chalicelib.services.events import Events
 
 _LIST_PARAMS = {"status", "eventType", "userId", "scheduleId", "from", "to", "late", "limit", "cursor"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _owned_event(context: Context, event_id: str, action: Action) -> Event:
+def _owned_event(events: Events, context: Context, event_id: str, action: Action) -> Event:
     eid: UUID = http.parse_id(event_id)
-    db = bootstrap.container().db
-    return require_owned(principal(context), action, lambda: events.get_event(db, eid), lambda e: e.user_id)
+    return require_owned(principal(context), action, lambda: events.get(eid), lambda e: e.user_id)
 
 
 @http.translate_errors
-def read(context: Context, event_id: str) -> dict[str, Any] | Response:
-    return event_json(_owned_event(context, event_id, Action.READ_EVENT))
+def read(events: Events, context: Context, event_id: str) -> dict[str, Any] | Response:
+    return event_json(_owned_event(events, context, event_id, Action.READ_EVENT))
 
 
 @http.translate_errors
-def deliveries(context: Context, event_id: str) -> dict[str, Any] | Response:
-    event = _owned_event(context, event_id, Action.READ_DELIVERIES)  # 404/403 before the ledger
-    attempts = bootstrap.container().ledger.attempts_for_event(event.id)
-    return {"items": [attempt.as_json() for attempt in attempts]}
+def deliveries(events: Events, context: Context, event_id: str) -> dict[str, Any] | Response:
+    event = _owned_event(events, context, event_id, Action.READ_DELIVERIES)  # 404/403 before the ledger
+    return {"items": [attempt.as_json() for attempt in events.deliveries(event)]}
 
 
 @http.translate_errors
-def retry(context: Context, event_id: str) -> Response:
+def retry(events: Events, context: Context, event_id: str) -> Response:
     eid = http.parse_id(event_id)
     require(principal(context), Action.RETRY_EVENT)
-    c = bootstrap.container()
-    return http.json_response(event_json(events.retry_event(c.db, c.clock, eid)), 202)
+    return http.json_response(event_json(events.retry(eid)), 202)
 
 
 @http.translate_errors
-def list_page(context: Context, query: MultiDict | None) -> dict[str, Any] | Response:
+def list_page(events: Events, context: Context, query: MultiDict | None) -> dict[str, Any] | Response:
     require(principal(context), Action.LIST_EVENTS)
     where, limit = parse_filter(query)
-    found = events.list_events(bootstrap.container().db, where, limit)
+    found = events.find(where, limit)
     last = found[-1] if len(found) == limit else None
     return {
         "items": [event_json(e) for e in found],

@@ -1,6 +1,6 @@
 """`Idempotency-Key` for a route, in one line (docs/architecture.md, "Idempotency-Key"):
 
-    idempotent = idempotency.for_requests(request)    # once, in app.py
+    idempotent = idempotency.for_requests(request, lambda: container().idempotency)  # in app.py
 
     @app.route("/user", methods=["POST"], authorizer=jwt_auth)
     @idempotent
@@ -22,7 +22,6 @@ from typing import Any, TypeVar, cast
 
 from chalice.app import Request, Response
 
-from chalicelib import bootstrap
 from chalicelib.api import http
 from chalicelib.api.auth import principal
 from chalicelib.domain.idempotency import (
@@ -33,20 +32,23 @@ from chalicelib.domain.idempotency import (
     fingerprint,
     parse_key,
 )
-from chalicelib.services import idempotency
+from chalicelib.services.idempotency import Idempotency
 
 Route = TypeVar("Route", bound=Callable[..., Any])
 _PARAM = re.compile(r"\{(\w+)\}")
 _MARK = "takes_idempotency_key"
 
 
-def for_requests(current: Callable[[], Request]) -> Callable[[Route], Route]:
-    """The decorator for the routes of an app whose current request `current` returns."""
+def for_requests(
+    current: Callable[[], Request], service: Callable[[], Idempotency]
+) -> Callable[[Route], Route]:
+    """The decorator for the routes of an app whose current request `current` returns;
+    `service` is the container's Idempotency-Key service."""
 
     def idempotent(view: Route) -> Route:
         @functools.wraps(view)
         def route(*args: Any, **kwargs: Any) -> Any:
-            return answer(current(), lambda: view(*args, **kwargs))
+            return answer(current(), service, lambda: view(*args, **kwargs))
 
         setattr(route, _MARK, True)
         return cast(Route, route)
@@ -61,15 +63,15 @@ def takes_key(view: Callable[..., Any]) -> bool:
 
 
 @http.translate_errors
-def answer(request: Request, view: Callable[[], Any]) -> Any:
+def answer(request: Request, service: Callable[[], Idempotency], view: Callable[[], Any]) -> Any:
+    """`service` is asked for only when the request has a key."""
     key = parse_key(request.headers.get(HEADER))
     if key is None:
         return view()
     caller = principal(request.context)
-    c = bootstrap.container()
     path = _PARAM.sub(lambda m: (request.uri_params or {})[m[1]], request.path)
     asked = IdempotentRequest(caller.subject, key, fingerprint(request.method, path, request.raw_body))
-    given = idempotency.answer_once(c.db, c.clock, asked, lambda: kept(view()))
+    given = service().answer_once(asked, lambda: kept(view()))
     headers: dict[str, str | list[str]] = {**given.response.headers}
     if given.replayed:
         headers[REPLAYED_HEADER] = "true"

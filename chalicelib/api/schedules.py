@@ -1,4 +1,5 @@
-"""The schedule routes, translated: the caller checked, JSON in, a service call, JSON out.
+"""The schedule routes, translated: the caller checked, JSON in, a service call, JSON out. Each
+takes the service the container built (app.py hands it over).
 
 A schedule's owner is known only once it is read, so a `user` caller gets the same 403 for
 another user's schedule as for one that does not exist (`require_owned`), before its body is
@@ -13,7 +14,6 @@ from uuid import UUID
 
 from chalice.app import MultiDict, Response
 
-from chalicelib import bootstrap
 from chalicelib.api import http
 from chalicelib.api.auth import principal, require, require_owned
 from chalicelib.api.events import parse_instant
@@ -23,33 +23,33 @@ from chalicelib.api.users import Context
 from chalicelib.domain.access import Action
 from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.schedules import CatchUp
-from chalicelib.services import audiences, schedules
+from chalicelib.services import schedules
+from chalicelib.services.schedules import Schedules
 
 _LIST_PARAMS = {"limit", "cursor"}
 _PREVIEW_PARAMS = {"after", "limit"}
 DEFAULT_PREVIEW = 10
 
 
-def _owned(context: Context, schedule_id: str, action: Action) -> UUID:
+def _owned(service: Schedules, context: Context, schedule_id: str, action: Action) -> UUID:
     sid = http.parse_id(schedule_id)
-    db = bootstrap.container().db
-    require_owned(principal(context), action, lambda: schedules.owner_of(db, sid), lambda owner: owner)
+    require_owned(principal(context), action, lambda: service.owner_of(sid), lambda owner: owner)
     # An audience schedule's owner is None: only a caller that may act on any schedule gets here.
     return sid
 
 
 @http.translate_errors
-def create(context: Context, user_id: str, body: http.Body) -> Response:
+def create(service: Schedules, context: Context, user_id: str, body: http.Body) -> Response:
     uid = http.parse_id(user_id)
     require(principal(context), Action.CREATE_SCHEDULE, uid)
-    c = bootstrap.container()
-    fields = parse_new_schedule(http.json_body(body))
-    view = schedules.create_schedule(c.db, c.clock, c.builtins, uid, fields)
+    view = service.create(uid, parse_new_schedule(http.json_body(body)))
     return http.json_response(schedule_json(view), 201)
 
 
 @http.translate_errors
-def list_page(context: Context, user_id: str, query: MultiDict | None) -> dict[str, Any] | Response:
+def list_page(
+    service: Schedules, context: Context, user_id: str, query: MultiDict | None
+) -> dict[str, Any] | Response:
     uid = http.parse_id(user_id)
     require(principal(context), Action.LIST_SCHEDULES, uid)
     params, errors = http.query_values(query, _LIST_PARAMS)
@@ -64,64 +64,61 @@ def list_page(context: Context, user_id: str, query: MultiDict | None) -> dict[s
         errors += exc.details
     if errors:
         raise ValidationError(errors)
-    page = schedules.list_for_user(bootstrap.container().db, uid, limit, after)
+    page = service.list_for_user(uid, limit, after)
     return {"items": [schedule_json(v) for v in page.items], "nextCursor": http.encode_cursor(page.last_id)}
 
 
 @http.translate_errors
-def read(context: Context, schedule_id: str) -> dict[str, Any] | Response:
-    sid = _owned(context, schedule_id, Action.READ_SCHEDULE)
-    c = bootstrap.container()
-    return schedule_json(schedules.get_schedule(c.db, c.clock, sid))
+def read(service: Schedules, context: Context, schedule_id: str) -> dict[str, Any] | Response:
+    sid = _owned(service, context, schedule_id, Action.READ_SCHEDULE)
+    return schedule_json(service.get(sid))
 
 
 @http.translate_errors
-def patch(context: Context, schedule_id: str, body: http.Body) -> dict[str, Any] | Response:
-    sid = _owned(context, schedule_id, Action.CHANGE_SCHEDULE)
-    c = bootstrap.container()
+def patch(
+    service: Schedules, context: Context, schedule_id: str, body: http.Body
+) -> dict[str, Any] | Response:
+    sid = _owned(service, context, schedule_id, Action.CHANGE_SCHEDULE)
     changes = http.json_body(body)
     if not isinstance(changes, dict):
         raise ValidationError.single("body", "must be a JSON object (a JSON merge patch)")
-    view = schedules.change_schedule(
-        c.db, c.clock, c.builtins, sid, lambda current: parse_schedule_patch(changes, current)
-    )
-    return schedule_json(view)
+    return schedule_json(service.change(sid, lambda current: parse_schedule_patch(changes, current)))
 
 
 @http.translate_errors
-def delete(context: Context, schedule_id: str) -> Response:
-    sid = _owned(context, schedule_id, Action.DELETE_SCHEDULE)
-    c = bootstrap.container()
-    schedules.delete_schedule(c.db, c.clock, sid)
+def delete(service: Schedules, context: Context, schedule_id: str) -> Response:
+    sid = _owned(service, context, schedule_id, Action.DELETE_SCHEDULE)
+    service.delete(sid)
     return Response(body="", status_code=204)
 
 
 @http.translate_errors
-def pause(context: Context, schedule_id: str) -> dict[str, Any] | Response:
-    sid = _owned(context, schedule_id, Action.PAUSE_SCHEDULE)
-    c = bootstrap.container()
-    return schedule_json(schedules.pause_schedule(c.db, c.clock, sid))
+def pause(service: Schedules, context: Context, schedule_id: str) -> dict[str, Any] | Response:
+    sid = _owned(service, context, schedule_id, Action.PAUSE_SCHEDULE)
+    return schedule_json(service.pause(sid))
 
 
 @http.translate_errors
-def resume(context: Context, schedule_id: str, body: http.Body) -> dict[str, Any] | Response:
+def resume(
+    service: Schedules, context: Context, schedule_id: str, body: http.Body
+) -> dict[str, Any] | Response:
     """The body is optional: none means catchUp "none"."""
-    sid = _owned(context, schedule_id, Action.RESUME_SCHEDULE)
-    c = bootstrap.container()
+    sid = _owned(service, context, schedule_id, Action.RESUME_SCHEDULE)
     how = parse_catch_up(http.json_body(body)) if body.raw else CatchUp.NONE
-    return schedule_json(schedules.resume_schedule(c.db, c.clock, c.builtins, sid, how))
+    return schedule_json(service.resume(sid, how))
 
 
 @http.translate_errors
-def occurrences(context: Context, schedule_id: str, query: MultiDict | None) -> dict[str, Any] | Response:
-    sid = _owned(context, schedule_id, Action.PREVIEW_SCHEDULE)
-    c = bootstrap.container()
-    after, limit = parse_preview(query, c.clock.now())
-    schedule = schedules.read_schedule(c.db, sid)
-    if schedule.audience is not None:
-        local = audiences.preview(c.db, schedule, after, limit)
+def occurrences(
+    service: Schedules, context: Context, schedule_id: str, query: MultiDict | None
+) -> dict[str, Any] | Response:
+    sid = _owned(service, context, schedule_id, Action.PREVIEW_SCHEDULE)
+    after, limit = parse_preview(query, service.now())
+    schedule = service.read(sid)
+    if schedule.audience is not None:  # local dates, each with its span over the zones
+        local = service.preview_audience(schedule, after, limit)
         return {"items": [local_occurrence_json(o, schedule.rule.at) for o in local]}
-    timezone, found = schedules.preview_in_zone(c.db, sid, after, limit)
+    timezone, found = service.preview_in_zone(sid, after, limit)
     return {"items": [occurrence_json(o, timezone) for o in found]}
 
 

@@ -1,7 +1,8 @@
 """The /user routes, translated: the caller checked, JSON in, a service call, JSON out.
 
-Each route takes the request context first (the authorizer's claims) and checks access before
-it reads the body or the database, so a refusal says nothing about the record asked for.
+Each route takes the service the container built (app.py hands it over), then the request
+context (the authorizer's claims), and checks access before it reads the body or the database,
+so a refusal says nothing about the record asked for.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from typing import Any
 
 from chalice.app import MultiDict, Response
 
-from chalicelib import bootstrap
 from chalicelib.api import http
 from chalicelib.api.auth import principal, require
 from chalicelib.api.serializers import event_json, user_json
@@ -20,7 +20,9 @@ from chalicelib.domain import access
 from chalicelib.domain.access import Action, Principal
 from chalicelib.domain.errors import FieldError, Forbidden, ValidationError
 from chalicelib.domain.users import UserFields
-from chalicelib.services import imports, users
+from chalicelib.services import imports
+from chalicelib.services.imports import Imports
+from chalicelib.services.users import Users
 
 Context = Mapping[str, Any] | None
 _LIST_PARAMS = {"limit", "cursor", "externalId"}
@@ -28,50 +30,43 @@ TEAM_FIELDS = ("externalId", "metadata")
 
 
 @http.translate_errors
-def create(context: Context, body: http.Body) -> Response:
+def create(users: Users, context: Context, body: http.Body) -> Response:
     require(principal(context), Action.CREATE_USER)
-    c = bootstrap.container()
-    fields = parse_new_user(http.json_body(body), c.clock.now())
-    user = users.create_user(c.db, c.clock, c.builtins, fields)
-    return http.json_response(user_json(user), 201)
+    fields = parse_new_user(http.json_body(body), users.now())
+    return http.json_response(user_json(users.create(fields)), 201)
 
 
 @http.translate_errors
-def read(context: Context, user_id: str) -> dict[str, Any] | Response:
+def read(users: Users, context: Context, user_id: str) -> dict[str, Any] | Response:
     uid = http.parse_id(user_id)
     require(principal(context), Action.READ_USER, uid)
-    return user_json(users.get_user(bootstrap.container().db, uid))
+    return user_json(users.get(uid))
 
 
 @http.translate_errors
-def replace(context: Context, user_id: str, body: http.Body) -> dict[str, Any] | Response:
+def replace(users: Users, context: Context, user_id: str, body: http.Body) -> dict[str, Any] | Response:
     uid = http.parse_id(user_id)
     caller = principal(context)
     require(caller, Action.CHANGE_USER, uid)
-    c = bootstrap.container()
     payload = http.json_body(body)
     team = may_set_team_fields(caller, payload)
-    fields = parse_new_user(payload, c.clock.now())
+    fields = parse_new_user(payload, users.now())
 
     def change(current: UserFields) -> UserFields:
         return fields if team else fields.keeping_team_data(current)
 
-    return user_json(users.change_user(c.db, c.clock, c.builtins, uid, change))
+    return user_json(users.change(uid, change))
 
 
 @http.translate_errors
-def patch(context: Context, user_id: str, body: http.Body) -> dict[str, Any] | Response:
+def patch(users: Users, context: Context, user_id: str, body: http.Body) -> dict[str, Any] | Response:
     uid = http.parse_id(user_id)
     caller = principal(context)
     require(caller, Action.CHANGE_USER, uid)
-    c = bootstrap.container()
     payload = http.json_body(body)
     may_set_team_fields(caller, payload)
-    now = c.clock.now()
-    changed = users.change_user(
-        c.db, c.clock, c.builtins, uid, lambda current: parse_user_patch(payload, current, now)
-    )
-    return user_json(changed)
+    now = users.now()
+    return user_json(users.change(uid, lambda current: parse_user_patch(payload, current, now)))
 
 
 def may_set_team_fields(caller: Principal, payload: Any) -> bool:
@@ -88,34 +83,31 @@ def may_set_team_fields(caller: Principal, payload: Any) -> bool:
 
 
 @http.translate_errors
-def delete(context: Context, user_id: str) -> Response:
+def delete(users: Users, context: Context, user_id: str) -> Response:
     uid = http.parse_id(user_id)
     require(principal(context), Action.DELETE_USER, uid)
-    c = bootstrap.container()
-    users.delete_user(c.db, c.clock, uid)
+    users.delete(uid)
     return Response(body="", status_code=204)
 
 
 @http.translate_errors
-def list_page(context: Context, query: MultiDict | None) -> dict[str, Any] | Response:
+def list_page(users: Users, context: Context, query: MultiDict | None) -> dict[str, Any] | Response:
     require(principal(context), Action.LIST_USERS)
     params, errors = http.query_values(query, _LIST_PARAMS)
     if errors:
         raise ValidationError(errors)
-    db = bootstrap.container().db
     limit, after = http.parse_limit(params.get("limit")), http.decode_cursor(params.get("cursor"))
     external_id = params.get("externalId")
     if external_id is not None:
-        page = users.find_by_external_id(db, external_id, after)
+        page = users.find_by_external_id(external_id, after)
     else:
-        page = users.list_users(db, limit, after)
+        page = users.page(limit, after)
     return {"items": [user_json(u) for u in page.items], "nextCursor": http.encode_cursor(page.last_id)}
 
 
 @http.translate_errors
-def import_batch(context: Context, body: http.Body) -> dict[str, Any] | Response:
+def import_batch(importer: Imports, context: Context, body: http.Body) -> dict[str, Any] | Response:
     require(principal(context), Action.IMPORT_USERS)
-    c = bootstrap.container()
     payload = http.json_body(body)
     if not isinstance(payload, dict) or "users" not in payload or not set(payload) <= {"users", "adopt"}:
         raise ValidationError.single("body", 'must be a JSON object {"users": [...], "adopt": false}')
@@ -125,14 +117,14 @@ def import_batch(context: Context, body: http.Body) -> dict[str, Any] | Response
     given = payload["users"]
     if not isinstance(given, list) or not 1 <= len(given) <= imports.MAX_IMPORT:
         raise ValidationError.single("users", f"must be a list of 1 to {imports.MAX_IMPORT} users")
-    now = c.clock.now()
+    now = importer.now()
     parsed: list[UserFields | ValidationError] = []
     for item in given:
         try:
             parsed.append(parse_imported_user(item, now))
         except ValidationError as exc:
             parsed.append(exc)
-    results = imports.import_users(c.db, c.clock, c.builtins, parsed, adopt)
+    results = importer.run(parsed, adopt)
     return {"results": [_result_json(r) for r in results]}
 
 
@@ -146,14 +138,7 @@ def _result_json(result: imports.Result) -> dict[str, Any]:
 
 
 @http.translate_errors
-def events(context: Context, user_id: str) -> dict[str, Any] | Response:
+def events(users: Users, context: Context, user_id: str) -> dict[str, Any] | Response:
     uid = http.parse_id(user_id)
     require(principal(context), Action.READ_USER_EVENTS, uid)
-    found = users.user_events(bootstrap.container().db, uid)
-    return {"items": [event_json(e) for e in found]}
-
-
-def health() -> Response:
-    ok = bootstrap.container().db.ping()
-    body = {"status": "ok" if ok else "degraded", "database": "ok" if ok else "unreachable"}
-    return http.json_response(body, 200 if ok else 503)
+    return {"items": [event_json(e) for e in users.events(uid)]}

@@ -4,7 +4,8 @@ PENDING ─claim→ PROCESSING ─complete|fail|skip→ COMPLETED | FAILED | SKI
 PENDING ─cancel→ CANCELLED            PROCESSING ─cancel→ CANCELLED (user deleted while queued)
 PENDING ─skip→ SKIPPED (missed while its schedule was paused)
 PENDING ─reschedule→ PENDING          PROCESSING ─reschedule→ PENDING (date or zone changed)
-PROCESSING ─requeue→ PROCESSING (lease expired: sent again in a new message)
+PROCESSING ─requeue→ PROCESSING (lease expired, or the message never reached SQS: sent again in a
+                                 new message)
 PROCESSING ─defer→ PROCESSING (a transient failure: same message, later)
 FAILED ─retry→ PENDING (an operator)
 
@@ -98,6 +99,16 @@ class Event:
     failure_reason: str | None = None
     schedule_id: UUID | None = None
     """The team's schedule this occurrence belongs to; None for the built-in types."""
+    unsent: bool = False
+    """PROCESSING, and its message is known never to have reached SQS (refused, or not sent
+    before the sweep's deadline): the next sweep sends it first, without the re-send gate.
+    Any transition, and a worker receiving the message after all, ends it."""
+
+    def lease_from(self, now: datetime, lease: timedelta) -> datetime:
+        """The lease formula: held for `lease` from when the event is due, or from now when it
+        is overdue, so a message delayed until the due time never eats into it. The sweep's
+        claims and re-sends (pipeline.sql's `lease_until` block) and a worker's receipt use it."""
+        return max(now, self.due_utc) + lease
 
     @classmethod
     def new(
@@ -131,7 +142,7 @@ class Event:
     def _to(self, status: Status, now: datetime, **changes: Any) -> Event:
         if status not in TRANSITIONS[self.status]:
             raise IllegalTransition(f"an event cannot go from {self.status} to {status}")
-        return replace(self, status=status, version=self.version + 1, updated_at=now, **changes)
+        return replace(self, status=status, version=self.version + 1, updated_at=now, unsent=False, **changes)
 
     def claim(self, now: datetime, lease_until: datetime) -> Event:
         if self.status is not Status.PENDING:
@@ -148,7 +159,7 @@ class Event:
         """A transient failure: the same message comes back later, so the version stays."""
         if self.status is not Status.PROCESSING:
             raise IllegalTransition(f"only a PROCESSING event can be deferred, not {self.status}")
-        return replace(self, attempts=attempts, lease_until=lease_until, updated_at=now)
+        return replace(self, attempts=attempts, lease_until=lease_until, updated_at=now, unsent=False)
 
     def reschedule(
         self, occurrence: Occurrence, timezone: str, now: datetime, key: str | None = None

@@ -1,10 +1,10 @@
 """What becomes of one queue message: the worker's decisions, pure (chalicelib/services/worker.py
 does the I/O around them; docs/architecture.md says where each step lives).
 
-classify   the message against the event and user it names: drop, cancel, skip, fail, wait
-           (too early), or send
+classify   the message against the event and user it names: dropped, cancelled, skipped, failed,
+           early (wait), or undecided (no reason not to send: the ledger or the POST decides)
 lease_on_receive  how long a received current message holds its event
-after_post a webhook outcome: delivered, retry later, or failed
+after_post a webhook outcome: completed, deferred (retried later), or failed
 transition the event's new state for a fate, and whether the next occurrence is now due
 webhook_body what the receiver is sent
 """
@@ -25,29 +25,36 @@ from chalicelib.domain.users import User
 
 
 class Fate(StrEnum):
-    """The one outcome of one message; its value is the log line's `action`."""
+    """The one outcome of one message; its value is the log line's `action`. Where the event
+    ends in a status, the fate has the status's name (the API's): COMPLETED, FAILED, ..."""
 
-    SEND = "send"
-    DROP = "dropped"
-    CANCEL = "cancelled"
-    SKIP = "skipped"
-    FINALISE = "finalised-from-ledger"
-    DELIVERED = "delivered"
-    RETRY = "retry"
-    FAIL = "failed"
+    UNDECIDED = "undecided"
+    """No reason not to send: the ledger (a success already recorded) or the POST decides."""
+    DROPPED = "dropped"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    COMPLETED_FROM_LEDGER = "completed-from-ledger"
+    """COMPLETED without a POST: the ledger already holds a success for the key."""
+    COMPLETED = "completed"
+    DEFERRED = "deferred"
+    """A transient failure: the event stays PROCESSING (Event.defer) and the same message is
+    retried after a backoff."""
+    FAILED = "failed"
     EARLY = "early"
     """A current message received before its event is due (clock skew, an emulator without
     delays): hidden for the seconds left, then decided again. Not an attempt."""
-    DEAD_LETTER = "dead-lettered"
+    DEAD_LETTERED = "dead-lettered"
     """The event is already FAILED by this very message, whose move to the DLQ failed."""
-    ERROR = "error"
+    UNPROCESSED = "unprocessed"
     """The decision could not be carried out (PostgreSQL, the ledger or the DLQ failed): the
     message comes back after a backoff and is decided again."""
 
 
-WRITES = frozenset({Fate.CANCEL, Fate.SKIP, Fate.FINALISE, Fate.DELIVERED, Fate.RETRY, Fate.FAIL})
+WRITES = frozenset(
+    {Fate.CANCELLED, Fate.SKIPPED, Fate.COMPLETED_FROM_LEDGER, Fate.COMPLETED, Fate.DEFERRED, Fate.FAILED}
+)
 """Fates that write the event's new state to PostgreSQL."""
-TO_DLQ = frozenset({Fate.FAIL, Fate.DEAD_LETTER})
+TO_DLQ = frozenset({Fate.FAILED, Fate.DEAD_LETTERED})
 """Fates whose message ends in the DLQ (after FAILED is stored)."""
 
 
@@ -68,9 +75,10 @@ def lease_on_receive(event: Event, now: datetime, lease: timedelta) -> datetime 
     if it came early), so the sweeper never re-sends an event whose message is being worked on.
     None while more than half a lease is left: the on-time path (received seconds after the
     claim) writes nothing, and half a lease outlasts a worker's run plus the queue's visibility
-    timeout, after which this message is back and received again."""
-    until = max(now, event.due_utc) + lease
-    if event.lease_until is not None and event.lease_until > until - lease / 2:
+    timeout, after which this message is back and received again. An unsent event's message
+    got through after all: the write also ends `unsent`."""
+    until = event.lease_from(now, lease)
+    if not event.unsent and event.lease_until is not None and event.lease_until > until - lease / 2:
         return None
     return until
 
@@ -88,42 +96,42 @@ def classify(
     max_event_age: timedelta,
     schedule: Schedule | None = None,
 ) -> tuple[Fate, str]:
-    """SEND, or why not (with the reason logged and stored). `schedule` is the event's, if it
+    """UNDECIDED, or why not (with the reason logged and stored). `schedule` is the event's, if it
     has one and it still exists."""
     if event is None:
-        return Fate.DROP, "no such event"
+        return Fate.DROPPED, "no such event"
     if event.status is Status.FAILED and event.version == message.version + 1:
-        return Fate.DEAD_LETTER, "already FAILED by this message; sent to the DLQ again"
+        return Fate.DEAD_LETTERED, "already FAILED by this message; sent to the DLQ again"
     if event.status is not Status.PROCESSING or event.version != message.version:
-        return Fate.DROP, f"stale: the event is {event.status} at version {event.version}"
+        return Fate.DROPPED, f"stale: the event is {event.status} at version {event.version}"
     if user is None:
-        return Fate.CANCEL, "the user was deleted"
+        return Fate.CANCELLED, "the user was deleted"
     if event.schedule_id is not None:
         if schedule is None:
-            return Fate.CANCEL, "the schedule was deleted"
+            return Fate.CANCELLED, "the schedule was deleted"
         if schedule.audience is not None:  # membership is decided when the occurrence comes
             if schedule.status is ScheduleStatus.PAUSED:
-                return Fate.CANCEL, "the audience schedule is paused"
+                return Fate.CANCELLED, "the audience schedule is paused"
             if not schedule.audience.includes(user.metadata):
-                return Fate.CANCEL, "the user is no longer in the schedule's audience"
+                return Fate.CANCELLED, "the user is no longer in the schedule's audience"
     elif event.event_type not in event_types.REGISTRY:
-        return Fate.FAIL, f"unknown event type {event.event_type!r}"
+        return Fate.FAILED, f"unknown event type {event.event_type!r}"
     if now - event.due_utc > max_event_age:
         limit = _duration(max_event_age)
-        return Fate.SKIP, f"older than MAX_EVENT_AGE ({limit}): due {iso_utc(event.due_utc)}"
+        return Fate.SKIPPED, f"older than MAX_EVENT_AGE ({limit}): due {iso_utc(event.due_utc)}"
     if now < event.due_utc:
         return Fate.EARLY, f"due in {seconds_until_due(event, now)} s"
-    return Fate.SEND, ""
+    return Fate.UNDECIDED, ""
 
 
 def after_post(outcome: Outcome, attempt: int, max_attempts: int) -> tuple[Fate, str]:
     if outcome.verdict is Verdict.SUCCESS:
-        return Fate.DELIVERED, ""
+        return Fate.COMPLETED, ""
     if outcome.verdict is Verdict.TRANSIENT and attempt < max_attempts:
-        return Fate.RETRY, outcome.reason
+        return Fate.DEFERRED, outcome.reason
     if outcome.verdict is Verdict.PERMANENT:
-        return Fate.FAIL, outcome.reason
-    return Fate.FAIL, f"gave up after {attempt} attempts: {outcome.reason}"
+        return Fate.FAILED, outcome.reason
+    return Fate.FAILED, f"gave up after {attempt} attempts: {outcome.reason}"
 
 
 def transition(
@@ -137,16 +145,16 @@ def transition(
     lease_until: datetime | None = None,
 ) -> tuple[Event, bool]:
     """The event's new state for a fate in WRITES, and whether it is terminal (so the next
-    occurrence is due). `attempts` is the count to store; `lease_until` is for RETRY."""
-    if fate in (Fate.DELIVERED, Fate.FINALISE):
+    occurrence is due). `attempts` is the count to store; `lease_until` is for DEFERRED."""
+    if fate in (Fate.COMPLETED, Fate.COMPLETED_FROM_LEDGER):
         return event.complete(now, attempts, delivered_at), True
-    if fate is Fate.SKIP:
+    if fate is Fate.SKIPPED:
         return event.skip(now, reason), True
-    if fate is Fate.FAIL:
+    if fate is Fate.FAILED:
         return event.fail(now, attempts, reason), True
-    if fate is Fate.CANCEL:
+    if fate is Fate.CANCELLED:
         return event.cancel(now), False
-    if fate is Fate.RETRY:
+    if fate is Fate.DEFERRED:
         assert lease_until is not None, "a retry extends the lease"
         return event.defer(now, attempts, lease_until), False
     raise ValueError(f"{fate} writes nothing")

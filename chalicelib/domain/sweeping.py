@@ -1,27 +1,19 @@
-"""The sweeper's pure decisions: how long a claim holds, how long its message waits in SQS, and
-how many expired leases may be sent again.
+"""The sweeper's pure decisions: how long a claim's message waits in SQS, and how many expired
+leases may be sent again.
 
 The sweep claims ahead of time (a cron run fires at any second of its minute, so it takes what
 falls due before the next run can) and sends each message with an SQS delay that ends at its
-event's due time. A lease runs from when the event is due, so the delay never eats into it.
+event's due time. A lease runs from when the event is due (`Event.lease_from`), so the delay
+never eats into it.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 MAX_DELAY_SECONDS = 900
 """SQS's longest DelaySeconds."""
-
-UNSENT_LEASE = datetime(1970, 1, 1, tzinfo=UTC)
-"""The lease of a PROCESSING event whose message is known never to have reached SQS (refused,
-or not sent before the sweep's deadline): the next sweep sends it first, without the gate."""
-
-
-def lease_until(now: datetime, due_utc: datetime, lease: timedelta) -> datetime:
-    """A claim holds the event for `lease` from when it is due (or now, when it is overdue)."""
-    return max(now, due_utc) + lease
 
 
 def send_delay(due_utc: datetime, now: datetime) -> int:

@@ -91,3 +91,17 @@ def forget_expired(db: Database, clock: Clock, limit: int = FORGET_BATCH) -> int
 
         obs.log().warning("expired idempotency keys not forgotten", extra={"error": str(exc)[:300]})
         return 0
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """Idempotency-Key bound to its ports: what the container builds for the routes and the sweep."""
+
+    db: Database
+    clock: Clock
+
+    def answer_once(self, request: IdempotentRequest, run: Callable[[], KeptResponse]) -> Answer:
+        return answer_once(self.db, self.clock, request, run)
+
+    def forget_expired(self) -> int:
+        return forget_expired(self.db, self.clock)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -116,3 +117,18 @@ def not_the_imports() -> Conflict:
     return Conflict(
         "a user the import did not create has this externalId", [FieldError("externalId", detail)]
     )
+
+
+@dataclass(frozen=True)
+class Imports:
+    """POST /user/import bound to its ports: what the container builds and the route calls."""
+
+    db: Database
+    clock: Clock
+    builtins: BuiltIns
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def run(self, parsed: list[UserFields | ValidationError], adopt: bool = False) -> list[Result]:
+        return import_users(self.db, self.clock, self.builtins, parsed, adopt)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
+from chalicelib.domain.audience import LocalOccurrence
 from chalicelib.domain.builtins import BuiltIns
 from chalicelib.domain.errors import NotFound, ValidationError
 from chalicelib.domain.events import ACTIVE, Event
@@ -300,3 +301,58 @@ def _require_a_future_or_one_coming(store: Store, schedule: Schedule, user: User
     if any(series.is_exactly(event) for event in _coming(store, schedule)):
         return
     _require_a_future(schedule, user, now)
+
+
+@dataclass(frozen=True)
+class Schedules:
+    """The schedule use cases bound to their ports: what the container builds and the routes
+    call."""
+
+    db: Database
+    clock: Clock
+    builtins: BuiltIns
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def owner_of(self, schedule_id: UUID) -> UUID | None:
+        return owner_of(self.db, schedule_id)
+
+    def read(self, schedule_id: UUID) -> Schedule:
+        return read_schedule(self.db, schedule_id)
+
+    def create_audience(self, fields: ScheduleFields) -> ScheduleView:
+        return create_audience_schedule(self.db, self.clock, fields)
+
+    def list_all(self, where: ScheduleFilter, limit: int, after: UUID | None) -> SchedulePage:
+        return list_all(self.db, self.clock, where, limit, after)
+
+    def preview_audience(self, schedule: Schedule, after: datetime, limit: int) -> list[LocalOccurrence]:
+        return audiences.preview(self.db, schedule, after, limit)
+
+    def audience_counts(self, schedule: Schedule, local_date: date) -> audiences.AudienceCounts:
+        return audiences.counts(self.db, schedule, local_date)
+
+    def create(self, user_id: UUID, fields: ScheduleFields) -> ScheduleView:
+        return create_schedule(self.db, self.clock, self.builtins, user_id, fields)
+
+    def get(self, schedule_id: UUID) -> ScheduleView:
+        return get_schedule(self.db, self.clock, schedule_id)
+
+    def list_for_user(self, user_id: UUID, limit: int, after: UUID | None) -> SchedulePage:
+        return list_for_user(self.db, user_id, limit, after)
+
+    def change(self, schedule_id: UUID, change: Callable[[ScheduleFields], ScheduleFields]) -> ScheduleView:
+        return change_schedule(self.db, self.clock, self.builtins, schedule_id, change)
+
+    def delete(self, schedule_id: UUID) -> None:
+        delete_schedule(self.db, self.clock, schedule_id)
+
+    def pause(self, schedule_id: UUID) -> ScheduleView:
+        return pause_schedule(self.db, self.clock, schedule_id)
+
+    def resume(self, schedule_id: UUID, how: CatchUp) -> ScheduleView:
+        return resume_schedule(self.db, self.clock, self.builtins, schedule_id, how)
+
+    def preview_in_zone(self, schedule_id: UUID, after: datetime, limit: int) -> tuple[str, list[Occurrence]]:
+        return preview_in_zone(self.db, schedule_id, after, limit)

@@ -234,3 +234,16 @@ def _report(summary: SweepSummary) -> None:
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+@dataclass(frozen=True)
+class Sweeper:
+    """The sweep bound to its ports: what the container builds and the schedule handler calls."""
+
+    db: Database
+    clock: Clock
+    queue: Queue
+    policy: SweepPolicy
+
+    def run(self) -> SweepSummary:
+        return sweep(self.db, self.clock, self.queue, self.policy)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from chalicelib.domain.builtins import BuiltIns
@@ -81,3 +82,36 @@ def _found(user: User | None) -> User:
     if user is None:
         raise NotFound("no user with that id")
     return user
+
+
+@dataclass(frozen=True)
+class Users:
+    """The user use cases bound to their ports: what the container builds and the routes call."""
+
+    db: Database
+    clock: Clock
+    builtins: BuiltIns
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def create(self, fields: UserFields) -> User:
+        return create_user(self.db, self.clock, self.builtins, fields)
+
+    def get(self, user_id: UUID) -> User:
+        return get_user(self.db, user_id)
+
+    def change(self, user_id: UUID, change: Callable[[UserFields], UserFields]) -> User:
+        return change_user(self.db, self.clock, self.builtins, user_id, change)
+
+    def delete(self, user_id: UUID) -> None:
+        delete_user(self.db, self.clock, user_id)
+
+    def page(self, limit: int, after: UUID | None) -> UserPage:
+        return list_users(self.db, limit, after)
+
+    def find_by_external_id(self, external_id: str, after: UUID | None) -> UserPage:
+        return find_by_external_id(self.db, external_id, after)
+
+    def events(self, user_id: UUID) -> list[Event]:
+        return user_events(self.db, user_id)

@@ -24,7 +24,7 @@ docs/architecture.md, "The worker, top to bottom"):
 is not an attempt; it is logged with its `receives` and counted by the `Unprocessed` metric.
 
 A job's fate is decided once (`Job.decide`); a step that cannot carry it out records an
-`error` instead, which makes the message come back (Fate.ERROR).
+`error` instead, which makes the message come back (Fate.UNPROCESSED).
 """
 
 from __future__ import annotations
@@ -105,12 +105,12 @@ class Job:
     @property
     def fate(self) -> Fate:
         if self.error is not None:
-            return Fate.ERROR
-        return self.decision or Fate.SEND
+            return Fate.UNPROCESSED
+        return self.decision or Fate.UNDECIDED
 
     @property
     def pending(self) -> bool:
-        """Still to be sent: classified SEND (left undecided), and nothing has gone wrong."""
+        """Still to be sent: classified UNDECIDED, and nothing has gone wrong."""
         return self.decision is None and self.error is None and self.event is not None
 
     @property
@@ -186,7 +186,7 @@ class Worker:
             )
             if fate is Fate.EARLY and job.event:
                 job.retry_in = min(timedelta(seconds=seconds_until_due(job.event, now)), SQS_MAX_VISIBILITY)
-            if fate is not Fate.SEND:  # SEND is decided by the ledger or the POST
+            if fate is not Fate.UNDECIDED:  # decided by the ledger or the POST
                 job.decide(fate, reason)
 
     # 2. the ledger: a success already recorded is finalised without a POST
@@ -206,7 +206,7 @@ class Worker:
             assert job.message is not None
             success = found.get(job.message.idempotency_key)
             if success is not None:
-                job.decide(Fate.FINALISE, "a success for this key is already in the ledger")
+                job.decide(Fate.COMPLETED_FROM_LEDGER, "a success for this key is already in the ledger")
                 job.delivered_at, job.ledger_attempt = success.attempted_at, success.attempt
 
     # 3. the POSTs, at once
@@ -222,7 +222,7 @@ class Worker:
             for job in jobs:
                 self._post(job)
         for job in jobs:  # here, not in the threads: the jitter's draws stay in batch order
-            if job.decision is Fate.RETRY and job.outcome:
+            if job.decision is Fate.DEFERRED and job.outcome:
                 job.retry_in = self.policy.backoff.delay(job.attempt, job.outcome.retry_after, self.rng)
 
     def _post(self, job: Job) -> None:
@@ -240,7 +240,7 @@ class Worker:
         job.outcome = outcome
         job.decide(*after_post(outcome, job.attempt, self.policy.max_attempts))
         attempt = _attempt(job, outcome, attempted_at)
-        if job.decision is Fate.DELIVERED:
+        if job.decision is Fate.COMPLETED:
             job.delivered_at = attempted_at
             self._ledger_write(job, lambda: self.ledger.record_success(attempt))
         self._ledger_write(job, lambda: self.ledger.record_attempt(attempt))
@@ -266,9 +266,9 @@ class Worker:
     def _new_state(self, job: Job, now: datetime) -> tuple[Event, bool]:
         event = job.event
         assert event is not None
-        if job.fate in (Fate.DELIVERED, Fate.FINALISE):
+        if job.fate in (Fate.COMPLETED, Fate.COMPLETED_FROM_LEDGER):
             attempts = job.attempt if job.outcome else max(event.attempts, job.ledger_attempt)
-        elif job.fate is Fate.FAIL:
+        elif job.fate is Fate.FAILED:
             attempts = job.attempt if job.outcome else event.attempts
         else:
             attempts = job.attempt
@@ -340,10 +340,10 @@ class Worker:
     def _come_back(self, jobs: list[Job]) -> list[str]:
         failed = []
         for job in jobs:
-            if job.fate is Fate.ERROR:
+            if job.fate is Fate.UNPROCESSED:
                 # The receive count paces these: an outage's retries back off like any other.
                 job.retry_in = self.policy.backoff.delay(job.receive_count, None, self.rng)
-            elif job.fate not in (Fate.RETRY, Fate.EARLY):
+            elif job.fate not in (Fate.DEFERRED, Fate.EARLY):
                 continue
             failed.append(job.message_id)
             seconds = int((job.retry_in or timedelta(0)).total_seconds())
@@ -367,7 +367,7 @@ def _job(record: dict[str, Any]) -> Job:
     try:
         job.message = Message.decode(job.body)
     except MalformedMessage as exc:
-        job.decide(Fate.FAIL, str(exc))
+        job.decide(Fate.FAILED, str(exc))
     return job
 
 
@@ -414,25 +414,25 @@ def _report(jobs: list[Job]) -> None:
         fate = job.fate
         if job.retry_in is not None:
             fields["retryInSeconds"] = int(job.retry_in.total_seconds())
-        if fate in (Fate.DELIVERED, Fate.FINALISE) and job.event and job.delivered_at:
+        if fate in (Fate.COMPLETED, Fate.COMPLETED_FROM_LEDGER) and job.event and job.delivered_at:
             lateness = (job.delivered_at - job.event.target_utc).total_seconds()
             late = is_late(job.event.target_utc, job.delivered_at)
             fields |= {"late": late, "latenessSeconds": round(lateness, 3)}
-            values += [("Delivered", obs.Count, 1), ("LatenessSeconds", obs.Seconds, lateness)]
+            values += [("Completed", obs.Count, 1), ("LatenessSeconds", obs.Seconds, lateness)]
             if late:
-                values.append(("DeliveredLate", obs.Count, 1))
-        elif fate is Fate.FAIL or fate is Fate.DEAD_LETTER:  # one count per message into the DLQ
+                values.append(("CompletedLate", obs.Count, 1))
+        elif fate is Fate.FAILED or fate is Fate.DEAD_LETTERED:  # one count per message into the DLQ
             values.append(("Failed", obs.Count, 1))
-        elif fate is Fate.SKIP:
+        elif fate is Fate.SKIPPED:
             values.append(("Skipped", obs.Count, 1))
-        elif fate is Fate.RETRY:
-            values.append(("Retried", obs.Count, 1))
-        elif fate is Fate.DROP:
+        elif fate is Fate.DEFERRED:
+            values.append(("Deferred", obs.Count, 1))
+        elif fate is Fate.DROPPED:
             values.append(("Dropped", obs.Count, 1))
-        elif fate is Fate.ERROR:
+        elif fate is Fate.UNPROCESSED:
             values.append(("Unprocessed", obs.Count, 1))
         if job.outcome is not None:
             values.append(("DeliveryLatencyMs", obs.Milliseconds, job.outcome.latency_ms))
-        level = "error" if fate is Fate.ERROR else "warning" if fate in TO_DLQ else "info"
+        level = "error" if fate is Fate.UNPROCESSED else "warning" if fate in TO_DLQ else "info"
         getattr(obs.log(), level)(f"event {fate.value}", extra=fields)
     obs.emit(values)

@@ -113,10 +113,10 @@ def deliveries(scope: Construct, *, stage: str, service: str) -> cw.Dashboard:
         )
 
     on_time = cw.MathExpression(
-        expression="delivered - late",
+        expression="completed - late",
         using_metrics={
-            "delivered": app_metric("Delivered", "Sum"),
-            "late": app_metric("DeliveredLate", "Sum"),
+            "completed": app_metric("Completed", "Sum"),
+            "late": app_metric("CompletedLate", "Sum"),
         },
         label="on time",
         period=MINUTE,
@@ -127,7 +127,7 @@ def deliveries(scope: Construct, *, stage: str, service: str) -> cw.Dashboard:
     dashboard.add_widgets(
         cw.GraphWidget(
             title="On time vs late",
-            left=[on_time, app_metric("DeliveredLate", "Sum")],
+            left=[on_time, app_metric("CompletedLate", "Sum")],
             stacked=True,
             width=12,
         ),

@@ -1,9 +1,9 @@
 """`make run`'s progress line while there is work, quiet when idle:
 
-    progress  last 10s: claimed 500, delivered 480 | in queue 1020, PROCESSING 1500
+    progress  last 10s: claimed 500, COMPLETED 480 | in queue 1020, PROCESSING 1500
 
-Claimed comes from the sweep handler's own summary, delivered and PROCESSING from PostgreSQL
-(delivered = completed with a `delivered_at` inside the interval, on the app's clock), in queue
+Claimed comes from the sweep handler's own summary, COMPLETED and PROCESSING from PostgreSQL
+(COMPLETED with a `delivered_at` inside the interval, on the app's clock), in queue
 from SQS's approximate counts (visible, in flight and delayed).
 
 Quiet when idle means quiet: a line needs something claimed, queued or PROCESSING, or
@@ -21,18 +21,19 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.postgres import Database
+from scripts.devstack.store import tool_transaction
 
 
 @dataclass(frozen=True)
 class Sample:
     claimed: int
-    delivered: int
+    completed: int
     in_queue: int
     processing: int
 
     @property
     def idle(self) -> bool:
-        return not (self.claimed or self.delivered or self.in_queue or self.processing)
+        return not (self.claimed or self.completed or self.in_queue or self.processing)
 
     @property
     def working(self) -> bool:
@@ -41,7 +42,7 @@ class Sample:
 
     def line(self, every: float) -> str:
         return (
-            f"progress  last {every:g}s: claimed {self.claimed}, delivered {self.delivered}"
+            f"progress  last {every:g}s: claimed {self.claimed}, COMPLETED {self.completed}"
             f" | in queue {self.in_queue}, PROCESSING {self.processing}"
         )
 
@@ -59,7 +60,7 @@ class Progress:
         every: float = 10.0,
         out: Callable[[str], None] = lambda line: print(line, flush=True),
     ) -> None:
-        """`in_flight(since, until)` answers (PROCESSING, delivered in (since, until]);
+        """`in_flight(since, until)` answers (PROCESSING, COMPLETED in (since, until]);
         `in_queue()` the depth."""
         self._in_flight, self._in_queue, self._now = in_flight, in_queue, now
         self.every, self._out = every, out
@@ -83,15 +84,15 @@ class Progress:
     def sample(self) -> Sample:
         """The interval since the previous sample."""
         now = self._now()
-        processing, delivered = self._in_flight(self._since, now)
+        processing, completed = self._in_flight(self._since, now)
         with self._lock:
             claimed, self._claimed = self._claimed, 0
         self._since = now
-        return Sample(claimed, delivered, self._in_queue(), processing)
+        return Sample(claimed, completed, self._in_queue(), processing)
 
     def tick(self) -> Sample:
         sample = self.sample()
-        if sample.working or (sample.delivered and self._was_working):
+        if sample.working or (sample.completed and self._was_working):
             self._out(sample.line(self.every))
         self._was_working = sample.working
         return sample
@@ -117,7 +118,7 @@ def postgres_in_flight(url: str) -> Callable[[datetime, datetime], tuple[int, in
     db = Database(url, max_size=1)
 
     def counts(since: datetime, until: datetime) -> tuple[int, int]:
-        with db.transaction() as store:
-            return store.progress_counts(since, until)
+        with tool_transaction(db) as tools:
+            return tools.progress_counts(since, until)
 
     return counts

@@ -21,6 +21,7 @@ from chalicelib.adapters.clock import ManualClock
 from chalicelib.adapters.postgres import Database
 from chalicelib.services import materialiser
 from scripts.devstack.lambda_runner import LambdaRunner
+from scripts.devstack.store import tool_transaction
 from scripts.devstack.virtual_queue import VirtualVisibilityQueue
 
 MINUTE = timedelta(minutes=1)
@@ -83,8 +84,8 @@ class Replay:
 
     def _next_sweep(self, after: datetime) -> datetime | None:
         """The first firing after `after` at which the sweeper has work."""
-        with self.db.transaction() as store:
-            due, lease = store.next_work()
+        with tool_transaction(self.db) as tools:
+            due, lease = tools.next_work()
         audience = materialiser.next_target(self.db, self.clock)  # written when it approaches
         work = [t for t in (due and due - self.lookahead, lease, audience and audience - self.lookahead) if t]
         if not work:

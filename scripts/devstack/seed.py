@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.adapters.postgres import Database
+from scripts.devstack.store import tool_transaction
 
 
 def seed_due_birthdays(
@@ -27,5 +28,5 @@ def seed_due_birthdays(
         "date_of_birth": day.replace(year=1990),
         "occurrence_date": day,
     }
-    with db.transaction() as store:
-        store.seed_due_birthdays(**params)
+    with tool_transaction(db) as tools:
+        tools.seed_due_birthdays(**params)

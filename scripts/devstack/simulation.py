@@ -47,6 +47,7 @@ from scripts.devstack.paths import ROOT
 from scripts.devstack.postgres import fresh_database
 from scripts.devstack.quiet import quietly
 from scripts.devstack.replay import Progress, Replay
+from scripts.devstack.store import tool_transaction
 from scripts.devstack.virtual_queue import VirtualVisibilityQueue
 from scripts.devstack.webhook_sink import Recorded, Reply, WebhookSink
 
@@ -174,8 +175,8 @@ def simulate(config: Config) -> dict[str, Any]:
                 phase=timedelta(seconds=config.sweep_phase),
                 lookahead=container.settings.sweep_lookahead,
             ).run()
-        with container.db.transaction() as store:
-            counts = store.event_counts()
+        with tool_transaction(container.db) as tools:
+            counts = tools.event_counts()
         refs = {user_id: config.users[i].get("ref") for i, user_id in enumerate(user_ids)}
         return report(config, sink.requests, refs, progress, counts, queue.parked(), started)
 

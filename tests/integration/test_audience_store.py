@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 from chalicelib.adapters.postgres import Database
 from chalicelib.domain.audience import contains
 from chalicelib.domain.events import audience_key
+from scripts.devstack.store import tool_transaction
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +42,7 @@ objects = st.dictionaries(st.sampled_from(["a", "b", "c"]), values, max_size=3)
 def test_contains_is_postgresqls_containment(
     db: Database, container: dict[str, Any], contained: dict[str, Any]
 ) -> None:
-    with db.transaction() as store:
+    with tool_transaction(db) as store:
         row = store.one(
             "SELECT %(a)s::jsonb @> %(b)s::jsonb AS c", {"a": Jsonb(container), "b": Jsonb(contained)}
         )
@@ -53,7 +54,7 @@ def test_the_key_sql_writes_is_the_key_python_computes(db: Database) -> None:
     for _ in range(20):
         user, schedule = uuid.uuid4(), uuid.uuid4()
         day = date(2026, 1, 1).fromordinal(date(2026, 1, 1).toordinal() + int(user.int % 4000))
-        with db.transaction() as store:
+        with tool_transaction(db) as store:
             row = store.one(
                 "SELECT audience_event_key(%(u)s, %(s)s, %(d)s) AS k", {"u": user, "s": schedule, "d": day}
             )

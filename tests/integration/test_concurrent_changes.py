@@ -23,6 +23,8 @@ from chalicelib.adapters.sql_files import queries
 from chalicelib.api import http
 from chalicelib.api import users as api
 from chalicelib.domain.events import ACTIVE, Status
+from chalicelib.services.users import Users
+from scripts.devstack.store import tool_transaction
 
 pytestmark = pytest.mark.integration
 
@@ -63,8 +65,13 @@ class Request(threading.Thread):
         return status_of(self.result)
 
 
+def service() -> Users:
+    """The user service, as app.py hands it to the routes."""
+    return bootstrap.container().users
+
+
 def create_user(body: dict[str, Any] | None = None) -> str:
-    response = api.create(ADMIN, as_json(body or ADA))
+    response = api.create(service(), ADMIN, as_json(body or ADA))
     assert response.status_code == 201, response.body
     return str(response.body["id"])
 
@@ -93,13 +100,13 @@ def user_locked(database_url: str, user_id: str) -> Iterator[Callable[[int], Non
 
 
 def events(user_id: str) -> list[dict[str, Any]]:
-    with bootstrap.container().db.transaction() as store:
-        return store.all("SELECT * FROM events WHERE user_id = %(id)s ORDER BY created_at", {"id": user_id})
+    with tool_transaction(bootstrap.container().db) as tools:
+        return tools.all("SELECT * FROM events WHERE user_id = %(id)s ORDER BY created_at", {"id": user_id})
 
 
 def deleted_at(user_id: str) -> Any:
-    with bootstrap.container().db.transaction() as store:
-        row = store.one("SELECT deleted_at FROM users WHERE id = %(id)s", {"id": user_id})
+    with tool_transaction(bootstrap.container().db) as tools:
+        row = tools.one("SELECT deleted_at FROM users WHERE id = %(id)s", {"id": user_id})
     assert row is not None
     return row["deleted_at"]
 
@@ -107,10 +114,10 @@ def deleted_at(user_id: str) -> Any:
 def test_a_patch_then_a_delete(container: bootstrap.Container, database_url: str) -> None:
     user_id = create_user()
     with user_locked(database_url, user_id) as wait_for:
-        patch = Request(lambda: api.patch(ADMIN, user_id, as_json({"timezone": "Asia/Tokyo"})))
+        patch = Request(lambda: api.patch(service(), ADMIN, user_id, as_json({"timezone": "Asia/Tokyo"})))
         patch.start()
         wait_for(1)
-        delete = Request(lambda: api.delete(ADMIN, user_id))
+        delete = Request(lambda: api.delete(service(), ADMIN, user_id))
         delete.start()
         wait_for(2)
     assert (patch.status(), delete.status()) == (200, 204)
@@ -123,10 +130,10 @@ def test_a_patch_then_a_delete(container: bootstrap.Container, database_url: str
 def test_a_delete_then_a_patch(container: bootstrap.Container, database_url: str) -> None:
     user_id = create_user()
     with user_locked(database_url, user_id) as wait_for:
-        delete = Request(lambda: api.delete(ADMIN, user_id))
+        delete = Request(lambda: api.delete(service(), ADMIN, user_id))
         delete.start()
         wait_for(1)
-        patch = Request(lambda: api.patch(ADMIN, user_id, as_json({"timezone": "Asia/Tokyo"})))
+        patch = Request(lambda: api.patch(service(), ADMIN, user_id, as_json({"timezone": "Asia/Tokyo"})))
         patch.start()
         wait_for(2)
     assert (delete.status(), patch.status()) == (204, 404)
@@ -138,10 +145,11 @@ def test_a_delete_then_a_patch(container: bootstrap.Container, database_url: str
 def test_a_put_racing_a_delete(container: bootstrap.Container, database_url: str) -> None:
     user_id = create_user()
     with user_locked(database_url, user_id) as wait_for:
-        delete = Request(lambda: api.delete(ADMIN, user_id))
+        delete = Request(lambda: api.delete(service(), ADMIN, user_id))
         delete.start()
         wait_for(1)
-        put = Request(lambda: api.replace(ADMIN, user_id, as_json({**ADA, "dateOfBirth": "1991-05-05"})))
+        moved = as_json({**ADA, "dateOfBirth": "1991-05-05"})
+        put = Request(lambda: api.replace(service(), ADMIN, user_id, moved))
         put.start()
         wait_for(2)
     assert (delete.status(), put.status()) == (204, 404)
@@ -153,12 +161,16 @@ def test_two_patches_leave_one_active_event_per_type(
 ) -> None:
     user_id = create_user()
     with user_locked(database_url, user_id) as wait_for:
-        first = Request(lambda: api.patch(ADMIN, user_id, as_json({"anniversaryDate": "2015-08-01"})))
+        anniversary = as_json({"anniversaryDate": "2015-08-01"})
+        first = Request(lambda: api.patch(service(), ADMIN, user_id, anniversary))
         first.start()
         wait_for(1)
         second = Request(
             lambda: api.patch(
-                ADMIN, user_id, as_json({"anniversaryDate": "2016-09-02", "timezone": "Asia/Tokyo"})
+                service(),
+                ADMIN,
+                user_id,
+                as_json({"anniversaryDate": "2016-09-02", "timezone": "Asia/Tokyo"}),
             )
         )
         second.start()
@@ -175,9 +187,9 @@ def test_two_patches_leave_one_active_event_per_type(
 def burst(user_id: str, zones: list[str]) -> list[int]:
     """Patches to every zone, an anniversary and a delete, released at the same moment."""
     calls: list[Callable[[], Any]] = [
-        *(lambda zone=zone: api.patch(ADMIN, user_id, as_json({"timezone": zone})) for zone in zones),
-        lambda: api.patch(ADMIN, user_id, as_json({"anniversaryDate": "2015-08-01"})),
-        lambda: api.delete(ADMIN, user_id),
+        *(lambda z=zone: api.patch(service(), ADMIN, user_id, as_json({"timezone": z})) for zone in zones),
+        lambda: api.patch(service(), ADMIN, user_id, as_json({"anniversaryDate": "2015-08-01"})),
+        lambda: api.delete(service(), ADMIN, user_id),
     ]
     start = threading.Barrier(len(calls))
 
@@ -227,7 +239,9 @@ def test_an_import_that_loses_the_race_for_an_external_id_redoes_its_chunk_and_d
             b" '1990-12-10', 'Europe/London', 'crm-1', now(), now(), %s)",
             (rival_is_an_import,),
         )
-        request = Request(lambda: api.import_batch(ADMIN, as_json({"users": users})))
+        request = Request(
+            lambda: api.import_batch(bootstrap.container().imports, ADMIN, as_json({"users": users}))
+        )
         request.start()
         deadline = time.monotonic() + WAIT_LIMIT
         while time.monotonic() < deadline:

@@ -54,6 +54,7 @@ EXPECTED_COLUMNS = {
         "created_at": ("timestamp with time zone", "NO"),
         "updated_at": ("timestamp with time zone", "NO"),
         "schedule_id": ("uuid", "YES"),
+        "unsent": ("boolean", "NO"),
     },
     "schedules": {
         "id": ("uuid", "NO"),
@@ -346,6 +347,63 @@ def test_0007_adds_audience_schedules_and_its_down_step_drops_them_and_their_eve
     assert columns(empty_url, "schedules")["user_id"] == ("uuid", "NO")
     migrations.upgrade(empty_url)
     assert columns(empty_url, "schedules") == EXPECTED_COLUMNS["schedules"]
+
+
+def processing_events_under_0005(url: str, leases: dict[str, str]) -> None:
+    """A user and one PROCESSING birthday per date, with the lease given (0005's schema)."""
+    migrations.upgrade(url, target=5)
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            b"INSERT INTO users (id, first_name, last_name, date_of_birth, timezone, created_at, updated_at)"
+            b" VALUES ('00000000-0000-0000-0000-000000000001', 'Ada', 'Lovelace', '1990-12-10', 'UTC',"
+            b" now(), now())"
+        )
+        for day, lease in leases.items():
+            conn.execute(
+                b"INSERT INTO events (id, user_id, event_type, occurrence_date, target_utc, due_utc,"
+                b" timezone, idempotency_key, status, lease_until, created_at, updated_at) VALUES"
+                b" (gen_random_uuid(), '00000000-0000-0000-0000-000000000001', 'birthday', %s,"
+                b" %s::date + time '09:00', %s::date + time '09:00', 'UTC', 'key-' || %s, 'PROCESSING',"
+                b" %s, now(), now())",
+                (day, day, day, day, lease),
+            )
+
+
+def test_0006_makes_the_unsent_marker_a_column_and_its_down_step_restores_the_marker(
+    empty_url: str,
+) -> None:
+    """Claims that a lease of 1970-01-01 marked unsent stay unsent, with a real lease; the others
+    keep theirs. Down, the marker comes back for the code before it."""
+    processing_events_under_0005(
+        empty_url, {"2026-12-10": "1970-01-01 00:00Z", "2026-12-11": "2026-12-11 09:15Z"}
+    )
+    query = "SELECT occurrence_date::text, unsent, lease_until FROM events ORDER BY occurrence_date"
+    before = "SELECT occurrence_date::text, lease_until FROM events ORDER BY occurrence_date"
+    marked = rows(empty_url, before)
+    [applied] = migrations.upgrade(empty_url, target=6)
+    assert (applied.version, applied.name) == (6, "unsent_claims")
+    [(_, unsent, due), (_, sent, lease)] = rows(empty_url, query)
+    assert (unsent, due.isoformat(), sent, lease) == (True, "2026-12-10T09:00:00+00:00", False, marked[1][1])
+    assert "WHERE unsent" in indexes(empty_url, "events")["events_unsent_due"]
+
+    [reverted] = migrations.downgrade(empty_url)
+    assert (reverted.version, reverted.name) == (6, "unsent_claims")
+    assert "unsent" not in columns(empty_url, "events")
+    assert rows(empty_url, before) == marked
+    migrations.upgrade(empty_url)
+    assert columns(empty_url, "events") == EXPECTED_COLUMNS["events"]
+
+
+def test_0006_lets_the_code_before_it_finish_an_unsent_claim_and_go_back(empty_url: str) -> None:
+    """During a canary, or after a rollback, the code before 0006 writes rows without knowing
+    the column: finishing an unsent claim must not fail, nor must the down step after it."""
+    processing_events_under_0005(empty_url, {"2026-12-10": "1970-01-01 00:00Z"})
+    migrations.upgrade(empty_url, target=6)
+    with psycopg.connect(empty_url) as conn:  # finish_events as it was before 0006
+        conn.execute(b"UPDATE events SET status = 'COMPLETED', lease_until = NULL, delivered_at = now()")
+    assert rows(empty_url, "SELECT status, unsent FROM events") == [("COMPLETED", True)]
+    migrations.downgrade(empty_url)
+    assert rows(empty_url, "SELECT status, lease_until FROM events") == [("COMPLETED", None)]
 
 
 def test_a_migration_numbered_below_one_already_applied_is_still_applied(empty_url: str) -> None:

@@ -19,6 +19,7 @@ from chalicelib.adapters.postgres import Database
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.idempotency import IdempotentRequest, KeptResponse, KeyRecord
 from chalicelib.domain.users import User, UserFields
+from scripts.devstack.store import tool_transaction
 from tests.locks import until_a_session_waits
 
 pytestmark = pytest.mark.integration
@@ -59,8 +60,8 @@ def insert_two(db: Database, first: User, second: User) -> None:
 
 
 def user_count(db: Database) -> int:
-    with db.transaction() as store:
-        row = store.one("SELECT count(*) AS n FROM users")
+    with tool_transaction(db) as tools:
+        row = tools.one("SELECT count(*) AS n FROM users")
     assert row is not None
     return int(row["n"])
 

@@ -15,6 +15,7 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.events import Event, Status
 from chalicelib.domain.occurrence import Occurrence
 from chalicelib.domain.users import User, UserFields
+from scripts.devstack.store import ToolStore, tool_transaction
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +71,7 @@ def test_times_come_back_in_utc_whatever_the_session_zone(database_url: str) -> 
         user = stored_user(db)
         with db.transaction() as store:
             found = store.get_user(user.id)
-            assert store.one("SHOW TimeZone") == {"TimeZone": "Asia/Kathmandu"}
+            assert ToolStore.beside(store).one("SHOW TimeZone") == {"TimeZone": "Asia/Kathmandu"}
         assert found is not None
         assert found.created_at.tzinfo is UTC
         assert found.created_at == NOW
@@ -97,9 +98,8 @@ def test_a_deleted_user_is_gone_but_its_row_stays(db: Database) -> None:
         assert store.delete_user(user.id, NOW) is False
         assert store.get_user(user.id) is None
         assert store.get_user(user.id, lock=True) is None
-        assert store.one("SELECT deleted_at FROM users WHERE id = %(id)s", {"id": user.id}) == {
-            "deleted_at": NOW
-        }
+        row = ToolStore.beside(store).one("SELECT deleted_at FROM users WHERE id = %(id)s", {"id": user.id})
+        assert row == {"deleted_at": NOW}
         assert store.delete_user(uuid.uuid4(), NOW) is False
 
 
@@ -291,8 +291,8 @@ def test_an_unreachable_database_is_unavailable_not_a_crash() -> None:
     db = Database(UNREACHABLE, timeout=0.2)
     try:
         assert db.ping() is False
-        with pytest.raises(DatabaseUnavailable), db.transaction() as store:
-            store.one("SELECT 1")
+        with pytest.raises(DatabaseUnavailable), tool_transaction(db) as tools:
+            tools.one("SELECT 1")
     finally:
         db.close()
 
@@ -312,7 +312,7 @@ def test_a_database_that_never_prepares_statements_still_answers(database_url: s
         for _ in range(8):  # past psycopg's default threshold of 5
             with db.transaction() as store:
                 assert store.list_users(10, None) == []
-            with db.transaction() as store:
-                assert store.one("SELECT count(*) AS n FROM pg_prepared_statements")["n"] == 0  # type: ignore[index]
+            with tool_transaction(db) as tools:
+                assert tools.one("SELECT count(*) AS n FROM pg_prepared_statements")["n"] == 0  # type: ignore[index]
     finally:
         db.close()

@@ -18,8 +18,8 @@ from chalicelib.adapters.postgres import Database, DatabaseUnavailable
 from chalicelib.adapters.sql_files import queries
 from chalicelib.domain.events import TRANSITIONS, Event, Status
 from chalicelib.domain.occurrence import Occurrence
-from chalicelib.domain.sweeping import lease_until
 from chalicelib.domain.users import User, UserFields
+from scripts.devstack.store import tool_transaction
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +86,7 @@ def test_claim_due_is_event_claim(db: Database, since_target: timedelta) -> None
     now = TARGET + since_target  # ahead of the target (the look-ahead), just after, late
     with db.transaction() as store:
         [claimed] = store.claim_due(now, now + AHEAD, LEASE, 10)
-    assert read(db, event) == event.claim(now, lease_until(now, TARGET, LEASE))
+    assert read(db, event) == event.claim(now, event.lease_from(now, LEASE))
     assert (claimed.message.version, claimed.target_utc, claimed.due_utc) == (
         event.version + 1,
         TARGET,
@@ -115,6 +115,7 @@ def test_resend_unsent_is_event_requeue_and_mark_unsent_only_marks(db: Database)
         store.mark_unsent([claim.message])
     unsent = read(db, event)
     assert (unsent.status, unsent.version) == (Status.PROCESSING, claim.message.version)
+    assert (unsent.unsent, unsent.lease_until) == (True, TARGET + LEASE)  # a state, not a lease
     later = now + timedelta(seconds=60)
     with db.transaction() as store:
         assert store.requeue_expired(later, LEASE, 10) == []  # not through the gated path
@@ -164,7 +165,7 @@ def test_finish_batch_writes_like_finish_events_and_reads_after_its_writes(db: D
             [],
             since,
         )
-        with pytest.raises(DatabaseUnavailable, match="could not obtain lock"), db.transaction() as rival:
+        with pytest.raises(DatabaseUnavailable, match="could not obtain lock"), tool_transaction(db) as rival:
             rival.one("SELECT id FROM users WHERE id = %(id)s FOR UPDATE NOWAIT", {"id": other.user_id})
     assert batch.written == {event.id}
     assert set(batch.users) == {event.user_id, other.user_id}

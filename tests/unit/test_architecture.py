@@ -1,6 +1,7 @@
 """The rules of docs/architecture.md, checked on the source: arrows point inward only
 (domain ← ports ← services ← api and handlers; adapters implement ports), only the store names
-a query, and importing app.py loads no adapter's library."""
+a query (and the local stack's store each tool query), and importing app.py loads no adapter's
+library."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHALICELIB = ROOT / "chalicelib"
 STORE = "chalicelib.adapters.postgres"
 QUERY_LOADER = "chalicelib.adapters.sql_files"
+TOOL_STORE = "scripts.devstack.store"
 
 # What each part of chalicelib may import from chalicelib (itself always).
 MAY_IMPORT: dict[str, set[str]] = {
@@ -90,12 +92,18 @@ def query_names() -> set[str]:
     return set(queries())
 
 
+def tool_query_names() -> set[str]:
+    from scripts.devstack.store import tool_queries
+
+    return set(tool_queries())
+
+
 def test_no_module_but_the_store_names_a_query() -> None:
-    names = query_names()
+    names = query_names() | tool_query_names()
     wrong = []
     for path in sources(CHALICELIB) + sources(ROOT / "scripts") + [ROOT / "app.py"]:
         module = module_name(path)
-        if module in (STORE, QUERY_LOADER):
+        if module in (STORE, QUERY_LOADER, TOOL_STORE):
             continue
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
@@ -106,7 +114,8 @@ def test_no_module_but_the_store_names_a_query() -> None:
             elif isinstance(node, ast.Call) and node.args and _literal(node.args[0]) in names:
                 wrong.append(f"{module} names the query {_literal(node.args[0])!r}")
     assert wrong == []
-    assert not list((ROOT / "scripts").rglob("*.sql")), "the scripts' queries live behind the store too"
+    scripts_sql = [p.relative_to(ROOT).as_posix() for p in (ROOT / "scripts").rglob("*.sql")]
+    assert scripts_sql == ["scripts/devstack/tools.sql"], "the scripts' queries live behind their store"
 
 
 def _literal(node: ast.AST) -> object:
@@ -117,6 +126,40 @@ def test_each_query_is_used_by_the_store() -> None:
     text = (CHALICELIB / "adapters" / "postgres.py").read_text()
     unused = sorted(name for name in query_names() if f'"{name}"' not in text)
     assert unused == []
+    tools = (ROOT / "scripts" / "devstack" / "store.py").read_text()
+    assert sorted(name for name in tool_query_names() if f'"{name}"' not in tools) == []
+
+
+def test_the_apps_store_holds_what_the_app_runs_and_no_tool() -> None:
+    """Raw SQL and the tools' queries are the local stack's (scripts/devstack/store.py)."""
+    from chalicelib.adapters.postgres import Store
+
+    assert [name for name in ("one", "all") if hasattr(Store, name)] == []
+    assert query_names() & tool_query_names() == set()
+    assert not (CHALICELIB / "sql" / "queries" / "tools.sql").exists()
+
+
+def test_routes_call_the_services_the_container_built() -> None:
+    """One wiring style: app.py takes each route's service from the container, once, and
+    chalicelib/api calls it; only the authorizer (no service: the verifier and settings) reads
+    the container itself."""
+    for path in sources(CHALICELIB / "api"):
+        if module_name(path) != "chalicelib.api.auth":
+            assert "chalicelib.bootstrap" not in imports(ast.parse(path.read_text())), module_name(path)
+    tree = ast.parse((ROOT / "app.py").read_text())
+    routes = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        and any(isinstance(d, ast.Call) and ast.unparse(d.func) == "app.route" for d in node.decorator_list)
+    ]
+    assert len(routes) > 20
+    for route in routes:
+        accesses = [
+            n for n in ast.walk(route) if isinstance(n, ast.Call) and ast.unparse(n.func) == "container"
+        ]
+        expected = 0 if route.name == "openapi_document" else 1
+        assert len(accesses) == expected, route.name
 
 
 def test_importing_the_app_loads_no_database_aws_or_metrics_library_and_no_pipeline() -> None:

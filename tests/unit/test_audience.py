@@ -130,11 +130,11 @@ def test_an_audience_series_running_out_for_one_user_does_not_end_the_schedule()
 @pytest.mark.parametrize(
     ("audience", "status", "metadata", "fate"),
     [
-        (Audience({"plan": "pro"}), ScheduleStatus.ACTIVE, {"plan": "pro"}, Fate.SEND),
-        (Audience({"plan": "pro"}), ScheduleStatus.ACTIVE, {"plan": "free"}, Fate.CANCEL),
-        (Audience({"plan": "pro"}), ScheduleStatus.ACTIVE, None, Fate.CANCEL),
-        (Audience(), ScheduleStatus.PAUSED, None, Fate.CANCEL),
-        (Audience(), ScheduleStatus.ENDED, None, Fate.SEND),  # its last occurrence still goes
+        (Audience({"plan": "pro"}), ScheduleStatus.ACTIVE, {"plan": "pro"}, Fate.UNDECIDED),
+        (Audience({"plan": "pro"}), ScheduleStatus.ACTIVE, {"plan": "free"}, Fate.CANCELLED),
+        (Audience({"plan": "pro"}), ScheduleStatus.ACTIVE, None, Fate.CANCELLED),
+        (Audience(), ScheduleStatus.PAUSED, None, Fate.CANCELLED),
+        (Audience(), ScheduleStatus.ENDED, None, Fate.UNDECIDED),  # its last occurrence still goes
     ],
 )
 def test_the_worker_decides_membership_when_the_occurrence_comes(

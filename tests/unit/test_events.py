@@ -155,6 +155,31 @@ def test_claim_records_the_lease_and_lateness() -> None:
     assert late.late is True
 
 
+def test_a_lease_runs_from_when_the_event_is_due_or_from_now_when_it_is_overdue() -> None:
+    lease = timedelta(minutes=15)
+    event = new_event()  # due at TARGET
+    assert event.lease_from(TARGET - timedelta(seconds=75), lease) == TARGET + lease
+    assert event.lease_from(TARGET + timedelta(hours=3), lease) == TARGET + timedelta(hours=3) + lease
+
+
+@pytest.mark.parametrize(
+    "move",
+    [
+        lambda e: e.requeue(NOW, NOW + timedelta(minutes=10)),
+        lambda e: e.defer(NOW, 1, NOW + timedelta(minutes=10)),
+        lambda e: e.complete(NOW, 1),
+        lambda e: e.fail(NOW, 1, "HTTP 400"),
+        lambda e: e.skip(NOW, "too old"),
+        lambda e: e.cancel(NOW),
+        lambda e: e.reschedule(LATER, "Europe/London", NOW),
+    ],
+)
+def test_an_unsent_claim_is_unsent_until_its_next_move(move: Move) -> None:
+    claimed = new_event().claim(NOW, NOW + timedelta(minutes=5))
+    assert claimed.unsent is False
+    assert move(replace(claimed, unsent=True)).unsent is False
+
+
 def test_is_late_is_more_than_five_minutes() -> None:
     assert not is_late(TARGET, TARGET + timedelta(minutes=5))
     assert is_late(TARGET, TARGET + timedelta(minutes=5, microseconds=1))

@@ -12,7 +12,7 @@ def test_disabled_metrics_never_reach_stdout(
 ) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     for _ in range(150):  # Powertools prints a metric's set by itself at its 100th value
-        obs.emit([("Delivered", obs.Count, 1)])
+        obs.emit([("Completed", obs.Count, 1)])
     assert "_aws" not in capsys.readouterr().out
 
 
@@ -20,9 +20,9 @@ def test_enabled_metrics_print_one_emf_document_per_emit(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
-    obs.emit([("Delivered", obs.Count, 1), ("Retried", obs.Count, 1)])
+    obs.emit([("Completed", obs.Count, 1), ("Deferred", obs.Count, 1)])
     [line] = [line for line in capsys.readouterr().out.splitlines() if "_aws" in line]
-    assert '"Delivered":[1.0]' in line or '"Delivered":1.0' in line
+    assert '"Completed":[1.0]' in line or '"Completed":1.0' in line
 
 
 def test_unknown_metric_names_are_refused_even_when_disabled(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -58,7 +58,7 @@ def test_a_backlog_prints_claimed_delivered_queued_and_processing() -> None:
     world.delivered_at = [START + timedelta(seconds=s) for s in (1, 2, 3)]
     world.processing, world.depth = 517, 497
     progress.tick()
-    assert world.lines == ["progress  last 10s: claimed 520, delivered 3 | in queue 497, PROCESSING 517"]
+    assert world.lines == ["progress  last 10s: claimed 520, COMPLETED 3 | in queue 497, PROCESSING 517"]
 
 
 def test_each_interval_counts_only_its_own_claims_and_deliveries() -> None:
@@ -77,8 +77,8 @@ def test_each_interval_counts_only_its_own_claims_and_deliveries() -> None:
     progress.tick()  # nothing left: quiet again
     assert world.asked_since == [START, START + timedelta(seconds=10), START + timedelta(seconds=20)]
     assert world.lines == [
-        "progress  last 10s: claimed 5, delivered 0 | in queue 0, PROCESSING 5",
-        "progress  last 10s: claimed 0, delivered 1 | in queue 0, PROCESSING 4",
+        "progress  last 10s: claimed 5, COMPLETED 0 | in queue 0, PROCESSING 5",
+        "progress  last 10s: claimed 0, COMPLETED 1 | in queue 0, PROCESSING 4",
     ]
 
 
@@ -111,8 +111,8 @@ def test_the_deliveries_that_end_the_work_get_their_line() -> None:
     world.now += timedelta(seconds=10)
     progress.tick()
     assert world.lines == [
-        "progress  last 10s: claimed 2, delivered 0 | in queue 0, PROCESSING 2",
-        "progress  last 10s: claimed 0, delivered 2 | in queue 0, PROCESSING 0",
+        "progress  last 10s: claimed 2, COMPLETED 0 | in queue 0, PROCESSING 2",
+        "progress  last 10s: claimed 0, COMPLETED 2 | in queue 0, PROCESSING 0",
     ]
 
 
@@ -123,4 +123,4 @@ def test_events_in_flight_at_the_start_show_their_deliveries() -> None:
     world.now += timedelta(seconds=10)
     world.delivered_at = [START + timedelta(seconds=3)]
     progress.tick()
-    assert world.lines == ["progress  last 10s: claimed 0, delivered 1 | in queue 0, PROCESSING 0"]
+    assert world.lines == ["progress  last 10s: claimed 0, COMPLETED 1 | in queue 0, PROCESSING 0"]

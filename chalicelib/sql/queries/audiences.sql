@@ -115,7 +115,7 @@ FROM scanned AS s LEFT JOIN written AS w ON true;
 -- An audience schedule paused, changed or deleted: its coming events are cancelled in one
 -- statement (a message already queued for one is then stale), in id order.
 UPDATE events AS e
-SET status = 'CANCELLED', version = e.version + 1, lease_until = NULL, updated_at = %(now)s
+SET status = 'CANCELLED', version = e.version + 1, lease_until = NULL, unsent = false, updated_at = %(now)s
 WHERE e.id IN (
     SELECT id FROM events
     WHERE schedule_id = %(schedule_id)s AND status IN ('PENDING', 'PROCESSING')

@@ -30,6 +30,7 @@ from chalicelib.ports import Claimed, Database, Store
 from chalicelib.services import audiences, materialiser, schedules, users
 from chalicelib.services.materialiser import AudiencePolicy
 from chalicelib.services.schedules import ScheduleView
+from scripts.devstack.store import tool_transaction
 from tests.integration.pipeline.support import Pipeline
 
 pytestmark = pytest.mark.integration
@@ -364,7 +365,7 @@ def test_forty_zones_each_member_once(pipeline: Pipeline) -> None:
 
 
 def schedule_events_all(pipeline: Pipeline, schedule_id: UUID) -> list[tuple[UUID, date, Status]]:
-    with pipeline.c.db.transaction() as store:
+    with tool_transaction(pipeline.c.db) as store:
         rows = store.all(
             "SELECT user_id, occurrence_date, status FROM events WHERE schedule_id = %(id)s",
             {"id": schedule_id},

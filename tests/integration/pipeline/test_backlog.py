@@ -16,6 +16,7 @@ import pytest
 
 from chalicelib.settings import Settings
 from scripts.devstack.seed import seed_due_birthdays
+from scripts.devstack.store import tool_transaction
 from scripts.devstack.webhook_sink import Reply
 from tests.conftest import START
 from tests.integration.pipeline.support import Pipeline, RecordingQueue
@@ -31,8 +32,8 @@ def pipeline_settings(pipeline_settings: Settings) -> Settings:
 
 
 def processing(pipeline: Pipeline) -> int:
-    with pipeline.c.db.transaction() as store:
-        row = store.one("SELECT count(*) AS n FROM events WHERE status = 'PROCESSING'", {})
+    with tool_transaction(pipeline.c.db) as tools:
+        row = tools.one("SELECT count(*) AS n FROM events WHERE status = 'PROCESSING'", {})
     assert row is not None
     return int(row["n"])
 

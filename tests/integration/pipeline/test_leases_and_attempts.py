@@ -17,6 +17,7 @@ from chalicelib.domain.delivery import Message
 from chalicelib.domain.events import Event, Status
 from chalicelib.domain.users import User
 from chalicelib.ports import Attempt, Database, DeliveryLedger, Store
+from scripts.devstack.store import tool_transaction
 from scripts.devstack.webhook_sink import Reply
 from tests.integration.pipeline.conftest import attributes
 from tests.integration.pipeline.support import Pipeline, RecordingQueue
@@ -102,9 +103,9 @@ def test_a_lease_moves_only_for_the_current_version_only_later_and_never_waits_o
     with pipeline.c.db.transaction() as store:
         store.extend_leases([(current, held - timedelta(minutes=1))])
     assert lease() == held  # never shortened
-    with pipeline.c.db.transaction() as holder:
+    with tool_transaction(pipeline.c.db) as holder:
         lock = "SELECT id FROM events WHERE id = %(id)s FOR UPDATE"
-        holder.one(lock, {"id": event.id})  # type: ignore[attr-defined]
+        holder.one(lock, {"id": event.id})
         with pipeline.c.db.transaction() as store:  # a second connection: skips, does not wait
             store.extend_leases([(current, later)])
     assert lease() == held
@@ -181,7 +182,7 @@ def test_receives_that_end_in_a_database_outage_spend_no_attempt_and_count_as_un
     assert pipeline.sink.requests == []
     out = capsys.readouterr().out
     assert emitted(out, "Unprocessed") == [1.0, 1.0, 1.0]
-    errors = logged(out, "event error")
+    errors = logged(out, "event unprocessed")
     assert [(e["receives"], e["eventId"]) for e in errors] == [(n, str(event.id)) for n in (1, 2, 3)]
 
     outage.down = False

@@ -68,11 +68,11 @@ def test_event_log_lines_carry_the_event_id_and_key_and_metrics_are_emf(
     assert summary["oldestLatenessSeconds"] == 420.0
     assert "durationSeconds" in summary
     [event] = pipeline.events(user.id)[:1]
-    [delivered] = [d for d in documents if d.get("message") == "event delivered"]
+    [delivered] = [d for d in documents if d.get("message") == "event completed"]
     assert (delivered["eventId"], delivered["idempotencyKey"]) == (str(event.id), event.idempotency_key)
     assert (delivered["late"], delivered["latenessSeconds"], delivered["statusCode"]) == (True, 420.0, 200)
     emf = [d for d in documents if "_aws" in d]
     names = {m["Name"] for d in emf for block in d["_aws"]["CloudWatchMetrics"] for m in block["Metrics"]}
-    assert {"Claimed", "Delivered", "DeliveredLate", "LatenessSeconds", "DeliveryLatencyMs"} <= names
+    assert {"Claimed", "Completed", "CompletedLate", "LatenessSeconds", "DeliveryLatencyMs"} <= names
     assert names <= METRIC_NAMES
     assert any(d.get("LatenessSeconds") == [420.0] for d in emf), emf

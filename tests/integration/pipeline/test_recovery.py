@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from chalicelib.adapters.memory import MemoryLedger, MemoryQueue
 from scripts.devstack.seed import seed_due_birthdays
+from scripts.devstack.store import tool_transaction
 from tests.conftest import START
 from tests.integration.pipeline.support import Pipeline
 
@@ -34,8 +35,8 @@ def test_after_24_hours_down_1000_missed_events_are_delivered_once_late_and_old_
 
     assert pipeline.sink.count == 1000
     assert len(pipeline.sink.keys) == 1000
-    with pipeline.c.db.transaction() as store:
-        outcome = store.all(
+    with tool_transaction(pipeline.c.db) as tools:
+        outcome = tools.all(
             "SELECT status, late, occurrence_date, count(*) AS n, min(failure_reason) AS reason FROM events"
             " GROUP BY status, late, occurrence_date ORDER BY occurrence_date, status"
         )

@@ -15,11 +15,11 @@ from chalicelib.adapters.memory import MemoryQueue
 from chalicelib.adapters.postgres import Database
 from chalicelib.adapters.sqs import SqsQueue
 from chalicelib.domain.events import Status
-from chalicelib.domain.sweeping import UNSENT_LEASE
 from chalicelib.ports import Queue
 from chalicelib.services.sweeper import SweepPolicy, SweepSummary, sweep
 from scripts.devstack.aws import free_port
 from scripts.devstack.seed import seed_due_birthdays
+from scripts.devstack.store import tool_transaction
 from tests.conftest import START
 from tests.integration.pipeline.support import Pipeline
 
@@ -86,8 +86,8 @@ def test_three_concurrent_sweepers_enqueue_each_of_10000_due_events_exactly_once
     assert sum(s.claimed for s in summaries) == 10_000
     assert sum(s.enqueued for s in summaries) == 10_000
     assert all(s.send_failed == 0 for s in summaries)
-    with db.transaction() as store:
-        rows = store.all("SELECT status, version, count(*) AS n FROM events GROUP BY status, version")
+    with tool_transaction(db) as tools:
+        rows = tools.all("SELECT status, version, count(*) AS n FROM events GROUP BY status, version")
     assert rows == [{"status": "PROCESSING", "version": 2, "n": 10_000}]
 
 
@@ -118,7 +118,7 @@ def test_a_failed_send_is_sent_again_by_a_later_sweep_and_delivered_once(
     assert (summary["claimed"], summary["enqueued"], summary["sendFailed"]) == (1, 0, 1)
     claimed = pipeline.event(event.id)
     assert claimed.status is Status.PROCESSING
-    assert claimed.lease_until == UNSENT_LEASE  # known never to have reached SQS
+    assert claimed.unsent  # known never to have reached SQS
 
     pipeline.c.use(queue=real_queue)
     pipeline.at(BIRTHDAY + timedelta(seconds=5))
@@ -195,8 +195,8 @@ class SlowQueue:
 
 
 def unsent(db: Database) -> int:
-    with db.transaction() as store:
-        row = store.one("SELECT count(*) AS n FROM events WHERE lease_until = %(u)s", {"u": UNSENT_LEASE})
+    with tool_transaction(db) as tools:
+        row = tools.one("SELECT count(*) AS n FROM events WHERE unsent")
     assert row is not None
     return int(row["n"])
 

@@ -59,12 +59,12 @@ def message_for(event: Event) -> Message:
 
 def test_a_current_message_for_a_live_user_is_sent() -> None:
     event = claimed()
-    assert classify(message_for(event), event, USER, TARGET, AGE) == (Fate.SEND, "")
+    assert classify(message_for(event), event, USER, TARGET, AGE) == (Fate.UNDECIDED, "")
 
 
 def test_a_message_for_no_event_is_dropped() -> None:
     event = claimed()
-    assert classify(message_for(event), None, None, TARGET, AGE) == (Fate.DROP, "no such event")
+    assert classify(message_for(event), None, None, TARGET, AGE) == (Fate.DROPPED, "no such event")
 
 
 @pytest.mark.parametrize(
@@ -80,36 +80,36 @@ def test_a_message_whose_event_moved_on_is_dropped_as_stale(moved: object) -> No
     event = claimed()
     now_is = moved(event)  # type: ignore[operator]
     fate, reason = classify(message_for(event), now_is, USER, TARGET, AGE)
-    assert fate is Fate.DROP
+    assert fate is Fate.DROPPED
     assert reason.startswith("stale: the event is")
 
 
 def test_a_message_whose_own_failure_is_stored_goes_to_the_dlq_again_without_a_post() -> None:
     event = claimed()
     failed = event.fail(TARGET, 1, "HTTP 400")
-    assert classify(message_for(event), failed, USER, TARGET, AGE)[0] is Fate.DEAD_LETTER
+    assert classify(message_for(event), failed, USER, TARGET, AGE)[0] is Fate.DEAD_LETTERED
     older = Message(event.id, event.version - 1, event.idempotency_key)
-    assert classify(older, failed, USER, TARGET, AGE)[0] is Fate.DROP
+    assert classify(older, failed, USER, TARGET, AGE)[0] is Fate.DROPPED
 
 
 def test_a_message_for_a_deleted_user_cancels_the_event() -> None:
     event = claimed()
-    assert classify(message_for(event), event, None, TARGET, AGE) == (Fate.CANCEL, "the user was deleted")
+    assert classify(message_for(event), event, None, TARGET, AGE) == (Fate.CANCELLED, "the user was deleted")
 
 
 def test_an_unknown_event_type_fails() -> None:
     event = claimed("retired-kind")
     assert classify(message_for(event), event, USER, TARGET, AGE) == (
-        Fate.FAIL,
+        Fate.FAILED,
         "unknown event type 'retired-kind'",
     )
 
 
 def test_an_event_older_than_max_event_age_is_skipped_and_exactly_that_age_is_sent() -> None:
     event = claimed()
-    assert classify(message_for(event), event, USER, TARGET + AGE, AGE)[0] is Fate.SEND
+    assert classify(message_for(event), event, USER, TARGET + AGE, AGE)[0] is Fate.UNDECIDED
     fate, reason = classify(message_for(event), event, USER, TARGET + AGE + timedelta(seconds=1), AGE)
-    assert (fate, reason) == (Fate.SKIP, "older than MAX_EVENT_AGE (7d): due 2026-03-02T09:00:00Z")
+    assert (fate, reason) == (Fate.SKIPPED, "older than MAX_EVENT_AGE (7d): due 2026-03-02T09:00:00Z")
 
 
 def test_max_event_age_is_named_in_its_largest_whole_unit() -> None:
@@ -129,15 +129,15 @@ def test_a_current_message_before_its_due_time_waits_for_the_seconds_left() -> N
     assert classify(message_for(event), event, USER, early, AGE) == (Fate.EARLY, "due in 43 s")
     assert seconds_until_due(event, early) == 43  # rounded up: never early
     assert seconds_until_due(event, TARGET - timedelta(milliseconds=1)) == 1
-    assert classify(message_for(event), event, USER, TARGET, AGE) == (Fate.SEND, "")
+    assert classify(message_for(event), event, USER, TARGET, AGE) == (Fate.UNDECIDED, "")
 
 
 def test_an_early_message_that_is_stale_or_whose_user_is_gone_is_settled_at_once() -> None:
     event = claimed()
     early = TARGET - timedelta(minutes=2)
     stale = replace(message_for(event), version=event.version - 1)
-    assert classify(stale, event, USER, early, AGE)[0] is Fate.DROP
-    assert classify(message_for(event), event, None, early, AGE)[0] is Fate.CANCEL
+    assert classify(stale, event, USER, early, AGE)[0] is Fate.DROPPED
+    assert classify(message_for(event), event, None, early, AGE)[0] is Fate.CANCELLED
 
 
 def test_a_received_message_holds_its_event_for_a_lease_from_now_or_from_its_due_time() -> None:
@@ -157,6 +157,17 @@ def test_a_message_received_with_more_than_half_its_lease_left_writes_nothing() 
     assert lease_on_receive(event, TARGET + timedelta(minutes=8), lease) == TARGET + timedelta(minutes=23)
 
 
+def test_a_message_received_for_an_unsent_event_always_writes_its_lease() -> None:
+    """The send was refused yet got through: the write ends `unsent`, so the next sweep does
+    not send it again under a new version (which would make this message stale)."""
+    lease = timedelta(minutes=15)
+    unsent = replace(claimed(), unsent=True)  # its lease has all but three seconds left
+    assert (
+        lease_on_receive(unsent, TARGET + timedelta(seconds=3), lease)
+        == TARGET + timedelta(seconds=3) + lease
+    )
+
+
 def test_only_a_current_message_moves_the_lease() -> None:
     event = claimed()
     assert is_current(message_for(event), event)
@@ -169,18 +180,19 @@ def test_only_a_current_message_moves_the_lease() -> None:
 
 
 def test_a_2xx_is_delivered() -> None:
-    assert after_post(Outcome(Verdict.SUCCESS, 200), 1, 8) == (Fate.DELIVERED, "")
+    assert after_post(Outcome(Verdict.SUCCESS, 200), 1, 8) == (Fate.COMPLETED, "")
 
 
 def test_a_transient_failure_is_retried_until_the_last_attempt_then_fails() -> None:
     outcome = Outcome(Verdict.TRANSIENT, 503, "Service Unavailable")
-    assert after_post(outcome, 7, 8) == (Fate.RETRY, "HTTP 503: Service Unavailable")
-    assert after_post(outcome, 8, 8) == (Fate.FAIL, "gave up after 8 attempts: HTTP 503: Service Unavailable")
+    assert after_post(outcome, 7, 8) == (Fate.DEFERRED, "HTTP 503: Service Unavailable")
+    gave_up = "gave up after 8 attempts: HTTP 503: Service Unavailable"
+    assert after_post(outcome, 8, 8) == (Fate.FAILED, gave_up)
 
 
 def test_a_permanent_failure_fails_at_once() -> None:
     assert after_post(Outcome(Verdict.PERMANENT, 400, "Bad Request"), 1, 8) == (
-        Fate.FAIL,
+        Fate.FAILED,
         "HTTP 400: Bad Request",
     )
 
@@ -202,12 +214,12 @@ def test_each_writing_fate_has_its_state_and_terminal_ones_schedule_the_next() -
     now = TARGET + timedelta(seconds=2)
     lease = now + timedelta(minutes=20)
     expected = {
-        Fate.DELIVERED: (Status.COMPLETED, True),
-        Fate.FINALISE: (Status.COMPLETED, True),
-        Fate.SKIP: (Status.SKIPPED, True),
-        Fate.FAIL: (Status.FAILED, True),
-        Fate.CANCEL: (Status.CANCELLED, False),
-        Fate.RETRY: (Status.PROCESSING, False),
+        Fate.COMPLETED: (Status.COMPLETED, True),
+        Fate.COMPLETED_FROM_LEDGER: (Status.COMPLETED, True),
+        Fate.SKIPPED: (Status.SKIPPED, True),
+        Fate.FAILED: (Status.FAILED, True),
+        Fate.CANCELLED: (Status.CANCELLED, False),
+        Fate.DEFERRED: (Status.PROCESSING, False),
     }
     assert set(expected) == WRITES
     for fate, (status, terminal) in expected.items():
@@ -218,19 +230,20 @@ def test_each_writing_fate_has_its_state_and_terminal_ones_schedule_the_next() -
 def test_a_retry_keeps_the_version_so_its_message_stays_current() -> None:
     event = claimed()
     lease = TARGET + timedelta(hours=1)
-    new, _ = transition(event, Fate.RETRY, TARGET, attempts=3, lease_until=lease)
+    new, _ = transition(event, Fate.DEFERRED, TARGET, attempts=3, lease_until=lease)
     assert (new.version, new.attempts, new.lease_until) == (event.version, 3, lease)
 
 
 def test_a_completion_found_in_the_ledger_keeps_the_time_the_2xx_arrived() -> None:
     event = claimed()
     arrived = TARGET + timedelta(minutes=1)
-    new, _ = transition(event, Fate.FINALISE, TARGET + timedelta(hours=1), attempts=1, delivered_at=arrived)
+    later = TARGET + timedelta(hours=1)
+    new, _ = transition(event, Fate.COMPLETED_FROM_LEDGER, later, attempts=1, delivered_at=arrived)
     assert (new.delivered_at, new.late) == (arrived, False)
 
 
 def test_a_failure_stores_its_reason_and_attempts() -> None:
-    new, _ = transition(claimed(), Fate.FAIL, TARGET, attempts=3, reason="HTTP 400")
+    new, _ = transition(claimed(), Fate.FAILED, TARGET, attempts=3, reason="HTTP 400")
     assert (new.failure_reason, new.attempts) == ("HTTP 400", 3)
 
 
@@ -241,7 +254,7 @@ def test_fates_that_write_nothing_have_no_transition(fate: Fate) -> None:
 
 
 def test_failed_messages_and_only_they_go_to_the_dlq() -> None:
-    assert frozenset({Fate.FAIL, Fate.DEAD_LETTER}) == TO_DLQ
+    assert frozenset({Fate.FAILED, Fate.DEAD_LETTERED}) == TO_DLQ
 
 
 # webhook_body

@@ -1,4 +1,4 @@
-"""The sweeper's pure decisions: lease, delay and the re-send gate."""
+"""The sweeper's pure decisions: delay and the re-send gate (the lease: Event.lease_from)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.domain.sweeping import UNSENT_LEASE, lease_until, resend_allowance, send_delay
+from chalicelib.domain.sweeping import resend_allowance, send_delay
 
 NOW = datetime(2026, 3, 2, 8, 58, 45, tzinfo=UTC)
 LEASE = timedelta(minutes=15)
-
-
-def test_a_lease_runs_from_when_the_event_is_due_or_from_now_when_it_is_overdue() -> None:
-    assert lease_until(NOW, NOW + timedelta(seconds=75), LEASE) == NOW + timedelta(seconds=75) + LEASE
-    assert lease_until(NOW, NOW - timedelta(hours=3), LEASE) == NOW + LEASE
 
 
 @pytest.mark.parametrize(
@@ -35,7 +30,3 @@ def test_expired_leases_are_sent_again_only_for_messages_the_queue_no_longer_hol
     assert resend_allowance(expecting_a_message=1890, depth=1890) == 0  # a backlog: all still coming
     assert resend_allowance(expecting_a_message=1890, depth=2500) == 0  # stale messages besides
     assert resend_allowance(expecting_a_message=10, depth=6) == 4  # four lost
-
-
-def test_the_unsent_marker_is_before_any_real_lease() -> None:
-    assert NOW - timedelta(days=365 * 50) > UNSENT_LEASE

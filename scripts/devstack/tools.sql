@@ -1,11 +1,12 @@
--- The tools' queries (scripts/: the simulator, the benchmark, the volume tests), reached
--- through chalicelib.adapters.postgres.Store like every other query.
+-- The tools' queries (the simulator, the benchmark, make run's progress line, the volume
+-- tests' load), read by scripts/devstack/store.py only: none of them is the app's.
 
 -- name: next_work
 -- When the sweeper next has something to do: the earliest PENDING event to fall due, and the
--- earliest lease to run out (both served by partial indexes).
+-- earliest lease to run out (an unsent claim's is due since it was claimed).
 SELECT (SELECT min(due_utc) FROM events WHERE status = 'PENDING') AS due,
-       (SELECT min(lease_until) FROM events WHERE status = 'PROCESSING') AS lease;
+       LEAST((SELECT min(lease_until) FROM events WHERE status = 'PROCESSING' AND NOT unsent),
+             (SELECT min(updated_at) FROM events WHERE unsent)) AS lease;
 
 -- name: event_counts
 -- The simulator's closing tally, per event type and status.
@@ -26,6 +27,10 @@ SELECT gen_random_uuid(), user_id, 'birthday', %(occurrence_date)s,
        gen_random_uuid()::text, 'PENDING', 1, 0, %(now)s, %(now)s
 FROM s;
 
+-- name: cancel_processing
+-- The benchmark clears what its sweeper-alone run only ever claimed, out of the end-to-end run's way.
+UPDATE events SET status = 'CANCELLED', lease_until = NULL, unsent = false WHERE status = 'PROCESSING';
+
 -- name: lateness
 -- The benchmark's report for one run (its events share one target instant).
 SELECT count(*) AS n,
@@ -40,7 +45,7 @@ WHERE status = 'COMPLETED' AND target_utc = %(target)s;
 -- future, and "after since" alone counted them in every interval until the clock got there.
 SELECT count(*) FILTER (WHERE status = 'PROCESSING') AS processing,
        count(*) FILTER (WHERE status = 'COMPLETED' AND delivered_at > %(since)s
-                        AND delivered_at <= %(until)s) AS delivered
+                        AND delivered_at <= %(until)s) AS completed
 FROM events
 WHERE status = 'PROCESSING'
    OR (status = 'COMPLETED' AND delivered_at > %(since)s AND delivered_at <= %(until)s);
