@@ -73,7 +73,7 @@ DELETE FROM audience_progress WHERE schedule_id = %(schedule_id)s;
 
 -- name: materialise_audience
 -- One batch of a zone's members, in id order after `after`: each gets the occurrence as an
--- event already claimed (PROCESSING, leased from when it is due, as claim_due leaves one), whose
+-- event already claimed (PROCESSING, leased by the lease_until formula, as claim_due leaves one), whose
 -- message the sweeper sends at once with the seconds left as its delay: one write a member, not
 -- an insert and then a claim. The key is the one audience_key computes. ON CONFLICT: a member
 -- whose event for that date exists (planned by their own change, written by a sweep that died
