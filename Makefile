@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION ?= 1
 
-.PHONY: run demo test lint typecheck pytest system-deps unit format migrate clean package synth cfn-lint coverage deploy typecheck-infra scan node
+.PHONY: run demo docs test lint typecheck pytest system-deps unit format migrate clean package synth cfn-lint coverage deploy typecheck-infra scan node
 SCAN_VENV := .venv-checkov
 
 $(INSTALLED): requirements.txt requirements-dev.txt
@@ -32,6 +32,12 @@ demo: $(INSTALLED)
 	DEMO=1 $(PY) scripts/run_local.py
 
 test: lint typecheck pytest
+
+# The docs site (docs/ and the API reference from chalicelib/openapi.json) → build/docs/, with
+# MkDocs and the Material theme in strict mode: a broken link or anchor fails it. `make test`
+# builds it too (tests/docs/test_site.py). Material's notice about its successor is noise here.
+docs: $(INSTALLED)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir build/docs
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check .

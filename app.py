@@ -42,7 +42,7 @@ def context() -> dict[str, Any]:
     return request().context
 
 
-# On every POST that creates: Idempotency-Key (docs/architecture.md).
+# On every POST that creates: Idempotency-Key (docs/delivery.md).
 idempotent = idempotency.for_requests(request, lambda: container().idempotency)
 
 

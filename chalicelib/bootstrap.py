@@ -8,7 +8,7 @@ it. Tests, the benchmark and the simulator `install()` a container of their own 
 
 A seam never fails silently: the container records which parts each part read while it was
 built, and `use()` (or assigning `settings`) raises `SeamAlreadyUsed` once a part that read
-the one being replaced exists, instead of leaving that part with the old one (docs/architecture.md,
+the one being replaced exists, instead of leaving that part with the old one (docs/delivery.md,
 "Seams for tests and tools").
 
 Each factory imports its adapter when first called: app.py is every function's module, so an

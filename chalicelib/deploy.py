@@ -4,7 +4,7 @@ The CDK's custom-resource provider invokes the `migrate` function with the resou
 on create and update (each deploy changes a property, so each deploy runs it); this applies
 every migration not yet applied, under the migrator's advisory lock. Deleting the stack never
 drops the schema, and a stack rollback does not run down-migrations: both are decisions for a
-person (`scripts/migrate.py down`, see the README's rollback section). After the migrations it
+person (`scripts/migrate.py down`, see docs/deploy.md, "Rollback"). After the migrations it
 creates or updates the application's own database role (chalicelib/adapters/db_roles.py), when the
 function is given one (APP_DB_SECRET_ARN).
 

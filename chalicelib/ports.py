@@ -1,6 +1,6 @@
 """What the services need from the outside world, stated as protocols.
 
-The layers (docs/architecture.md): domain ← ports ← services ← api and handlers. Adapters
+The layers (docs/delivery.md): domain ← ports ← services ← api and handlers. Adapters
 implement these protocols and import only the domain and this module; bootstrap builds them.
 """
 

@@ -134,7 +134,7 @@ class Settings:
     sweep_send_concurrency: int = 8
     sweep_lookahead: timedelta = timedelta(seconds=150)
     """How far ahead of now a sweep claims (sent with SQS DelaySeconds): it must cover the gap
-    to the next run, which EventBridge may fire anywhere in its minute (README, Delivery)."""
+    to the next run, which EventBridge may fire anywhere in its minute (docs/delivery.md, "The pipeline")."""
     audience_lookahead: timedelta = timedelta(minutes=10)
     """How far ahead of now a sweep writes audience schedules' occurrences as claimed events
     (at most 15 minutes: SQS's longest delay)."""

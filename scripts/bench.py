@@ -18,7 +18,7 @@ perContainerEventsPerSecond is one Lambda container's rate: one consumer, batche
 after the other through the same handler code, against a second receiver that answers every
 POST after --receiver-delay seconds (the median of --container-runs runs), beside the same
 container posting one webhook at a time (perContainerOneAtATimeEventsPerSecond, same run).
-That figure, not the fast receiver's, is what the worker count in the README's scaling model
+That figure, not the fast receiver's, is what the worker count in docs/performance.md's capacity model
 is built on.
 
 The last line is one JSON object with the figures.

@@ -2,7 +2,7 @@
 the one module that names queries (procrastinate's manager: chalicelib/sql/queries/*.sql).
 
 `Database` and `Store` implement `chalicelib.ports.Database` and `chalicelib.ports.Store`
-(docs/architecture.md, "The store").
+(docs/delivery.md, "The store").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`Idempotency-Key` for a route, in one line (docs/architecture.md, "Idempotency-Key"):
+"""`Idempotency-Key` for a route, in one line (docs/delivery.md, "Idempotency-Key"):
 
     idempotent = idempotency.for_requests(request, lambda: container().idempotency)  # in app.py
 

@@ -1,5 +1,5 @@
 """What becomes of one queue message: the worker's decisions, pure (chalicelib/services/worker.py
-does the I/O around them; docs/architecture.md says where each step lives).
+does the I/O around them; docs/delivery.md says where each step lives).
 
 classify   the message against the event and user it names: dropped, cancelled, skipped, failed,
            early (wait), or undecided (no reason not to send: the ledger or the POST decides)

@@ -1,7 +1,7 @@
 """The worker: one SQS batch in, the webhook called once per due event, PostgreSQL finalised.
 
 Per batch, in this order (each step a method below; the decisions are in domain/fate.py;
-docs/architecture.md, "The worker, top to bottom"):
+docs/delivery.md, "The worker, top to bottom"):
 1. decode each message and read its event and user (one transaction); `classify` drops what
    is stale, cancels what belongs to a deleted user, skips what is older than MAX_EVENT_AGE,
    holds back what came before its event is due; the same transaction extends the lease of

@@ -3,7 +3,7 @@ that alerts the alarm topic at 80 % of actual spend and at 100 % forecast.
 
 Billing metrics live in us-east-1 only, whatever the stack's region, and appear once the
 account has "Receive Billing Alerts" turned on (Billing preferences). The budget covers the
-account: one account per stage, as the README recommends, makes that the stage's spend.
+account: one account per stage, as docs/deploy.md recommends, makes that the stage's spend.
 """
 
 from __future__ import annotations

@@ -101,14 +101,14 @@ def test_every_response_schema_declares_its_fields_closed() -> None:
 
 
 def test_the_late_threshold_is_stated_wherever_late_is_described() -> None:
-    """`late` is easy to misread without its threshold: the document and the README name it."""
+    """`late` is easy to misread without its threshold: the document and docs/delivery.md name it."""
     stated = f"{int(LATE_AFTER.total_seconds() // 60)} minutes"
     document = openapi.document()
     assert stated in document["components"]["schemas"]["Event"]["properties"]["late"]["description"]
     [late] = [p for p in document["paths"]["/events"]["get"]["parameters"] if p["name"] == "late"]
     assert stated in late["description"]
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    time_semantics = readme.split("## Time semantics", 1)[1].split("\n## ", 1)[0]
+    delivery = (Path(__file__).resolve().parents[2] / "docs" / "delivery.md").read_text(encoding="utf-8")
+    time_semantics = delivery.split("## Time semantics", 1)[1].split("\n## ", 1)[0]
     assert f"**Late** means more than {stated} after `targetUtc`" in time_semantics
 
 

@@ -91,7 +91,7 @@ def active(client: Client, user_id: str) -> dict[str, dict[str, Any]]:
 
 
 def assert_error(response: Any, status: int, field: str | None = None) -> dict[str, Any]:
-    """DESIGN.md's error shape, and (for a 400) the field it names."""
+    """The API's one error shape (docs/api.md, "Validation"), and (for a 400) the field it names."""
     assert response.status_code == status, response.body
     assert response.headers["Content-Type"] == "application/json"
     body = response.json_body

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_token_script_runs_as_a_script_and_prints_the_token_last() -> None:
-    """Run from its folder, as the README says, scripts/mint_token.py finds the project."""
+    """Run from its folder, as docs/api.md says, scripts/mint_token.py finds the project."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JWT_", "JWKS_", "AUTH_"))}
     done = subprocess.run(
         [sys.executable, "scripts/mint_token.py", "--role", "service", "--ttl", "120"],

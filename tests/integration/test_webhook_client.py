@@ -157,7 +157,7 @@ def test_path_query_credentials_and_headers_arrive_as_given() -> None:
 
 
 def test_without_a_secret_the_standard_webhooks_id_and_timestamp_still_go_but_no_signature() -> None:
-    """Receivers deduplicate on webhook-id (README, "Receiving webhooks"), signed or not."""
+    """Receivers deduplicate on webhook-id (docs/receiving-webhooks.md), signed or not."""
     receiver = Receiver(lambda head: (OK, False))
     with listening(receiver) as port:
         sender = HttpWebhookSender(f"http://127.0.0.1:{port}/hook", wall_clock=lambda: 1_767_225_600.5)

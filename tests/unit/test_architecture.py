@@ -1,4 +1,4 @@
-"""The rules of docs/architecture.md, checked on the source: arrows point inward only
+"""The rules of docs/delivery.md, checked on the source: arrows point inward only
 (domain ← ports ← services ← api and handlers; adapters implement ports), only the store names
 a query (and the local stack's store each tool query), and importing app.py loads no adapter's
 library."""
@@ -46,7 +46,7 @@ def part_of(module: str) -> str:
     for part in sorted(MAY_IMPORT, key=len, reverse=True):
         if module == part or module.startswith(part + "."):
             return part
-    raise AssertionError(f"{module} is in no layer of docs/architecture.md")
+    raise AssertionError(f"{module} is in no layer of docs/delivery.md")
 
 
 def imports(tree: ast.AST) -> set[str]:

@@ -1,4 +1,4 @@
-"""The README's example receiver: acts once per webhook-id on the team's externalId and
+"""The example receiver of docs/receiving-webhooks.md: acts once per webhook-id on the team's externalId and
 metadata, signed by the app's own signer."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def test_refuses_a_tampered_body_and_a_stale_timestamp(tmp_path: Path) -> None:
 
 
 def test_refuses_an_unsigned_webhook_though_it_carries_an_id_and_a_timestamp(tmp_path: Path) -> None:
-    """What a local stack with WEBHOOK_URL and no WEBHOOK_SECRET sends (README, "Receiving webhooks")."""
+    """What a local stack with WEBHOOK_URL and no WEBHOOK_SECRET sends (docs/receiving-webhooks.md)."""
     raw = json.dumps(BODY).encode()
     sender = HttpWebhookSender("http://127.0.0.1:9/hook", wall_clock=NOW.timestamp)
     headers = sender.headers(Delivery("84ed20ea-0ae0-5bd0-99f8-17f405cd277e", raw))
