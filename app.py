@@ -12,7 +12,18 @@ from typing import Any
 from chalice.app import AuthRequest, AuthResponse, Chalice, CloudWatchEvent, Cron, Request, Response, SQSEvent
 
 from chalicelib import bootstrap, handlers
-from chalicelib.api import auth, cors, endpoints, events, http, idempotency, openapi, schedules, users
+from chalicelib.api import (
+    audiences,
+    auth,
+    cors,
+    endpoints,
+    events,
+    http,
+    idempotency,
+    openapi,
+    schedules,
+    users,
+)
 from chalicelib.api import health as health_check
 
 # Powertools owns the logger named after the service; Chalice adding its own handler to it
@@ -117,6 +128,22 @@ def create_schedule(user_id: str) -> Response:
 @app.route("/user/{user_id}/schedules", methods=["GET"], authorizer=jwt_auth)
 def list_schedules(user_id: str) -> dict[str, Any] | Response:
     return schedules.list_page(container().schedules, context(), user_id, request().query_params)
+
+
+@app.route("/schedules", methods=["POST"], authorizer=jwt_auth)
+@idempotent
+def create_audience_schedule() -> Response:
+    return audiences.create(container().schedules, context(), body())
+
+
+@app.route("/schedules", methods=["GET"], authorizer=jwt_auth)
+def list_all_schedules() -> dict[str, Any] | Response:
+    return audiences.list_page(container().schedules, context(), request().query_params)
+
+
+@app.route("/schedules/{schedule_id}/audience", methods=["GET"], authorizer=jwt_auth)
+def schedule_audience(schedule_id: str) -> dict[str, Any] | Response:
+    return audiences.audience(container().schedules, context(), schedule_id, request().query_params)
 
 
 @app.route("/schedules/{schedule_id}", methods=["GET"], authorizer=jwt_auth)

@@ -264,11 +264,18 @@ class Container:
 
     @_Part
     def sweep_policy(self) -> SweepPolicy:
+        from chalicelib.services.materialiser import AudiencePolicy
         from chalicelib.services.sweeper import SweepPolicy
 
         s = self.settings
+        audiences = AudiencePolicy(s.audience_lookahead, s.audience_batch_size, s.audience_time_budget)
         return SweepPolicy(
-            s.lease, s.sweep_lookahead, s.sweep_batch_size, s.sweep_time_budget, s.sweep_send_concurrency
+            s.lease,
+            s.sweep_lookahead,
+            s.sweep_batch_size,
+            s.sweep_time_budget,
+            s.sweep_send_concurrency,
+            audiences,
         )
 
     @_Part

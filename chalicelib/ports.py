@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
+from chalicelib.domain.audience import Audience, ZoneProgress
 from chalicelib.domain.delivery import Message, Outcome
 from chalicelib.domain.endpoints import Endpoint
-from chalicelib.domain.events import Event, EventFilter
+from chalicelib.domain.events import Event, EventFilter, Status
 from chalicelib.domain.idempotency import IdempotentRequest, KeptResponse, KeyRecord
 from chalicelib.domain.instants import iso_utc
 from chalicelib.domain.schedules import Schedule
@@ -31,6 +32,25 @@ class Claimed:
     target_utc: datetime
     due_utc: datetime
     """When the worker may deliver it: its message is delayed until then."""
+
+
+@dataclass(frozen=True)
+class Materialised:
+    """One batch of an audience zone's members: the last user scanned (the keyset to go on
+    after), how many were scanned, and the events written, claimed, for the sweeper to send."""
+
+    last_user: UUID | None
+    scanned: int
+    claims: list[Claimed]
+
+
+@dataclass(frozen=True)
+class ScheduleFilter:
+    """GET /schedules' filters; None means "any"."""
+
+    audience: bool | None = None
+    event_type: str | None = None
+    status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -191,6 +211,56 @@ class Store(Protocol):
         ...
 
     def set_rates(self, tats: dict[UUID, datetime]) -> None: ...
+
+    # audience schedules (services/audiences.py, services/materialiser.py)
+    def audience_schedules(self) -> list[Schedule]:
+        """The audience schedules that are not paused (active or ended)."""
+        ...
+
+    def list_all_schedules(self, where: ScheduleFilter, limit: int, after: UUID | None) -> list[Schedule]:
+        """GET /schedules: users' and audience schedules in id order, after the id `after`."""
+        ...
+
+    def lock_schedule(self, schedule_id: UUID, *, shared: bool = False) -> Schedule | None:
+        """A schedule that is not deleted, its row locked: to change its events, or `shared`
+        for a sweep's batch of them."""
+        ...
+
+    def user_zones(self) -> list[str]:
+        """The distinct zones of live users."""
+        ...
+
+    def audience_zones(self, audience: Audience) -> list[str]:
+        """The zones where the audience has a member now."""
+        ...
+
+    def audience_progress(self, schedule_id: UUID) -> dict[str, ZoneProgress]: ...
+
+    def save_audience_progress(
+        self, schedule_id: UUID, progress: Sequence[ZoneProgress], now: datetime
+    ) -> None: ...
+
+    def forget_audience_progress(self, schedule_id: UUID) -> None: ...
+
+    def materialise_audience(
+        self, schedule: Schedule, progress: ZoneProgress, limit: int, now: datetime, lease: timedelta
+    ) -> Materialised:
+        """The next `limit` of the zone's members after `progress.after_user` get its current
+        occurrence, unless they have it, as events already claimed (`Event.claim`, leased for
+        `lease` from when each is due)."""
+        ...
+
+    def cancel_schedule_events(self, schedule_id: UUID, now: datetime) -> int:
+        """The schedule's PENDING and PROCESSING events become CANCELLED; how many."""
+        ...
+
+    def count_audience(self, audience: Audience) -> int:
+        """Live users the audience includes now."""
+        ...
+
+    def count_occurrence_events(self, schedule_id: UUID, local_date: date) -> dict[Status, int]:
+        """A local date's events of the schedule, by status."""
+        ...
 
     # the sweeper
     def count_due(self, now: datetime, horizon: datetime) -> int:

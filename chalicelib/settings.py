@@ -135,6 +135,12 @@ class Settings:
     sweep_lookahead: timedelta = timedelta(seconds=150)
     """How far ahead of now a sweep claims (sent with SQS DelaySeconds): it must cover the gap
     to the next run, which EventBridge may fire anywhere in its minute (docs/delivery.md, "The pipeline")."""
+    audience_lookahead: timedelta = timedelta(minutes=10)
+    """How far ahead of now a sweep writes audience schedules' occurrences as claimed events
+    (at most 15 minutes: SQS's longest delay)."""
+    audience_batch_size: int = 5000
+    audience_time_budget: timedelta = timedelta(seconds=20)
+    """The part of a sweep's budget audiences may take; the claims keep the rest."""
     webhook_connect_timeout: float = 2.0
     webhook_read_timeout: float = 5.0
     webhook_concurrency: int = 10
@@ -207,6 +213,9 @@ class Settings:
             sweep_time_budget=_duration(env, "SWEEP_TIME_BUDGET", "50s"),
             sweep_send_concurrency=_positive(env, "SWEEP_SEND_CONCURRENCY", "8"),
             sweep_lookahead=_duration(env, "SWEEP_LOOKAHEAD", "150s"),
+            audience_lookahead=_duration(env, "AUDIENCE_LOOKAHEAD", "10m"),
+            audience_batch_size=_positive(env, "AUDIENCE_BATCH_SIZE", "5000"),
+            audience_time_budget=_duration(env, "AUDIENCE_TIME_BUDGET", "20s"),
             webhook_connect_timeout=_seconds(env, "WEBHOOK_CONNECT_TIMEOUT", "2"),
             webhook_read_timeout=_seconds(env, "WEBHOOK_READ_TIMEOUT", "5"),
             webhook_concurrency=_positive(env, "WEBHOOK_CONCURRENCY", "10"),

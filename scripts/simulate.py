@@ -4,6 +4,7 @@
     .venv/bin/python scripts/simulate.py --users USERS.json --start ISO --end ISO --out REPORT.json
         [--delivery-time HH:MM] [--leap-day mar1|feb28] [--webhook-failure-rate F]
         [--downtime ISO/ISO]... [--seed N] [--aws moto|memory] [--sweep-phase SECONDS]
+        [--schedules SCHEDULES.json]
 
 USERS.json is a JSON array of {firstName, lastName, dateOfBirth, timezone} objects, with an
 optional anniversaryDate, an optional `ref` string echoed back in the report, and optional
@@ -12,6 +13,10 @@ created at --start through the API; the clock then jumps from one instant with w
 next until --end (inclusive). REPORT.json is {"deliveries": [...], "stats": {...}}: every
 request the receiver accepted with a 2xx, in order, with deliveredAt in virtual time (and a
 schedule's scheduleId, occurrence and payload).
+
+SCHEDULES.json is {"schedules": [...]}: POST /schedules bodies (audience schedules, each
+member at their own local time), created at --start after the users; their deliveries are
+reported as a user's schedule's are, with the user's `ref`.
 
 Exit status: 0 when the report is written, 1 when it is written but shows a duplicate
 delivery or a signature the receiver could not verify, 2 for bad arguments or input.
@@ -97,6 +102,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--leap-day", choices=[p.value for p in LeapDayPolicy], default="mar1")
     p.add_argument("--webhook-failure-rate", type=rate, default=0.0, help="fraction answered 503")
     p.add_argument("--downtime", type=window, action="append", default=[], help="START/END; repeatable")
+    p.add_argument("--schedules", type=Path, help="a JSON object whose schedules are POST /schedules bodies")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--aws", choices=["moto", "memory"], default="moto")
     p.add_argument(
@@ -113,6 +119,16 @@ def load_users(path: Path) -> list[dict[str, Any]]:
         if "ref" in user and not isinstance(user["ref"], str):
             raise SimulationError(f"user #{position}: ref must be a string")
     return users
+
+
+def load_schedules(path: Path | None) -> list[dict[str, Any]]:
+    if path is None:
+        return []
+    found = json.loads(path.read_text())
+    schedules = found.get("schedules") if isinstance(found, dict) else None
+    if not isinstance(schedules, list) or not all(isinstance(s, dict) for s in schedules):
+        raise SimulationError(f"{path} must hold a JSON object whose schedules is an array of objects")
+    return schedules
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             aws=args.aws,
             sweep_phase=args.sweep_phase,
+            schedules=load_schedules(args.schedules),
         )
         result = simulate(config)
     except (SimulationError, OSError, ValueError) as exc:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import fields as dataclass_fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
@@ -25,6 +25,7 @@ from psycopg_pool import ConnectionPool
 
 from chalicelib.adapters.sql_files import queries
 from chalicelib.domain import recurrence
+from chalicelib.domain.audience import Audience, ZoneProgress
 from chalicelib.domain.delivery import Message
 from chalicelib.domain.endpoints import (
     TARGET_FIELD,
@@ -37,12 +38,12 @@ from chalicelib.domain.endpoints import (
 from chalicelib.domain.errors import Conflict, FieldError, Unavailable
 from chalicelib.domain.events import LATE_AFTER, Event, EventFilter, Status
 from chalicelib.domain.idempotency import IdempotentRequest, KeptResponse, KeyRecord
-from chalicelib.domain.planner import DstPolicy, Gap, Overlap, Rule
+from chalicelib.domain.planner import DstPolicy, Gap, Occurrence, Overlap, Rule
 from chalicelib.domain.recurrence import InvalidDate
 from chalicelib.domain.schedules import Schedule, ScheduleFields, ScheduleStatus
 from chalicelib.domain.series import KnownEvent
 from chalicelib.domain.users import User, UserFields
-from chalicelib.ports import Claimed, FinishedBatch, PlanningReads
+from chalicelib.ports import Claimed, FinishedBatch, Materialised, PlanningReads, ScheduleFilter
 
 _CONSTRAINT_MESSAGES = {
     "events_one_per_occurrence": "an event for this user, type and occurrence already exists",
@@ -353,6 +354,94 @@ class Store:
         if tats:
             self.run("set_rates", ids=list(tats), tats=list(tats.values()))
 
+    # audience schedules
+    def audience_schedules(self) -> list[Schedule]:
+        return [_schedule(r) for r in self._all("audience_schedules")]
+
+    def list_all_schedules(self, where: ScheduleFilter, limit: int, after: UUID | None) -> list[Schedule]:
+        rows = self._all(
+            "list_all_schedules",
+            audience=where.audience,
+            event_type=where.event_type,
+            status=where.status,
+            after=after,
+            limit=limit,
+        )
+        return [_schedule(r) for r in rows]
+
+    def lock_schedule(self, schedule_id: UUID, *, shared: bool = False) -> Schedule | None:
+        row = self._one("lock_schedule_shared" if shared else "lock_schedule", id=schedule_id)
+        return _schedule(row) if row else None
+
+    def user_zones(self) -> list[str]:
+        return [r["timezone"] for r in self._all("user_zones")]
+
+    def audience_zones(self, audience: Audience) -> list[str]:
+        return [r["timezone"] for r in self._all("audience_zones", metadata=_metadata_param(audience))]
+
+    def audience_progress(self, schedule_id: UUID) -> dict[str, ZoneProgress]:
+        rows = self._all("audience_progress", schedule_id=schedule_id)
+        return {r["timezone"]: _progress(r) for r in rows}
+
+    def save_audience_progress(
+        self, schedule_id: UUID, progress: Sequence[ZoneProgress], now: datetime
+    ) -> None:
+        if not progress:
+            return
+        self.run(
+            "save_audience_progress",
+            schedule_id=schedule_id,
+            now=now,
+            zones=[p.timezone for p in progress],
+            throughs=[p.through for p in progress],
+            dates=[p.current.local_date if p.current else None for p in progress],
+            targets=[p.current.target_utc if p.current else None for p in progress],
+            after=[p.after_user for p in progress],
+        )
+
+    def forget_audience_progress(self, schedule_id: UUID) -> None:
+        self.run("forget_audience_progress", schedule_id=schedule_id)
+
+    def materialise_audience(
+        self, schedule: Schedule, progress: ZoneProgress, limit: int, now: datetime, lease: timedelta
+    ) -> Materialised:
+        assert progress.current is not None
+        rows = self._all(
+            "materialise_audience",
+            schedule_id=schedule.id,
+            event_type=schedule.event_type,
+            metadata=_metadata_param(schedule.audience),
+            timezone=progress.timezone,
+            local_date=progress.current.local_date,
+            target_utc=progress.current.target_utc,
+            after=progress.after_user,
+            limit=limit,
+            now=now,
+            lease=lease,
+            late_after=LATE_AFTER,
+        )
+        claims = [
+            Claimed(
+                Message(r["id"], r["version"], r["idempotency_key"]),
+                _utc(r["target_utc"]),
+                _utc(r["due_utc"]),
+            )
+            for r in rows
+            if r["id"] is not None
+        ]
+        return Materialised(rows[0]["last_user"], int(rows[0]["scanned"]), claims)
+
+    def cancel_schedule_events(self, schedule_id: UUID, now: datetime) -> int:
+        return self.run("cancel_schedule_events", schedule_id=schedule_id, now=now)
+
+    def count_audience(self, audience: Audience) -> int:
+        row = self._one("count_audience", metadata=_metadata_param(audience))
+        return int(row["n"]) if row else 0
+
+    def count_occurrence_events(self, schedule_id: UUID, local_date: date) -> dict[Status, int]:
+        rows = self._all("count_occurrence_events", schedule_id=schedule_id, local_date=local_date)
+        return {Status(r["status"]): int(r["n"]) for r in rows}
+
     # the sweeper
     def count_due(self, now: datetime, horizon: datetime) -> int:
         row = self._one("count_due", now=now, horizon=horizon)
@@ -576,6 +665,7 @@ def _schedule_params(schedule: Schedule) -> dict[str, Any]:
         "version": schedule.version,
         "created_at": schedule.created_at,
         "updated_at": schedule.updated_at,
+        "audience": Jsonb(fields.audience.as_json()) if fields.audience else None,
     }
 
 
@@ -618,7 +708,9 @@ def _schedule(row: dict[str, Any]) -> Schedule:
         invalid=InvalidDate(row["invalid_date"]),
         dst=DstPolicy(Gap(row["dst_gap"]), Overlap(row["dst_overlap"])),
     )
-    fields = ScheduleFields(row["event_type"], rule, row["payload"], row["timezone"])
+    fields = ScheduleFields(
+        row["event_type"], rule, row["payload"], row["timezone"], _audience(row.get("audience"))
+    )
     return Schedule(
         id=row["id"],
         user_id=row["user_id"],
@@ -684,6 +776,21 @@ def _endpoint(row: dict[str, Any]) -> Endpoint:
         failing_since=_utc(row["failing_since"]),
         disabled_at=_utc(row["disabled_at"]),
     )
+
+
+def _audience(stored: dict[str, Any] | None) -> Audience | None:
+    if stored is None:
+        return None
+    return Audience(stored.get("metadata"))
+
+
+def _metadata_param(audience: Audience | None) -> Jsonb | None:
+    return Jsonb(audience.metadata) if audience is not None and audience.metadata is not None else None
+
+
+def _progress(row: dict[str, Any]) -> ZoneProgress:
+    current = Occurrence(row["local_date"], _utc(row["target_utc"])) if row["local_date"] else None
+    return ZoneProgress(row["schedule_id"], row["timezone"], _utc(row["through"]), current, row["after_user"])
 
 
 def _utc(value: Any) -> Any:

@@ -103,7 +103,7 @@ def require(caller: Principal, action: Action, owner: UUID | None = None) -> Non
 
 
 def require_owned(
-    caller: Principal, action: Action, load: Callable[[], T], owner_of: Callable[[T], UUID]
+    caller: Principal, action: Action, load: Callable[[], T], owner_of: Callable[[T], UUID | None]
 ) -> T:
     """For a record whose owner is known only once loaded (an event): a caller that may see only
     its own gets the same 403 for another user's record as for one that does not exist."""

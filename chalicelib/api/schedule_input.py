@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from chalicelib.api.user_input import json_object
+from chalicelib.domain.audience import Audience
 from chalicelib.domain.errors import FieldError, ValidationError
 from chalicelib.domain.planner import DstPolicy, Gap, Overlap, Rule
 from chalicelib.domain.recurrence import InvalidDate, Recurrence, RuleError, parse
@@ -22,6 +23,10 @@ from chalicelib.domain.zones import is_known_zone
 
 FIELDS = ("eventType", "payload", "start", "time", "timezone", "recurrence", "invalidDate", "dst")
 REQUIRED = ("eventType", "start", "time")
+AUDIENCE_FIELDS = (*(name for name in FIELDS if name != "timezone"), "audience")
+"""POST /schedules: a user's schedule's fields but `timezone` (always each user's own), and
+the audience."""
+AUDIENCE_REQUIRED = (*REQUIRED, "audience")
 DST_FIELDS = ("gap", "overlap")
 EARLIEST_START = date(1900, 1, 1)
 LATEST_START = date(2999, 12, 31)
@@ -32,10 +37,19 @@ _TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 
 def parse_new_schedule(payload: Any) -> ScheduleFields:
     """POST /user/{id}/schedules: eventType, start and time required, the rest defaulted."""
+    return _parse(payload, FIELDS, REQUIRED)
+
+
+def parse_new_audience_schedule(payload: Any) -> ScheduleFields:
+    """POST /schedules: eventType, start, time and audience required, the rest defaulted."""
+    return _parse(payload, AUDIENCE_FIELDS, AUDIENCE_REQUIRED)
+
+
+def _parse(payload: Any, known: tuple[str, ...], required: tuple[str, ...]) -> ScheduleFields:
     if not isinstance(payload, dict):
         raise ValidationError.single("body", "must be a JSON object")
-    errors = [FieldError(name, "is not a known field") for name in payload if name not in FIELDS]
-    errors += [FieldError(name, "is required") for name in REQUIRED if payload.get(name) is None]
+    errors = [FieldError(name, "is not a known field") for name in payload if name not in known]
+    errors += [FieldError(name, "is required") for name in required if payload.get(name) is None]
     values: dict[str, Any] = {}
     for name, parse_field in _PARSERS.items():
         if payload.get(name) is not None:
@@ -54,7 +68,9 @@ def parse_new_schedule(payload: Any) -> ScheduleFields:
         invalid=values.get("invalidDate", InvalidDate.OMIT),
         dst=values.get("dst", DstPolicy()),
     )
-    return ScheduleFields(values["eventType"], rule, values.get("payload", {}), values.get("timezone"))
+    return ScheduleFields(
+        values["eventType"], rule, values.get("payload", {}), values.get("timezone"), values.get("audience")
+    )
 
 
 def parse_schedule_patch(patch: Any, current: ScheduleFields) -> ScheduleFields:
@@ -71,7 +87,9 @@ def parse_schedule_patch(patch: Any, current: ScheduleFields) -> ScheduleFields:
     except RecursionError:  # a payload nested hundreds deep: bad input, not a 500
         raise ValidationError.single("payload", "is nested too deeply") from None
     try:
-        fields = parse_new_schedule(merged)
+        fields = _parse(
+            merged, *((AUDIENCE_FIELDS, AUDIENCE_REQUIRED) if current.audience else (FIELDS, REQUIRED))
+        )
     except ValidationError as exc:
         raise ValidationError(errors + exc.details) from None
     if errors:
@@ -95,7 +113,7 @@ def parse_catch_up(payload: Any) -> CatchUp:
 def as_input(fields: ScheduleFields) -> dict[str, Any]:
     """The schedule as a POST body that would create it: what a merge patch applies to."""
     rule = fields.rule
-    return {
+    common = {
         "eventType": fields.event_type,
         "payload": fields.payload,
         "start": rule.start.isoformat(),
@@ -105,6 +123,10 @@ def as_input(fields: ScheduleFields) -> dict[str, Any]:
         "invalidDate": rule.invalid.value,
         "dst": {"gap": rule.dst.gap.value, "overlap": rule.dst.overlap.value},
     }
+    if fields.audience is not None:
+        del common["timezone"]
+        common["audience"] = fields.audience.as_json()
+    return common
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -191,6 +213,28 @@ def _dst(value: Any) -> DstPolicy:
     return DstPolicy(Gap(gap or Gap.SHIFT), Overlap(overlap or Overlap.FIRST))
 
 
+def _audience(value: Any) -> Audience:
+    """{"all": true}, or {"metadata": {...}}: the users whose metadata contains that object."""
+    shape = 'must be {"all": true} or {"metadata": {...}}'
+    if not isinstance(value, dict) or len(value) != 1:
+        raise ValueError(shape)
+    errors = [
+        FieldError(f"audience.{name}", "is not a known field")
+        for name in value
+        if name not in ("all", "metadata")
+    ]
+    if errors:
+        raise ValidationError(errors)
+    if "all" in value:
+        if value["all"] is not True:
+            raise ValidationError.single("audience.all", "must be true (or give metadata instead)")
+        return Audience()
+    try:
+        return Audience(json_object(value["metadata"]))
+    except ValueError as exc:
+        raise ValidationError.single("audience.metadata", str(exc)) from None
+
+
 _PARSERS = {
     "eventType": _event_type,
     "payload": json_object,
@@ -200,4 +244,5 @@ _PARSERS = {
     "recurrence": _recurrence,
     "invalidDate": _invalid_date,
     "dst": _dst,
+    "audience": _audience,
 }

@@ -18,7 +18,7 @@ from chalicelib.api import http
 from chalicelib.api.auth import principal, require, require_owned
 from chalicelib.api.events import parse_instant
 from chalicelib.api.schedule_input import parse_catch_up, parse_new_schedule, parse_schedule_patch
-from chalicelib.api.serializers import occurrence_json, schedule_json
+from chalicelib.api.serializers import local_occurrence_json, occurrence_json, schedule_json
 from chalicelib.api.users import Context
 from chalicelib.domain.access import Action
 from chalicelib.domain.errors import ValidationError
@@ -34,6 +34,7 @@ DEFAULT_PREVIEW = 10
 def _owned(service: Schedules, context: Context, schedule_id: str, action: Action) -> UUID:
     sid = http.parse_id(schedule_id)
     require_owned(principal(context), action, lambda: service.owner_of(sid), lambda owner: owner)
+    # An audience schedule's owner is None: only a caller that may act on any schedule gets here.
     return sid
 
 
@@ -113,6 +114,10 @@ def occurrences(
 ) -> dict[str, Any] | Response:
     sid = _owned(service, context, schedule_id, Action.PREVIEW_SCHEDULE)
     after, limit = parse_preview(query, service.now())
+    schedule = service.read(sid)
+    if schedule.audience is not None:  # local dates, each with its span over the zones
+        local = service.preview_audience(schedule, after, limit)
+        return {"items": [local_occurrence_json(o, schedule.rule.at) for o in local]}
     timezone, found = service.preview_in_zone(sid, after, limit)
     return {"items": [occurrence_json(o, timezone) for o in found]}
 

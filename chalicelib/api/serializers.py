@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Any
 
+from chalicelib.domain.audience import LocalOccurrence
 from chalicelib.domain.endpoints import Endpoint, Secret
 from chalicelib.domain.events import Event
 from chalicelib.domain.instants import iso_local, iso_utc
@@ -49,7 +51,10 @@ def event_json(event: Event) -> dict[str, Any]:
 
 
 def schedule_json(view: ScheduleView) -> dict[str, Any]:
+    if view.schedule.audience is not None:
+        return audience_schedule_json(view)
     schedule, rule = view.schedule, view.schedule.rule
+    assert view.timezone is not None
     return {
         "id": str(schedule.id),
         "userId": str(schedule.user_id),
@@ -67,6 +72,41 @@ def schedule_json(view: ScheduleView) -> dict[str, Any]:
         "createdAt": iso_utc(schedule.created_at),
         "updatedAt": iso_utc(schedule.updated_at),
         "version": schedule.version,
+    }
+
+
+def audience_schedule_json(view: ScheduleView) -> dict[str, Any]:
+    """`audience` instead of `userId` and `timezone`; `nextOccurrence` the earliest of its
+    zones' next occurrences (`targetLocal` in that zone), `nextLocal` its local date and time."""
+    schedule, rule = view.schedule, view.schedule.rule
+    assert schedule.audience is not None
+    upcoming = view.next
+    return {
+        "id": str(schedule.id),
+        "audience": schedule.audience.as_json(),
+        "eventType": schedule.event_type,
+        "payload": schedule.fields.payload,
+        "start": rule.start.isoformat(),
+        "time": rule.at.strftime("%H:%M"),
+        "recurrence": rule.recurrence.text() if rule.recurrence else None,
+        "invalidDate": rule.invalid.value,
+        "dst": {"gap": rule.dst.gap.value, "overlap": rule.dst.overlap.value},
+        "status": schedule.status.value,
+        "nextOccurrence": occurrence_json(upcoming, view.timezone) if upcoming and view.timezone else None,
+        "nextLocal": f"{upcoming.local_date.isoformat()}T{rule.at.strftime('%H:%M')}" if upcoming else None,
+        "createdAt": iso_utc(schedule.created_at),
+        "updatedAt": iso_utc(schedule.updated_at),
+        "version": schedule.version,
+    }
+
+
+def local_occurrence_json(occurrence: LocalOccurrence, at: time) -> dict[str, Any]:
+    return {
+        "localDate": occurrence.local_date.isoformat(),
+        "localTime": at.strftime("%H:%M"),
+        "firstUtc": iso_utc(occurrence.first_utc),
+        "lastUtc": iso_utc(occurrence.last_utc),
+        "zones": occurrence.zones,
     }
 
 

@@ -46,6 +46,10 @@ class Action(StrEnum):
     PREVIEW_SCHEDULE = "preview_schedule"
     MANAGE_ENDPOINTS = "manage_endpoints"
     """Create, read, change, delete endpoints and read or rotate their secrets: admin only."""
+    CREATE_AUDIENCE_SCHEDULE = "create_audience_schedule"
+    LIST_ALL_SCHEDULES = "list_all_schedules"
+    """Every schedule, users' and audiences'."""
+    COUNT_AUDIENCE = "count_audience"
 
 
 # What a role may do to any record, and what it may do only to records its subject owns.

@@ -65,6 +65,13 @@ def idempotency_key(
     return str(uuid.uuid5(_KEY_NAMESPACE, f"{user_id}/{series}/{occurrence_date.isoformat()}"))
 
 
+def audience_key(user_id: UUID, schedule_id: UUID, occurrence_date: date) -> str:
+    """One key per (user, audience schedule, local date): a name-based UUID over MD5 (version
+    3), so that PostgreSQL, which has MD5 and not SHA-1 built in, writes the same key when the
+    sweeper materialises a zone's users in one statement (the audience_event_key function)."""
+    return str(uuid.uuid3(_KEY_NAMESPACE, f"{user_id}/audience/{schedule_id}/{occurrence_date.isoformat()}"))
+
+
 def is_late(target_utc: datetime, at: datetime) -> bool:
     return at - target_utc > LATE_AFTER
 
@@ -112,7 +119,9 @@ class Event:
         timezone: str,
         now: datetime,
         schedule_id: UUID | None = None,
+        key: str | None = None,
     ) -> Event:
+        """`key`: the occurrence's idempotency key when its series has its own (an audience)."""
         return cls(
             id=uuid.uuid4(),
             user_id=user_id,
@@ -121,7 +130,7 @@ class Event:
             target_utc=occurrence.target_utc,
             due_utc=occurrence.target_utc,
             timezone=timezone,
-            idempotency_key=idempotency_key(user_id, event_type, occurrence.local_date, schedule_id),
+            idempotency_key=key or idempotency_key(user_id, event_type, occurrence.local_date, schedule_id),
             status=Status.PENDING,
             version=1,
             attempts=0,
@@ -152,7 +161,9 @@ class Event:
             raise IllegalTransition(f"only a PROCESSING event can be deferred, not {self.status}")
         return replace(self, attempts=attempts, lease_until=lease_until, updated_at=now, unsent=False)
 
-    def reschedule(self, occurrence: Occurrence, timezone: str, now: datetime) -> Event:
+    def reschedule(
+        self, occurrence: Occurrence, timezone: str, now: datetime, key: str | None = None
+    ) -> Event:
         if self.status not in ACTIVE:
             raise IllegalTransition(f"a {self.status} event cannot be rescheduled")
         return self._to(
@@ -162,9 +173,8 @@ class Event:
             target_utc=occurrence.target_utc,
             due_utc=occurrence.target_utc,
             timezone=timezone,
-            idempotency_key=idempotency_key(
-                self.user_id, self.event_type, occurrence.local_date, self.schedule_id
-            ),
+            idempotency_key=key
+            or idempotency_key(self.user_id, self.event_type, occurrence.local_date, self.schedule_id),
             lease_until=None,
             late=False,
         )

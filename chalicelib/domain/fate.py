@@ -22,7 +22,7 @@ from chalicelib.domain import event_types
 from chalicelib.domain.delivery import Message, Outcome, Verdict
 from chalicelib.domain.events import Event, Status
 from chalicelib.domain.instants import iso_local, iso_utc
-from chalicelib.domain.schedules import Schedule
+from chalicelib.domain.schedules import Schedule, ScheduleStatus
 from chalicelib.domain.users import User
 
 
@@ -115,6 +115,11 @@ def classify(
     if event.schedule_id is not None:
         if schedule is None:
             return Fate.CANCELLED, "the schedule was deleted"
+        if schedule.audience is not None:  # membership is decided when the occurrence comes
+            if schedule.status is ScheduleStatus.PAUSED:
+                return Fate.CANCELLED, "the audience schedule is paused"
+            if not schedule.audience.includes(user.metadata):
+                return Fate.CANCELLED, "the user is no longer in the schedule's audience"
     elif event.event_type not in event_types.REGISTRY:
         return Fate.FAILED, f"unknown event type {event.event_type!r}"
     if now - event.due_utc > max_event_age:

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from chalicelib.domain import event_types
@@ -15,6 +15,9 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.planner import Occurrence, Rule
 from chalicelib.domain.series import Series
 from chalicelib.domain.users import User
+
+if TYPE_CHECKING:
+    from chalicelib.domain.audience import Audience
 
 EVENT_TYPE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 MAX_CATCH_UP = 100
@@ -50,12 +53,16 @@ class ScheduleFields:
     payload: dict[str, Any]
     timezone: str | None = None
     """An IANA zone, or None to follow the user's."""
+    audience: Audience | None = None
+    """An audience schedule's users (it has no user of its own, and always follows each
+    user's zone)."""
 
 
 @dataclass(frozen=True)
 class Schedule:
     id: UUID
-    user_id: UUID
+    user_id: UUID | None
+    """None for an audience schedule."""
     fields: ScheduleFields
     status: ScheduleStatus
     version: int
@@ -71,11 +78,29 @@ class Schedule:
     def rule(self) -> Rule:
         return self.fields.rule
 
+    @property
+    def audience(self) -> Audience | None:
+        return self.fields.audience
+
     def timezone_for(self, user: User) -> str:
         return self.fields.timezone or user.timezone
 
     def series(self, user: User) -> Series:
-        return Series(user.id, self.event_type, self.rule, self.timezone_for(user), self.id, self.created_at)
+        return Series(
+            user.id,
+            self.event_type,
+            self.rule,
+            self.timezone_for(user),
+            self.id,
+            self.created_at,
+            audience=self.audience is not None,
+        )
+
+    def reaches(self, user: User) -> bool:
+        """The user's own schedule, or an audience schedule whose audience includes the user."""
+        if self.audience is None:
+            return self.user_id == user.id
+        return self.audience.includes(user.metadata)
 
     def _to(self, now: datetime, **changes: Any) -> Schedule:
         return replace(self, version=self.version + 1, updated_at=now, **changes)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
-from chalicelib.domain.events import ACTIVE, Event, Status
+from chalicelib.domain.events import ACTIVE, Event, Status, audience_key
 from chalicelib.domain.planner import Occurrence, Rule, next_occurrence, occurrence_on
 
 PLANNING_MARGIN = timedelta(days=4)
@@ -65,6 +65,9 @@ class Series:
     schedule_id: UUID | None = None
     not_before: datetime | None = None
     """A schedule's creation: it never delivers an occurrence from before it."""
+    audience: bool = False
+    """An audience schedule's series for one of its users: its keys are `audience_key`s, and
+    one user's rule running out does not end the schedule (other zones may have more)."""
 
     @property
     def key(self) -> SeriesKey:
@@ -76,7 +79,14 @@ class Series:
         return next_occurrence(self.rule, self.timezone, after, frozenset(taken))
 
     def event(self, occurrence: Occurrence, now: datetime) -> Event:
-        return Event.new(self.user_id, self.event_type, occurrence, self.timezone, now, self.schedule_id)
+        key = self.key_for(occurrence.local_date)
+        return Event.new(self.user_id, self.event_type, occurrence, self.timezone, now, self.schedule_id, key)
+
+    def key_for(self, day: date) -> str | None:
+        """The occurrence's own key, for an audience; None: the event's usual one."""
+        if self.audience and self.schedule_id is not None:
+            return audience_key(self.user_id, self.schedule_id, day)
+        return None
 
     def taken(self, known: Iterable[KnownEvent]) -> set[date]:
         """This series' dates that have an event; a CANCELLED one takes no date."""
@@ -138,7 +148,7 @@ def reconcile(
             occurrence = s.next(now, taken[s.key])
             if occurrence is not None:
                 changes.insert.append(s.event(occurrence, now))
-            elif s.schedule_id is not None:
+            elif s.schedule_id is not None and not s.audience:
                 changes.ended.add(s.schedule_id)
             continue
         current = events[-1]  # earlier ones are a resumed schedule's catch-up, due now
@@ -147,13 +157,14 @@ def reconcile(
         occurrence = s.next(now, taken[s.key] - {current.occurrence_date})
         if occurrence is None:
             changes.save.append((current.cancel(now), current.version))
-            if s.schedule_id is not None and len(events) == 1:
+            if s.schedule_id is not None and not s.audience and len(events) == 1:
                 changes.ended.add(s.schedule_id)
         elif (occurrence.local_date, occurrence.target_utc) != (
             current.occurrence_date,
             current.target_utc,
         ) or (current.timezone != s.timezone):
-            changes.save.append((current.reschedule(occurrence, s.timezone, now), current.version))
+            moved = current.reschedule(occurrence, s.timezone, now, s.key_for(occurrence.local_date))
+            changes.save.append((moved, current.version))
     return changes
 
 
@@ -179,7 +190,7 @@ def following(
             continue
         occurrence = s.next(event.target_utc, taken[key])
         if occurrence is None:
-            if s.schedule_id is not None:
+            if s.schedule_id is not None and not s.audience:
                 changes.ended.add(s.schedule_id)
             continue
         new = s.event(occurrence, now)

@@ -101,7 +101,8 @@ def _write(
                 results[index] = Result(index, status, current.id)
         if len(store.insert_users(new_users, now)) != len(new_users):
             raise _Raced()  # rolls the chunk back; the next attempt reads the winner's users
-        store.insert_events([e for user in new_users for e in first_events(builtins, user, now)])
+        audiences = store.audience_schedules() if new_users else []
+        store.insert_events([e for user in new_users for e in first_events(builtins, user, now, audiences)])
     return results
 
 

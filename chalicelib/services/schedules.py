@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
+from chalicelib.domain.audience import LocalOccurrence
 from chalicelib.domain.builtins import BuiltIns
 from chalicelib.domain.errors import NotFound, ValidationError
 from chalicelib.domain.events import ACTIVE, Event
@@ -18,7 +19,8 @@ from chalicelib.domain.schedules import CatchUp, Schedule, ScheduleFields, Sched
 from chalicelib.domain.series import PLANNING_MARGIN, Series
 from chalicelib.domain.users import User
 from chalicelib.domain.zones import zone
-from chalicelib.ports import Clock, Database, Store
+from chalicelib.ports import Clock, Database, ScheduleFilter, Store
+from chalicelib.services import audiences
 from chalicelib.services.scheduling import cancel_events, sync_user
 
 MAX_PREVIEW = 1000
@@ -26,10 +28,11 @@ MAX_PREVIEW = 1000
 
 @dataclass(frozen=True)
 class ScheduleView:
-    """A schedule as the API shows it: with its zone in force and its next occurrence."""
+    """A schedule as the API shows it: with its zone in force and its next occurrence (an
+    audience schedule's: the earliest in its zones, in the zone `timezone`)."""
 
     schedule: Schedule
-    timezone: str
+    timezone: str | None
     next: Occurrence | None
 
 
@@ -53,16 +56,48 @@ def create_schedule(
         return _view(store, schedule, user)
 
 
-def get_schedule(db: Database, schedule_id: UUID) -> ScheduleView:
+def create_audience_schedule(db: Database, clock: Clock, fields: ScheduleFields) -> ScheduleView:
+    schedule = audiences.create(db, clock, fields)
+    with db.transaction() as store:
+        return _audience_view(store, schedule, clock.now())
+
+
+def get_schedule(db: Database, clock: Clock, schedule_id: UUID) -> ScheduleView:
     with db.transaction() as store:
         schedule = _found(store.get_schedule(schedule_id))
+        if schedule.user_id is None:
+            return _audience_view(store, schedule, clock.now())
         return _view(store, schedule, _user(store, schedule.user_id))
 
 
-def owner_of(db: Database, schedule_id: UUID) -> UUID:
-    """The schedule's user, for the access check before anything else is read."""
+def read_schedule(db: Database, schedule_id: UUID) -> Schedule:
+    with db.transaction() as store:
+        return _found(store.get_schedule(schedule_id))
+
+
+def owner_of(db: Database, schedule_id: UUID) -> UUID | None:
+    """The schedule's user (None: an audience schedule), for the access check before anything
+    else is read."""
     with db.transaction() as store:
         return _found(store.get_schedule(schedule_id)).user_id
+
+
+def list_all(
+    db: Database, clock: Clock, where: ScheduleFilter, limit: int, after: UUID | None
+) -> SchedulePage:
+    """GET /schedules: users' and audience schedules together, in id order."""
+    now = clock.now()
+    with db.transaction() as store:
+        found = store.list_all_schedules(where, limit, after)
+        users = store.users_by_ids({s.user_id for s in found if s.user_id is not None})
+        mine = [s for s in found if s.user_id is not None and s.user_id in users]
+        views = {v.schedule.id: v for v in _views(store, mine, users)}
+        for s in found:
+            if s.user_id is None:
+                views[s.id] = _audience_view(store, s, now)
+    return SchedulePage(
+        [views[s.id] for s in found if s.id in views], found[-1].id if len(found) == limit else None
+    )
 
 
 def list_for_user(db: Database, user_id: UUID, limit: int, after: UUID | None) -> SchedulePage:
@@ -82,6 +117,10 @@ def change_schedule(
 ) -> ScheduleView:
     """PATCH: the pending occurrence moves in place (or is cancelled, or a new one planned)."""
     now = clock.now()
+    if _is_audience(db, schedule_id):
+        changed = audiences.change(db, clock, schedule_id, change)
+        with db.transaction() as store:
+            return _audience_view(store, changed, now)
     with db.transaction() as store:
         current, user = _locked(store, schedule_id)
         changed = current.change(change(current.fields), now)
@@ -96,6 +135,9 @@ def delete_schedule(db: Database, clock: Clock, schedule_id: UUID) -> None:
     """Its pending occurrence is cancelled (a message already queued for it is dropped); its
     delivered history stays readable through /events."""
     now = clock.now()
+    if _is_audience(db, schedule_id):
+        audiences.delete(db, clock, schedule_id)
+        return
     with db.transaction() as store:
         schedule, _ = _locked(store, schedule_id)
         cancel_events(store, _coming(store, schedule), now)
@@ -105,6 +147,10 @@ def delete_schedule(db: Database, clock: Clock, schedule_id: UUID) -> None:
 def pause_schedule(db: Database, clock: Clock, schedule_id: UUID) -> ScheduleView:
     """Nothing is delivered while paused: the pending occurrence is cancelled."""
     now = clock.now()
+    if _is_audience(db, schedule_id):
+        paused = audiences.pause(db, clock, schedule_id)
+        with db.transaction() as store:
+            return _audience_view(store, paused, now)
     with db.transaction() as store:
         schedule, user = _locked(store, schedule_id)
         paused = schedule.pause(now)
@@ -119,6 +165,10 @@ def resume_schedule(
     """The occurrences missed while paused are delivered (late) or recorded as SKIPPED, as
     `how` says; then the next one is planned as usual."""
     now = clock.now()
+    if _is_audience(db, schedule_id):
+        resumed = audiences.resume(db, clock, schedule_id, how)
+        with db.transaction() as store:
+            return _audience_view(store, resumed, now)
     with db.transaction() as store:
         schedule, user = _locked(store, schedule_id)
         resumed = schedule.resume(now)
@@ -150,6 +200,8 @@ def preview_in_zone(
     whose event is still coming (PENDING, PROCESSING) is shown: it will be delivered."""
     with db.transaction() as store:
         schedule = _found(store.get_schedule(schedule_id))
+        if schedule.user_id is None:
+            raise NotFound("no schedule with that id")  # an audience's: audiences.preview
         user = _user(store, schedule.user_id)
         series = schedule.series(user)
         start = max(after, schedule.created_at)
@@ -167,6 +219,18 @@ def _found(schedule: Schedule | None) -> Schedule:
     return schedule
 
 
+def _is_audience(db: Database, schedule_id: UUID) -> bool:
+    with db.transaction() as store:
+        return _found(store.get_schedule(schedule_id)).user_id is None
+
+
+def _audience_view(store: Store, schedule: Schedule, now: datetime) -> ScheduleView:
+    upcoming = audiences.next_of(store, schedule, now)
+    if upcoming is None:
+        return ScheduleView(schedule, None, None)
+    return ScheduleView(schedule, upcoming.timezone, upcoming.occurrence)
+
+
 def _user(store: Store, user_id: UUID, *, lock: bool = False) -> User:
     user = store.get_user(user_id, lock=lock)
     if user is None:
@@ -177,6 +241,8 @@ def _user(store: Store, user_id: UUID, *, lock: bool = False) -> User:
 def _locked(store: Store, schedule_id: UUID) -> tuple[Schedule, User]:
     """The schedule and its user, the user's lock held (taken first, as everywhere)."""
     user_id = _found(store.get_schedule(schedule_id)).user_id
+    if user_id is None:  # became an audience's? never: a schedule's kind is for good
+        raise NotFound("no schedule with that id")
     user = _user(store, user_id, lock=True)
     return _found(store.get_schedule(schedule_id)), user  # read again, under the lock
 
@@ -191,12 +257,14 @@ def _views(store: Store, schedules: list[Schedule], users: dict[UUID, User]) -> 
     for s in schedules:
         event = coming.get(s.id)
         upcoming = Occurrence(event.occurrence_date, event.target_utc) if event else None
+        assert s.user_id is not None
         views.append(ScheduleView(s, s.timezone_for(users[s.user_id]), upcoming))
     return views
 
 
 def _coming(store: Store, schedule: Schedule) -> list[Event]:
     """The schedule's PENDING and PROCESSING events, locked."""
+    assert schedule.user_id is not None
     return [e for e in store.active_events_for_user(schedule.user_id) if e.schedule_id == schedule.id]
 
 
@@ -247,14 +315,29 @@ class Schedules:
     def now(self) -> datetime:
         return self.clock.now()
 
-    def owner_of(self, schedule_id: UUID) -> UUID:
+    def owner_of(self, schedule_id: UUID) -> UUID | None:
         return owner_of(self.db, schedule_id)
+
+    def read(self, schedule_id: UUID) -> Schedule:
+        return read_schedule(self.db, schedule_id)
+
+    def create_audience(self, fields: ScheduleFields) -> ScheduleView:
+        return create_audience_schedule(self.db, self.clock, fields)
+
+    def list_all(self, where: ScheduleFilter, limit: int, after: UUID | None) -> SchedulePage:
+        return list_all(self.db, self.clock, where, limit, after)
+
+    def preview_audience(self, schedule: Schedule, after: datetime, limit: int) -> list[LocalOccurrence]:
+        return audiences.preview(self.db, schedule, after, limit)
+
+    def audience_counts(self, schedule: Schedule, local_date: date) -> audiences.AudienceCounts:
+        return audiences.counts(self.db, schedule, local_date)
 
     def create(self, user_id: UUID, fields: ScheduleFields) -> ScheduleView:
         return create_schedule(self.db, self.clock, self.builtins, user_id, fields)
 
     def get(self, schedule_id: UUID) -> ScheduleView:
-        return get_schedule(self.db, schedule_id)
+        return get_schedule(self.db, self.clock, schedule_id)
 
     def list_for_user(self, user_id: UUID, limit: int, after: UUID | None) -> SchedulePage:
         return list_for_user(self.db, user_id, limit, after)

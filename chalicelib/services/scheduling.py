@@ -28,20 +28,32 @@ def builtin_series(builtins: BuiltIns, user: User) -> list[Series]:
 
 
 def user_series(builtins: BuiltIns, user: User, schedules: Iterable[Schedule]) -> list[Series]:
-    """Every series the user has now: the built-in types and the active schedules."""
-    mine = [s.series(user) for s in schedules if s.user_id == user.id and s.status is ScheduleStatus.ACTIVE]
+    """Every series the user has now: the built-in types, their own active schedules and the
+    audience schedules not paused whose audience includes them now (an ended one still has
+    its last occurrence for a user whose zone has not reached it)."""
+    mine = [s.series(user) for s in schedules if _live(s) and s.reaches(user)]
     return builtin_series(builtins, user) + mine
 
 
-def first_events(builtins: BuiltIns, user: User, now: datetime) -> list[Event]:
-    """A new user's events: each built-in type's next occurrence after now."""
-    return reconcile(builtin_series(builtins, user), [], [], now).insert
+def _live(schedule: Schedule) -> bool:
+    if schedule.audience is not None:
+        return schedule.status is not ScheduleStatus.PAUSED
+    return schedule.status is ScheduleStatus.ACTIVE
+
+
+def first_events(
+    builtins: BuiltIns, user: User, now: datetime, audiences: Iterable[Schedule] = ()
+) -> list[Event]:
+    """A new user's events: each built-in type's next occurrence after now, and each audience
+    schedule's that includes them."""
+    return reconcile(user_series(builtins, user, audiences), [], [], now).insert
 
 
 def sync_user(store: Store, builtins: BuiltIns, user: User, now: datetime) -> Changes:
     """After a change to the user or to one of their schedules: each series keeps, gets or
-    moves its next event, and an event whose series is gone is cancelled."""
-    schedules = store.schedules_for_users([user.id]).get(user.id, [])
+    moves its next event, and an event whose series is gone (a schedule deleted, an audience
+    the user left) is cancelled."""
+    schedules = store.schedules_for_users([user.id]).get(user.id, []) + store.audience_schedules()
     changes = reconcile(
         user_series(builtins, user, schedules),
         store.active_events_for_user(user.id),
@@ -97,6 +109,8 @@ def _series_of(
         schedule = schedules.get(event.schedule_id)
         if schedule is None or schedule.status is not ScheduleStatus.ACTIVE:
             return None
+        if schedule.audience is not None:
+            return None  # the sweeper writes an audience's occurrences as each zone's comes
         return schedule.series(user)
     if event.event_type not in event_types.REGISTRY:
         return None

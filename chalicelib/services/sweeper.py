@@ -11,6 +11,9 @@ is one statement that commits before anything is sent, in this order:
    messages for (`resend_allowance`): under a backlog, a message that is merely late is never
    doubled, while a lost one (a purge, SQS's own DLQ move, a sweeper that died between commit
    and send) is.
+Before the claims, audience schedules' occurrences that fall within their own look-ahead are
+written as events already claimed, and sent like claims (services/materialiser.py), within a
+part of the budget.
 Every re-send is under a new version, so a message that did get through after all is stale and
 dropped by the worker. The time budget is checked before each claim and each SQS call; what a
 run claimed but could not send in time is marked unsent for the next.
@@ -22,15 +25,18 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import observability as obs
-from chalicelib.domain.sweeping import resend_allowance, send_delay
+from chalicelib.domain.sweeping import MAX_DELAY_SECONDS, resend_allowance, send_delay
 from chalicelib.ports import Claimed, Clock, Database, Queue, Store
+from chalicelib.services.materialiser import AudiencePolicy, materialise
 
 SQS_BATCH = 10
+MAX_LOOKAHEAD = timedelta(seconds=MAX_DELAY_SECONDS)
+"""A message is delayed until its event is due: SQS delays 15 minutes at most."""
 _Claim = Callable[[Store, datetime, int], list[Claimed]]
 
 
@@ -41,6 +47,7 @@ class SweepPolicy:
     batch_size: int = 500
     time_budget: timedelta = timedelta(seconds=50)
     send_concurrency: int = 1
+    audiences: AudiencePolicy = field(default_factory=AudiencePolicy)
 
 
 @dataclass
@@ -55,6 +62,10 @@ class SweepSummary:
     """Claimed, but the deadline came before their SQS call: marked unsent."""
     resend_allowance: int = 0
     oldest_lateness_seconds: float = 0.0
+    audience_written: int = 0
+    """Audience members' events written by this run."""
+    audience_budget_spent: bool = False
+    """Audiences had more to write than their part of the budget: the next run goes on."""
     duration_seconds: float = 0.0
     budget_spent: bool = False
 
@@ -157,6 +168,8 @@ def sweep(
         )
         lease, lookahead = policy.lease, policy.lookahead
         summary.requeued += run.claim_in_batches(lambda store, at, n: store.resend_unsent(at, lease, n))
+        if not run.out_of_time():
+            _materialise(db, clock, policy, run, started, monotonic)
         summary.claimed += run.claim_in_batches(
             lambda store, at, n: store.claim_due(at, at + lookahead, lease, n)
         )
@@ -168,6 +181,21 @@ def sweep(
     summary.duration_seconds = round(monotonic() - started, 3)
     _report(summary)
     return summary
+
+
+def _materialise(
+    db: Database, clock: Clock, policy: SweepPolicy, run: _Run, started: float, monotonic: Callable[[], float]
+) -> None:
+    lookahead = min(max(policy.audiences.lookahead, policy.lookahead), MAX_LOOKAHEAD)
+    audiences = replace(policy.audiences, lookahead=lookahead)
+    deadline = min(run.deadline, started + audiences.time_budget.total_seconds())
+    try:
+        done = materialise(db, clock, audiences, policy.lease, run.send, deadline, monotonic)
+    except Exception as exc:  # the claims still run; the next sweep goes on from the progress kept
+        obs.log().error("audiences not materialised", extra={"error": str(exc)[:300]})
+        return
+    run.summary.audience_written = done.written
+    run.summary.audience_budget_spent = done.budget_spent
 
 
 def _resend_allowance(db: Database, queue: Queue) -> int:

@@ -28,7 +28,7 @@ def create_user(db: Database, clock: Clock, builtins: BuiltIns, fields: UserFiel
     user = User(id=uuid.uuid4(), fields=fields, created_at=now, updated_at=now)
     with db.transaction() as store:
         store.insert_user(user)
-        store.insert_events(first_events(builtins, user, now))
+        store.insert_events(first_events(builtins, user, now, store.audience_schedules()))
     return user
 
 

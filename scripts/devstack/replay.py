@@ -2,7 +2,8 @@
 
 The schedule fires once a minute, `phase` seconds into it (EventBridge's cron rule fires at some
 second of its minute). An instant has work when the sweeper has (a PENDING event falls due
-within its look-ahead, a lease runs out: swept at the next firing) or a message comes due (a
+within its look-ahead, an audience schedule's occurrence comes within it in some zone, a lease
+runs out: swept at the next firing) or a message comes due (a
 delayed send reaching its target, a retry at its exact second: the SQS event source polls all
 the time). At each instant, in this order: due messages are released, the schedule handler
 runs if it fires then and has work, then the SQS handler is fed until a receive comes back
@@ -16,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from chalicelib.adapters.postgres import Database
+from chalicelib.services import materialiser
 from scripts.devstack.clock import ManualClock
 from scripts.devstack.lambda_runner import LambdaRunner
 from scripts.devstack.store import ToolStore
@@ -50,6 +53,8 @@ class Replay:
     tools: ToolStore
     """Asked before every instant when the sweeper next has work: a connection of its own in
     autocommit, one round trip a question instead of four through the app's pool."""
+    db: Database
+    """The app's, for when an audience zone's occurrence next comes."""
     clock: ManualClock
     queue: VirtualVisibilityQueue
     runner: LambdaRunner
@@ -84,7 +89,8 @@ class Replay:
     def _next_sweep(self, after: datetime) -> datetime | None:
         """The first firing after `after` at which the sweeper has work."""
         due, lease = self.tools.next_work()
-        work = [t for t in (due and due - self.lookahead, lease) if t is not None]
+        audience = materialiser.next_target(self.db, self.clock)  # written when it approaches
+        work = [t for t in (due and due - self.lookahead, lease, audience and audience - self.lookahead) if t]
         if not work:
             return None
         return max(

@@ -73,6 +73,8 @@ class Config:
     aws: str = "moto"
     sweep_phase: float = 0.0
     """Seconds into each minute at which the schedule fires."""
+    schedules: Sequence[dict[str, Any]] = ()
+    """POST /schedules bodies (audience schedules), created after the users."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,7 @@ def simulate(config: Config) -> dict[str, Any]:
         bootstrap.install(container)
         stack.callback(bootstrap.install, None)
         user_ids, schedule_ids = create_users(config.users)
+        schedule_ids |= create_audience_schedules(config.schedules)
         failures.positions.update({user_id: i for i, user_id in enumerate(user_ids)})
         failures.schedules.update(schedule_ids)
         queue = container.queue
@@ -165,6 +168,7 @@ def simulate(config: Config) -> dict[str, Any]:
         with quietly():
             progress = Replay(
                 stack.enter_context(ToolStore.reader(url)),
+                container.db,
                 clock,
                 queue,
                 runner,
@@ -226,6 +230,29 @@ def create_users(users: Sequence[dict[str, Any]]) -> tuple[list[str], dict[str, 
                 _created(response, f"schedule #{number} of user #{position} (ref {user.get('ref')!r})")
                 schedules[json.loads(response.body)["id"]] = f"{position}/{number}"
     return ids, schedules
+
+
+def create_audience_schedules(schedules: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """POST /schedules for each, through the app's routes; each one's id with its place in the
+    file ("audience/N"), the name the receiver's failure draws use."""
+    from chalice.test import Client
+
+    from app import app
+    from scripts.mint_token import mint
+
+    found: dict[str, str] = {}
+    if not schedules:
+        return found
+    headers = {
+        "Authorization": f"Bearer {mint('admin', 'simulator', LOCAL_JWT_SECRET, ttl=6 * 3600)}",
+        "Content-Type": "application/json",
+    }
+    with Client(app, stage_name="local", project_dir=str(ROOT)) as client:
+        for number, schedule in enumerate(schedules):
+            response = client.http.post("/schedules", headers=headers, body=json.dumps(schedule).encode())
+            _created(response, f"audience schedule #{number}")
+            found[json.loads(response.body)["id"]] = f"audience/{number}"
+    return found
 
 
 def _created(response: Any, what: str) -> None:

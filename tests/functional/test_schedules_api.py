@@ -50,7 +50,7 @@ def module_database(pg_server: PostgresServer, template_db: str) -> Iterator[str
 def database_url(module_database: str) -> str:
     """One database for this module, emptied before each test (as test_users_api does)."""
     with psycopg.connect(module_database, autocommit=True) as conn:
-        conn.execute(b"TRUNCATE events, schedules, users")
+        conn.execute(b"TRUNCATE events, audience_progress, schedules, users")
     return module_database
 
 

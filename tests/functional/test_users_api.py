@@ -65,7 +65,7 @@ def database_url(module_database: str) -> str:
     empty one); `client`, `container` and `db` are conftest's as they are.
     """
     with psycopg.connect(module_database, autocommit=True) as conn:
-        conn.execute(b"TRUNCATE events, schedules, users")
+        conn.execute(b"TRUNCATE events, audience_progress, schedules, users")
     return module_database
 
 

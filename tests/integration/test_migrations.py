@@ -59,7 +59,7 @@ EXPECTED_COLUMNS = {
     },
     "schedules": {
         "id": ("uuid", "NO"),
-        "user_id": ("uuid", "NO"),
+        "user_id": ("uuid", "YES"),
         "event_type": ("text", "NO"),
         "payload": ("jsonb", "NO"),
         "start_date": ("date", "NO"),
@@ -75,6 +75,16 @@ EXPECTED_COLUMNS = {
         "created_at": ("timestamp with time zone", "NO"),
         "updated_at": ("timestamp with time zone", "NO"),
         "deleted_at": ("timestamp with time zone", "YES"),
+        "audience": ("jsonb", "YES"),
+    },
+    "audience_progress": {
+        "schedule_id": ("uuid", "NO"),
+        "timezone": ("text", "NO"),
+        "through": ("timestamp with time zone", "NO"),
+        "local_date": ("date", "YES"),
+        "target_utc": ("timestamp with time zone", "YES"),
+        "after_user": ("uuid", "YES"),
+        "updated_at": ("timestamp with time zone", "NO"),
     },
     "idempotency_keys": {
         "caller": ("text", "NO"),
@@ -319,6 +329,44 @@ def test_0005_adds_the_idempotency_keys_and_its_down_step_drops_them(empty_url: 
     assert "idempotency_keys" not in tables(empty_url)
     migrations.upgrade(empty_url)
     assert columns(empty_url, "idempotency_keys") == EXPECTED_COLUMNS["idempotency_keys"]
+
+
+def test_0007_adds_audience_schedules_and_its_down_step_drops_them_and_their_events(empty_url: str) -> None:
+    migrations.upgrade(empty_url)
+    with psycopg.connect(empty_url) as conn:
+        conn.execute(
+            b"INSERT INTO users (id, first_name, last_name, date_of_birth, timezone, created_at, updated_at)"
+            b" VALUES ('00000000-0000-4000-8000-000000000001', 'A', 'B', '1990-01-01', 'UTC', now(), now())"
+        )
+        conn.execute(
+            b"INSERT INTO schedules (id, user_id, event_type, payload, start_date, local_time, invalid_date,"
+            b" dst_gap, dst_overlap, status, version, created_at, updated_at, audience)"
+            b" VALUES ('00000000-0000-4000-8000-00000000000a', NULL, 'news', '{}', '2026-01-01', '09:00',"
+            b" 'omit', 'shift', 'first', 'active', 1, now(), now(), '{\"all\": true}')"
+        )
+        conn.execute(
+            b"INSERT INTO events (id, user_id, event_type, occurrence_date, target_utc, due_utc, timezone,"
+            b" idempotency_key, status, created_at, updated_at, schedule_id)"
+            b" VALUES (gen_random_uuid(), '00000000-0000-4000-8000-000000000001', 'news', '2026-01-02',"
+            b" now(), now(), 'UTC', 'k', 'PENDING', now(), now(), '00000000-0000-4000-8000-00000000000a')"
+        )
+        with pytest.raises(psycopg.errors.CheckViolation):  # a schedule has a user or an audience
+            conn.execute(
+                b"INSERT INTO schedules (id, user_id, event_type, payload, start_date, local_time,"
+                b" invalid_date, dst_gap, dst_overlap, status, version, created_at, updated_at)"
+                b" VALUES (gen_random_uuid(), NULL, 'news', '{}', '2026-01-01', '09:00', 'omit', 'shift',"
+                b" 'first', 'active', 1, now(), now())"
+            )
+    assert "users_zone" in indexes(empty_url, "users")
+    assert "jsonb_path_ops" in indexes(empty_url, "users")["users_metadata"]
+
+    [reverted] = migrations.downgrade(empty_url)
+    assert (reverted.version, reverted.name) == (7, "audience_schedules")
+    assert "audience_progress" not in tables(empty_url)
+    assert rows(empty_url, "SELECT count(*) FROM events") == [(0,)]
+    assert columns(empty_url, "schedules")["user_id"] == ("uuid", "NO")
+    migrations.upgrade(empty_url)
+    assert columns(empty_url, "schedules") == EXPECTED_COLUMNS["schedules"]
 
 
 def processing_events_under_0005(url: str, leases: dict[str, str]) -> None:

@@ -1,17 +1,18 @@
 -- name: insert_schedule
 INSERT INTO schedules (id, user_id, event_type, payload, start_date, local_time, timezone, recurrence,
                        invalid_date, dst_gap, dst_overlap, status, paused_at, version, created_at,
-                       updated_at)
+                       updated_at, audience)
 VALUES (%(id)s, %(user_id)s, %(event_type)s, %(payload)s, %(start_date)s, %(local_time)s, %(timezone)s,
         %(recurrence)s, %(invalid_date)s, %(dst_gap)s, %(dst_overlap)s, %(status)s, %(paused_at)s,
-        %(version)s, %(created_at)s, %(updated_at)s);
+        %(version)s, %(created_at)s, %(updated_at)s, %(audience)s);
 
 -- name: update_schedule
 UPDATE schedules
 SET payload = %(payload)s, start_date = %(start_date)s, local_time = %(local_time)s,
     timezone = %(timezone)s, recurrence = %(recurrence)s, invalid_date = %(invalid_date)s,
     dst_gap = %(dst_gap)s, dst_overlap = %(dst_overlap)s, status = %(status)s,
-    paused_at = %(paused_at)s, version = %(version)s, updated_at = %(updated_at)s
+    paused_at = %(paused_at)s, version = %(version)s, updated_at = %(updated_at)s,
+    audience = %(audience)s
 WHERE id = %(id)s AND deleted_at IS NULL;
 
 -- name: get_schedule

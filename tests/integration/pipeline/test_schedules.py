@@ -107,7 +107,7 @@ def test_a_rule_with_a_count_ends_the_schedule(pipeline: Pipeline) -> None:
         (date(2026, 3, 2), Status.COMPLETED),
         (date(2026, 3, 9), Status.COMPLETED),
     ]
-    ended = schedules.get_schedule(pipeline.c.db, view.schedule.id)
+    ended = schedules.get_schedule(pipeline.c.db, pipeline.clock, view.schedule.id)
     assert (ended.schedule.status, ended.next) == (ScheduleStatus.ENDED, None)
 
 
@@ -228,7 +228,7 @@ def test_a_schedule_follows_its_users_zone_unless_it_has_its_own(pipeline: Pipel
     )
     pipeline.drain()  # the message for the following one is stale; the other one is delivered
     assert [r.json()["scheduleId"] for r in pipeline.sink.requests] == [str(own.schedule.id)]
-    moved = schedules.get_schedule(pipeline.c.db, following.schedule.id)
+    moved = schedules.get_schedule(pipeline.c.db, pipeline.clock, following.schedule.id)
     assert moved.timezone == "America/New_York"
     assert moved.next is not None
     assert (moved.next.local_date, moved.next.target_utc) == (
