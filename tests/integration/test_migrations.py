@@ -332,7 +332,7 @@ def test_0005_adds_the_idempotency_keys_and_its_down_step_drops_them(empty_url: 
 
 
 def test_0007_adds_audience_schedules_and_its_down_step_drops_them_and_their_events(empty_url: str) -> None:
-    migrations.upgrade(empty_url)
+    migrations.upgrade(empty_url, target=7)
     with psycopg.connect(empty_url) as conn:
         conn.execute(
             b"INSERT INTO users (id, first_name, last_name, date_of_birth, timezone, created_at, updated_at)"
@@ -360,7 +360,7 @@ def test_0007_adds_audience_schedules_and_its_down_step_drops_them_and_their_eve
     assert "users_zone" in indexes(empty_url, "users")
     assert "jsonb_path_ops" in indexes(empty_url, "users")["users_metadata"]
 
-    [reverted] = migrations.downgrade(empty_url)
+    [reverted] = schema_tools.downgrade(empty_url)
     assert (reverted.version, reverted.name) == (7, "audience_schedules")
     assert "audience_progress" not in tables(empty_url)
     assert rows(empty_url, "SELECT count(*) FROM events") == [(0,)]
