@@ -79,15 +79,7 @@ def parse_list(query: MultiDict | None) -> tuple[ScheduleFilter, int, Any]:
             errors.append(FieldError("status", f"must be one of {', '.join(ScheduleStatus)}"))
         else:
             values["status"] = params["status"]
-    limit, after = http.DEFAULT_PAGE, None
-    try:
-        limit = http.parse_limit(params.get("limit"))
-    except ValidationError as exc:
-        errors += exc.details
-    try:
-        after = http.decode_cursor(params.get("cursor"))
-    except ValidationError as exc:
-        errors += exc.details
+    limit, after = http.page_params(params, errors)
     if errors:
         raise ValidationError(errors)
     return ScheduleFilter(**values), limit, after

@@ -37,15 +37,7 @@ def create(service: Endpoints, context: Context, body: http.Body) -> Response:
 def list_page(service: Endpoints, context: Context, query: MultiDict | None) -> dict[str, Any] | Response:
     _admin(context)
     params, errors = http.query_values(query, _LIST_PARAMS)
-    limit, after = http.DEFAULT_PAGE, None
-    try:
-        limit = http.parse_limit(params.get("limit"))
-    except ValidationError as exc:
-        errors += exc.details
-    try:
-        after = http.decode_cursor(params.get("cursor"))
-    except ValidationError as exc:
-        errors += exc.details
+    limit, after = http.page_params(params, errors)
     if errors:
         raise ValidationError(errors)
     page = service.list(limit, after)
@@ -109,16 +101,8 @@ def recover(service: Endpoints, context: Context, endpoint_id: str, body: http.B
     """{"since": INSTANT}: what failed or was held since then, sent again."""
     _admin(context)
     eid = http.parse_id(endpoint_id)
-    payload = http.json_body(body)
-    if not isinstance(payload, dict):
-        raise ValidationError.single("body", "must be a JSON object")
-    errors = [FieldError(name, "is not a known field") for name in payload if name != "since"]
-    since = payload.get("since")
-    if not isinstance(since, str):
-        errors.append(FieldError("since", "is required: an ISO 8601 date-time"))
-    if errors:
-        raise ValidationError(errors)
-    queued = service.recover(eid, parse_instant(str(since), "since"))
+    since = _only_string(body, "since", "is required: an ISO 8601 date-time")
+    queued = service.recover(eid, parse_instant(since, "since"))
     return http.json_response({"queued": queued}, 202)
 
 
@@ -127,16 +111,8 @@ def replay(service: Endpoints, context: Context, event_id: str, body: http.Body)
     """{"endpointId": ...}: one finished event sent to that endpoint again."""
     _admin(context)
     eid = http.parse_id(event_id)
-    payload = http.json_body(body)
-    if not isinstance(payload, dict):
-        raise ValidationError.single("body", "must be a JSON object")
-    errors = [FieldError(name, "is not a known field") for name in payload if name != "endpointId"]
-    target = payload.get("endpointId")
-    if not isinstance(target, str):
-        errors.append(FieldError("endpointId", "is required: an endpoint's id"))
-    if errors:
-        raise ValidationError(errors)
-    service.replay(eid, http.parse_id(str(target), "endpointId"))
+    target = _only_string(body, "endpointId", "is required: an endpoint's id")
+    service.replay(eid, http.parse_id(target, "endpointId"))
     return http.json_response({"queued": 1}, 202)
 
 
@@ -155,3 +131,17 @@ def stats(service: Endpoints, context: Context, endpoint_id: str) -> dict[str, A
         "lastError": found.last_error,
         "lastErrorAt": iso_utc(found.last_error_at) if found.last_error_at else None,
     }
+
+
+def _only_string(body: http.Body, field: str, missing: str) -> str:
+    """A body of one string field: any other field, or that one missing or not a string, is a 400."""
+    payload = http.json_body(body)
+    if not isinstance(payload, dict):
+        raise ValidationError.single("body", "must be a JSON object")
+    errors = [FieldError(name, "is not a known field") for name in payload if name != field]
+    value = payload.get(field)
+    if not isinstance(value, str):
+        errors.append(FieldError(field, missing))
+    if errors:
+        raise ValidationError(errors)
+    return str(value)

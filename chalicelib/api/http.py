@@ -8,7 +8,7 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
@@ -199,6 +199,21 @@ def parse_limit(value: str | None, maximum: int = MAX_PAGE, default: int = DEFAU
     if not value.isascii() or not value.isdigit() or len(value) > 9 or not 1 <= int(value) <= maximum:
         raise ValidationError.single("limit", f"must be a whole number from 1 to {maximum}")
     return int(value)
+
+
+def page_params(params: Mapping[str, str], errors: list[FieldError]) -> tuple[int, UUID | None]:
+    """`limit` and `cursor` of a page in id order; what is wrong with either joins `errors`, so
+    that a route names every wrong parameter at once."""
+    limit, after = DEFAULT_PAGE, None
+    try:
+        limit = parse_limit(params.get("limit"))
+    except ValidationError as exc:
+        errors += exc.details
+    try:
+        after = decode_cursor(params.get("cursor"))
+    except ValidationError as exc:
+        errors += exc.details
+    return limit, after
 
 
 def encode_cursor(last_id: UUID | None) -> str | None:

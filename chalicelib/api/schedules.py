@@ -53,15 +53,7 @@ def list_page(
     uid = http.parse_id(user_id)
     require(principal(context), Action.LIST_SCHEDULES, uid)
     params, errors = http.query_values(query, _LIST_PARAMS)
-    limit, after = http.DEFAULT_PAGE, None
-    try:
-        limit = http.parse_limit(params.get("limit"))
-    except ValidationError as exc:
-        errors += exc.details
-    try:
-        after = http.decode_cursor(params.get("cursor"))
-    except ValidationError as exc:
-        errors += exc.details
+    limit, after = http.page_params(params, errors)
     if errors:
         raise ValidationError(errors)
     page = service.list_for_user(uid, limit, after)
