@@ -18,6 +18,7 @@ from datetime import datetime
 from uuid import UUID
 
 from chalicelib.adapters.clock import SystemClock
+from chalicelib.domain.overview import QueueCounts
 from chalicelib.ports import Attempt, Clock, Received
 
 DEFAULT_VISIBILITY = 30
@@ -32,6 +33,9 @@ class _Stored:
     receive_count: int = 0
     generation: int = 0
     receipt: str | None = None
+
+
+_GONE = _Stored("", "", {}, 0.0, generation=-1)
 
 
 @dataclass
@@ -133,6 +137,18 @@ class MemoryQueue:
         """Messages in the queue: visible, in flight or delayed (SQS's three counts, exact)."""
         with self._lock:
             return len(self._messages)
+
+    def counts(self) -> QueueCounts:
+        """Hidden and never received is delayed; hidden after a receive is in flight."""
+        with self._lock:
+            now = self._time()
+            hidden = {
+                message_id
+                for until, message_id, generation in self._hidden
+                if until > now and self._messages.get(message_id, _GONE).generation == generation
+            }
+            in_flight = sum(1 for i in hidden if self._messages[i].receive_count > 0)
+            return QueueCounts(len(self._messages) - len(hidden), in_flight, len(hidden) - in_flight)
 
     def bodies(self) -> list[str]:
         with self._lock:
