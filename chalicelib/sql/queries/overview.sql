@@ -3,11 +3,15 @@
 
 -- name: due_by_hour
 -- PENDING and PROCESSING events due before `until`, by the UTC hour they fall due in; one
--- overdue (before `first`, the current hour) counts in the current hour. PENDING reads
--- events_pending_due alone; PROCESSING rows are the few in the queue (events_processing_lease).
+-- overdue (before `first`, the current hour) counts in the current hour. One branch per status,
+-- so each takes its partial index: events_pending_due alone (index only) for the PENDING, and
+-- events_processing_lease for the PROCESSING (the few in the queue).
 SELECT greatest(date_trunc('hour', due_utc, 'UTC'), %(first)s) AS hour, count(*) AS count
-FROM events
-WHERE status IN ('PENDING', 'PROCESSING') AND due_utc < %(until)s
+FROM (
+    SELECT due_utc FROM events WHERE status = 'PENDING' AND due_utc < %(until)s
+    UNION ALL
+    SELECT due_utc FROM events WHERE status = 'PROCESSING' AND due_utc < %(until)s
+) AS due
 GROUP BY 1;
 
 -- name: finished_by_hour

@@ -24,11 +24,13 @@ def test_the_first_success_per_key_wins_and_attempts_list_in_order(
     ledger = DynamoLedger(resources.ledger_table, "us-east-1", moto_endpoint)
     event_id = uuid.uuid4()
     attempts = [
-        Attempt(event_id, "key-1", n, AT + timedelta(seconds=n), outcome, status, error, 10.0 * n)
-        for n, outcome, status, error in [
-            (1, "transient", 503, "Service Unavailable"),
-            (2, "transient", None, "timeout: read timed out"),
-            (3, "success", 200, None),
+        Attempt(
+            event_id, "key-1", n, AT + timedelta(seconds=n), outcome, status, error, 10.0 * n, None, reply
+        )
+        for n, outcome, status, error, reply in [
+            (1, "transient", 503, "Service Unavailable", "<h1>down</h1> \ufffd" + "é" * 500),
+            (2, "transient", None, "timeout: read timed out", None),  # no reply: no body
+            (3, "success", 200, None, ""),  # an empty body is kept as one
         ]
     ]
     for attempt in attempts:
