@@ -173,3 +173,15 @@ def test_admin_and_service_tokens_read_it_a_user_token_does_not(api: Client) -> 
         headers = bearer(token_for(role, str(uuid.uuid4()) if role == "user" else "svc"))
         assert api.http.get("/overview", headers=headers).status_code == status, role
     assert api.anonymous.get("/overview").status_code == 401
+
+
+def test_a_sweep_that_finishes_after_a_newer_one_leaves_the_newer_ones_time(
+    api: Client, wired: bootstrap.Container
+) -> None:
+    with wired.db.transaction() as store:
+        store.record_sweep(NOW - timedelta(seconds=30), {"claimed": 2})
+        store.record_sweep(NOW - timedelta(seconds=90), {"claimed": 1})  # began first, ended last
+    assert api.http.get("/overview").json_body["sweep"] == {
+        "lastAt": "2026-03-01T12:19:30Z",
+        "ageSeconds": 30,
+    }

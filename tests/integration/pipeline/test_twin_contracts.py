@@ -73,6 +73,16 @@ def test_a_delayed_message_is_not_received_yet_but_counts_in_the_depth(queue: Qu
     assert queue.depth() == 2
 
 
+def test_the_counts_tell_waiting_in_flight_and_delayed_apart(queue: Queue) -> None:
+    """GET /overview's queue: SQS's three ApproximateNumberOf* attributes."""
+    assert queue.send_batch(["later", "taken", "waiting"], [900, 0, 0]) == []
+    [taken] = queue.receive(1, visibility_timeout=600)
+    counts = queue.counts()
+    assert (counts.visible, counts.in_flight, counts.delayed) == (1, 1, 1)
+    queue.change_visibility(taken.receipt_handle, 0)  # back: waiting again
+    assert (queue.counts().visible, queue.counts().in_flight) == (2, 0)
+
+
 def test_a_deleted_message_never_comes_back(queue: Queue) -> None:
     queue.send_batch(["a", "b"])
     received = queue.receive(10, visibility_timeout=0)
