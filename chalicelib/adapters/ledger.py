@@ -110,6 +110,7 @@ class DynamoLedger:
 
     def record_success(self, attempt: Attempt) -> bool:
         item = self._item(attempt, f"KEY#{attempt.idempotency_key}", SUCCESS)
+        item.response_body = None  # read only to finalise: the attempt's item keeps the reply
         try:
             item.save(condition=self._model.pk.does_not_exist())
         except PutError as exc:

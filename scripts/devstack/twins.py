@@ -13,7 +13,7 @@ import itertools
 import threading
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -169,7 +169,7 @@ class MemoryLedger:
         with self._lock:
             if attempt.idempotency_key in self._successes:
                 return False
-            self._successes[attempt.idempotency_key] = attempt
+            self._successes[attempt.idempotency_key] = replace(attempt, response_body=None)  # as DynamoLedger
             return True
 
     def find_successes(self, keys: Sequence[str]) -> dict[str, Attempt]:
