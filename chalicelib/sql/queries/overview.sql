@@ -31,9 +31,9 @@ GROUP BY 1;
 
 -- name: completed_lateness
 -- From target to delivery, of the COMPLETED that finished in [since, until): how many, and
--- the 50th and 99th percentiles (nearest rank, as the endpoint stats) from one sort, of the
--- intervals themselves (sorting them took two thirds of the time of sorting their seconds as
--- float8, converted row by row). events_finished, index only.
+-- the 50th and 99th percentiles (nearest rank, as the endpoint stats) from one sort of the
+-- intervals themselves (60 % of the time of sorting their seconds, converted to float8 row by
+-- row). events_finished, index only.
 SELECT count(*) AS count,
        percentile_disc(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY delivered_at - target_utc) AS percentiles
 FROM events
