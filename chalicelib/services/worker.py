@@ -215,6 +215,7 @@ class Worker:
         self._post_all([job for job in jobs if job.pending])
         self._note_health(jobs)
         self._write([job for job in jobs if not job.resend])
+        self._mark_late([job for job in jobs if job.resend])
         self._to_dlq(jobs)
         failed = self._come_back(jobs)
         _report(jobs)
@@ -237,6 +238,7 @@ class Worker:
             for job in wanted:
                 job.fail_step(f"could not read the events: {exc}")
             return
+        resending: set[tuple[UUID, UUID | None]] = set()
         for job in wanted:
             assert job.message is not None
             job.event = events.get(job.message.event_id)
@@ -246,6 +248,10 @@ class Worker:
             )
             if job.resend:
                 self._classify_resend(job, endpoints)
+                pair = (job.message.event_id, job.message.endpoint_id)
+                if job.pending and pair in resending:  # an enable and a recover, say: one POST
+                    job.decide(Fate.DROPPED, "another message of this batch sends it")
+                resending.add(pair)
                 continue
             fate, reason = classify(
                 job.message, job.event, job.user, now, self.policy.max_event_age, job.schedule
@@ -464,6 +470,22 @@ class Worker:
             # PostgreSQL, written next, still records the outcome; only the audit trail is short.
             obs.log().error("ledger write failed", extra=job.log_fields() | {"error": str(exc)[:300]})
 
+    # 4b. a recovery's late delivery makes its event late (a re-send writes nothing else)
+    def _mark_late(self, jobs: list[Job]) -> None:
+        late = {
+            job.event.id: job.delivered_at
+            for job in jobs
+            if job.fate is Fate.COMPLETED and not _repeat(job) and job.event and job.delivered_at
+            if is_late(job.event.target_utc, job.delivered_at)
+        }
+        if not late:
+            return
+        try:
+            with self.db.transaction() as store:
+                store.mark_delivered_late(late)
+        except Exception as exc:  # the delivery stands (the ledger has it); only the flag is missing
+            obs.log().warning("could not mark recovered events late", extra={"error": str(exc)[:300]})
+
     # 4. PostgreSQL: the whole batch in a handful of statements; if that fails, event by event
     def _write(self, jobs: list[Job]) -> None:
         writing = [job for job in jobs if job.fate in WRITES and job.event]
@@ -612,6 +634,14 @@ def _attempt(job: Job, pair: Pair, outcome: Outcome, at: datetime) -> Attempt:
     )
 
 
+def _repeat(job: Job) -> bool:
+    """A re-send that delivered nothing new: the ledger had it, or a replay of what was
+    delivered. Not counted as a completion (a recovery's delivery is, late if it is)."""
+    if not job.resend or job.message is None:
+        return False
+    return job.message.replay or job.fate is Fate.COMPLETED_FROM_LEDGER
+
+
 def _whole_seconds(wait: timedelta) -> timedelta:
     """SQS hides a message for whole seconds: rounded up, so it never comes back too early."""
     return timedelta(seconds=math.ceil(wait.total_seconds()))
@@ -632,7 +662,8 @@ def _report(jobs: list[Job]) -> None:
         fate = job.fate
         if job.retry_in is not None:
             fields["retryInSeconds"] = int(job.retry_in.total_seconds())
-        if fate in (Fate.COMPLETED, Fate.COMPLETED_FROM_LEDGER) and job.event and job.delivered_at:
+        completed = fate in (Fate.COMPLETED, Fate.COMPLETED_FROM_LEDGER) and not _repeat(job)
+        if completed and job.event and job.delivered_at:
             lateness = (job.delivered_at - job.event.target_utc).total_seconds()
             late = is_late(job.event.target_utc, job.delivered_at)
             fields |= {"late": late, "latenessSeconds": round(lateness, 3)}
