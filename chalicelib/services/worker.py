@@ -49,7 +49,7 @@ from chalicelib.domain.delivery import (
     Outcome,
     Verdict,
 )
-from chalicelib.domain.endpoints import RATE_BURST, Endpoint, delivery_key, take_slots
+from chalicelib.domain.endpoints import Endpoint, delivery_key, held_waits, take_slots
 from chalicelib.domain.events import Event, is_late
 from chalicelib.domain.fate import (
     TO_DLQ,
@@ -330,8 +330,10 @@ class Worker:
                     granted, taken[endpoint_id] = take_slots(
                         tats.get(endpoint_id, now), now, rate, len(pairs)
                     )
-                    wait = max(taken[endpoint_id] - RATE_BURST - now, timedelta(0))
-                    for _, pair in pairs[granted:]:
+                    held = pairs[granted:]
+                    for (_, pair), wait in zip(
+                        held, held_waits(taken[endpoint_id], now, rate, len(held)), strict=True
+                    ):
                         pair.deferred = wait
                 store.set_rates(taken)
         except Exception as exc:  # no slot can be had: nothing over the limit goes out
