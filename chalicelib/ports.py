@@ -387,6 +387,11 @@ class Clock(Protocol):
         """The current instant, timezone-aware, in UTC."""
         ...
 
+    def sleep_until(self, instant: datetime) -> None:
+        """Returns once `instant` has come (at once if it has): a delivery waiting for its
+        rate limit slot."""
+        ...
+
 
 @dataclass(frozen=True)
 class Received:

@@ -125,15 +125,33 @@ RATE_BURST = timedelta(milliseconds=400)
 exactly 0.5, a receiver stamping arrivals saw one over: docs/performance.md)."""
 
 
-def take_slots(tat: datetime, now: datetime, rate: int, wanted: int) -> tuple[int, datetime]:
+RATE_AHEAD = timedelta(seconds=1)
+"""How far ahead a worker takes an endpoint's slots, each delivery then waiting in the worker
+for its own (`slot_times`): SQS brings a held message back only after whole seconds, so taking
+only the slots free at once left most of each second unused (at 50 a second, 26-39 went out)."""
+
+
+def take_slots(
+    tat: datetime, now: datetime, rate: int, wanted: int, ahead: timedelta = timedelta(0)
+) -> tuple[int, datetime]:
     """GCRA (the generic cell rate algorithm): of `wanted` deliveries to an endpoint limited to
-    `rate` a second whose next free slot is `tat`, how many may go now, and its next free slot
-    after them. The ones that may not come back once `new_tat - RATE_BURST` has passed."""
+    `rate` a second whose next free slot is `tat`, how many may go by `now + ahead` (each at its
+    `slot_times`), and its next free slot after them. The ones that may not come back once
+    `new_tat - RATE_BURST` has passed."""
     interval = timedelta(seconds=1) / rate
     base = max(tat, now)
-    room = (now + RATE_BURST - base) // interval + 1 if base <= now + RATE_BURST else 0
+    until = now + ahead + RATE_BURST
+    room = (until - base) // interval + 1 if base <= until else 0
     granted = max(0, min(wanted, room))
     return granted, base + interval * granted
+
+
+def slot_times(tat: datetime, now: datetime, rate: int, granted: int) -> list[datetime]:
+    """When each of the `granted` deliveries `take_slots(tat, now, ...)` took may go: the first
+    free slot's, and one interval after another, each as early as the burst lets it."""
+    interval = timedelta(seconds=1) / rate
+    base = max(tat, now)
+    return [max(now, base + interval * i - RATE_BURST) for i in range(granted)]
 
 
 def held_waits(tat: datetime, now: datetime, rate: int, held: int) -> list[timedelta]:

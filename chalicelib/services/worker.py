@@ -49,7 +49,14 @@ from chalicelib.domain.delivery import (
     Outcome,
     Verdict,
 )
-from chalicelib.domain.endpoints import Endpoint, delivery_key, held_waits, take_slots
+from chalicelib.domain.endpoints import (
+    RATE_AHEAD,
+    Endpoint,
+    delivery_key,
+    held_waits,
+    slot_times,
+    take_slots,
+)
 from chalicelib.domain.events import Event, is_late
 from chalicelib.domain.fate import (
     TO_DLQ,
@@ -113,6 +120,8 @@ class Pair:
     error: str | None = None
     deferred: timedelta | None = None
     """Over the endpoint's rate limit: not sent this time; a slot is free after this long."""
+    not_before: datetime | None = None
+    """Its rate limit slot, when that is a moment away: the POST waits for it."""
 
     @property
     def label(self) -> str:
@@ -327,9 +336,10 @@ class Worker:
                 for endpoint_id, pairs in limited.items():
                     rate = pairs[0][1].endpoint.fields.rate_limit if pairs[0][1].endpoint else None
                     assert rate is not None
-                    granted, taken[endpoint_id] = take_slots(
-                        tats.get(endpoint_id, now), now, rate, len(pairs)
-                    )
+                    tat = tats.get(endpoint_id, now)
+                    granted, taken[endpoint_id] = take_slots(tat, now, rate, len(pairs), RATE_AHEAD)
+                    for (_, pair), at in zip(pairs, slot_times(tat, now, rate, granted), strict=False):
+                        pair.not_before = at if at > now else None
                     held = pairs[granted:]
                     for (_, pair), wait in zip(
                         held, held_waits(taken[endpoint_id], now, rate, len(held)), strict=True
@@ -381,6 +391,8 @@ class Worker:
         """One delivery and its ledger writes, in a pool thread; touches only its own pair."""
         assert job.message is not None
         assert pair.sender is not None
+        if pair.not_before is not None:
+            self.clock.sleep_until(pair.not_before)
         try:
             outcome = pair.sender.deliver(Delivery(pair.key, job.payload))
         except Exception as exc:  # a bug: this message only

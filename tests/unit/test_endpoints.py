@@ -21,6 +21,7 @@ from chalicelib.domain.endpoints import (
     delivery_key,
     endpoint_stats,
     held_waits,
+    slot_times,
     take_slots,
 )
 from chalicelib.domain.fate import Fate, after_posts
@@ -116,6 +117,16 @@ def test_take_slots_lets_a_few_tenths_of_a_second_of_the_rate_through_at_once_th
         1,
         NOW + timedelta(seconds=1),
     )  # idle: from now
+
+
+def test_slots_a_second_ahead_are_taken_each_at_its_own_time() -> None:
+    granted, tat = take_slots(NOW, NOW, 5, 10, timedelta(seconds=1))  # 0.4 s's, a second's, one
+    assert (granted, tat) == (8, NOW + timedelta(milliseconds=1600))
+    at = slot_times(NOW, NOW, 5, granted)
+    assert at == [NOW] * 3 + [NOW + timedelta(milliseconds=ms) for ms in (200, 400, 600, 800, 1000)]
+    later = NOW + timedelta(milliseconds=300)  # another container, a moment later: what is left
+    assert take_slots(tat, later, 5, 10, timedelta(seconds=1)) == (1, tat + timedelta(milliseconds=200))
+    assert slot_times(tat, later, 5, 1) == [NOW + timedelta(milliseconds=1200)]
 
 
 def test_held_deliveries_wait_each_for_a_slot_of_its_own() -> None:
