@@ -231,8 +231,9 @@ class Container:
         s = self.settings
         rules = DestinationRules(s.aws_region, s.endpoint_allowed_arns, s.endpoint_private_urls)
         return Endpoints(
-            self.db, self.clock, rules, lambda: self.queue, lambda: self.ledger, lambda: self.notices
-        )
+            self.db, self.clock, rules, lambda: self.queue, lambda: self.ledger, lambda: self.notices,
+            s.max_event_age,
+        )  # fmt: skip
 
     @property
     def overview(self) -> Overviews:

@@ -200,10 +200,21 @@ class Store(Protocol):
         ...
 
     def finished_events(
-        self, types: Sequence[str] | None, since: datetime, after: tuple[datetime, UUID] | None, limit: int
+        self,
+        types: Sequence[str] | None,
+        since: datetime,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+        finished_since: datetime | None = None,
     ) -> list[Event]:
         """COMPLETED and FAILED events of these types (None: every type) targeted at or after
-        `since`, in (target_utc, id) order after `after`: what a recovery sends again."""
+        `since`, in (target_utc, id) order after `after`: what a recovery sends again; with
+        `finished_since`, only those whose last change (their finish) came at or after it."""
+        ...
+
+    def mark_delivered_late(self, delivered: dict[UUID, datetime]) -> None:
+        """These COMPLETED events reached an endpoint late, at these instants, through a
+        recovery: each counts as late from now on, delivered at the later of its two times."""
         ...
 
     def lock_rates(self, endpoint_ids: Sequence[UUID], now: datetime) -> dict[UUID, datetime]:
@@ -399,6 +410,11 @@ class Claims:
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current instant, timezone-aware, in UTC."""
+        ...
+
+    def sleep_until(self, instant: datetime) -> None:
+        """Returns once `instant` has come (at once if it has): a delivery waiting for its
+        rate limit slot."""
         ...
 
 

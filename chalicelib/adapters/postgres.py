@@ -333,7 +333,12 @@ class Store:
         return self._one("disable_failing_endpoint", id=endpoint_id, now=now, cutoff=cutoff) is not None
 
     def finished_events(
-        self, types: Sequence[str] | None, since: datetime, after: tuple[datetime, UUID] | None, limit: int
+        self,
+        types: Sequence[str] | None,
+        since: datetime,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+        finished_since: datetime | None = None,
     ) -> list[Event]:
         after_target, after_id = after or (since - timedelta(microseconds=1), UUID(int=0))
         rows = self._all(
@@ -343,8 +348,13 @@ class Store:
             after_target=after_target,
             after_id=after_id,
             limit=limit,
+            finished_since=finished_since,
         )
         return [event_from_row(r) for r in rows]
+
+    def mark_delivered_late(self, delivered: dict[UUID, datetime]) -> None:
+        if delivered:
+            self.run("mark_delivered_late", ids=list(delivered), ats=list(delivered.values()))
 
     def lock_rates(self, endpoint_ids: Sequence[UUID], now: datetime) -> dict[UUID, datetime]:
         ids = sorted(set(endpoint_ids))
