@@ -32,8 +32,8 @@ GROUP BY 1;
 -- name: completed_lateness
 -- From target to delivery, of the COMPLETED that finished in [since, until): how many, and
 -- the 50th and 99th percentiles (nearest rank, as the endpoint stats) from one sort of the
--- intervals themselves (60 % of the time of sorting their seconds, converted to float8 row by
--- row). events_finished, index only.
+-- intervals themselves (three fifths of the time of sorting their seconds, converted to
+-- float8 row by row). events_finished, index only.
 SELECT count(*) AS count,
        percentile_disc(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY delivered_at - target_utc) AS percentiles
 FROM events
