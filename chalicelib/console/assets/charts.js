@@ -1,0 +1,64 @@
+// Hourly charts drawn by uPlot (a canvas; the vendored iife build defines window.uPlot), each
+// with its numbers in a table beside it for a keyboard or screen-reader user.
+import { Component, html } from "./html.js";
+
+const COLOURS = ["#2563eb", "#16a34a", "#dc2626", "#9ca3af", "#d97706"];
+
+const hourLabel = (iso) => `${iso.slice(5, 10)} ${iso.slice(11, 16)}Z`;
+
+class Canvas extends Component {
+  componentDidMount() {
+    const { hours, series, bars } = this.props;
+    const uPlot = window.uPlot;
+    const x = hours.map((iso) => Date.parse(iso) / 1000);
+    const width = Math.max(320, Math.min(720, this.base.clientWidth || 640));
+    this.plot = new uPlot(
+      {
+        width,
+        height: 220,
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
+        scales: { x: { time: true } },
+        axes: [{}, { label: "events" }],
+        series: [
+          { label: "hour (UTC)" },
+          ...series.map((s, i) => ({
+            label: s.label,
+            stroke: COLOURS[i % COLOURS.length],
+            fill: bars ? `${COLOURS[i % COLOURS.length]}55` : undefined,
+            width: 2,
+            paths: bars ? uPlot.paths.bars({ size: [0.7, 60] }) : undefined,
+          })),
+        ],
+      },
+      [x, ...series.map((s) => s.values)],
+      this.base,
+    );
+  }
+
+  componentWillUnmount() {
+    if (this.plot) this.plot.destroy();
+  }
+
+  render() {
+    return html`<div class="chart" aria-hidden="true"></div>`;
+  }
+}
+
+export function HourlyChart({ title, hours, series, bars = false }) {
+  const total = series.map((s) => s.values.reduce((a, b) => a + b, 0));
+  return html`<figure class="panel">
+    <figcaption>${title}: ${series.map((s, i) => `${s.label} ${total[i]}`).join(", ")}</figcaption>
+    <${Canvas} hours=${hours} series=${series} bars=${bars} />
+    <details>
+      <summary>The numbers per hour</summary>
+      <table>
+        <thead><tr><th scope="col">hour (UTC)</th>${series.map((s) => html`<th scope="col">${s.label}</th>`)}</tr></thead>
+        <tbody>
+          ${hours.map(
+            (hour, row) => html`<tr><th scope="row">${hourLabel(hour)}</th>${series.map((s) => html`<td>${s.values[row]}</td>`)}</tr>`,
+          )}
+        </tbody>
+      </table>
+    </details>
+  </figure>`;
+}
