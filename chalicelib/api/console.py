@@ -48,14 +48,9 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 
 
-@cache
-def assets() -> dict[str, str]:
-    """Each servable file's name → its text (a fixed set: a name not listed is a 404)."""
-    return {
-        path.name: path.read_text(encoding="utf-8")
-        for path in sorted(ASSETS.iterdir())
-        if path.is_file() and path.suffix in CONTENT_TYPES
-    }
+def assets() -> frozenset[str]:
+    """The names a request may ask for: the files in chalicelib/console/assets, no other."""
+    return frozenset(p.name for p in ASSETS.iterdir() if p.is_file() and p.suffix in CONTENT_TYPES)
 
 
 @cache
@@ -64,19 +59,15 @@ def vendored() -> frozenset[str]:
     return frozenset(name for package in manifest["packages"] for name in package["files"])
 
 
-@cache
-def _index() -> str:
-    return (CONSOLE / "index.html").read_text(encoding="utf-8")
-
-
+# Read on each request, not once: a few small files, and `make run` serves an edit at once.
 def page() -> Response:
-    return _text(200, _index(), ".html", REVALIDATE)
+    return _text(200, (CONSOLE / "index.html").read_text(encoding="utf-8"), ".html", REVALIDATE)
 
 
 def asset(name: str) -> Response:
-    text = assets().get(name)
-    if text is None:
+    if name not in assets():
         return _text(404, f"no console asset named {name!r}\n", ".txt", REVALIDATE)
+    text = (ASSETS / name).read_text(encoding="utf-8")
     return _text(200, text, Path(name).suffix, IMMUTABLE if name in vendored() else REVALIDATE)
 
 

@@ -45,10 +45,10 @@ export function SchedulesView({ route }) {
 async function loadSchedule(id, params) {
   const path = `/schedules/${encodeURIComponent(id)}`;
   const schedule = await api(path);
-  const [preview, counts] = await Promise.all([
-    api(`${path}/occurrences${query({ after: params.get("after"), limit: params.get("limit") || 10 })}`),
-    schedule.audience ? api(`${path}/audience${query({ localDate: params.get("localDate") })}`) : null,
-  ]);
+  const preview = await api(`${path}/occurrences${query({ after: params.get("after"), limit: params.get("limit") || 10 })}`);
+  // An audience's counts are for one local date: the one asked for, else its next.
+  const localDate = params.get("localDate") || (preview.items[0] || {}).localDate || new Date().toISOString().slice(0, 10);
+  const counts = schedule.audience ? await api(`${path}/audience${query({ localDate })}`) : null;
   return { schedule, preview: preview.items, counts };
 }
 
