@@ -22,6 +22,7 @@ from chalicelib.api import (
     http,
     idempotency,
     openapi,
+    overview,
     schedules,
     users,
 )
@@ -263,6 +264,11 @@ def recover_endpoint(endpoint_id: str) -> Response:
 @app.route("/events/{event_id}/replay", methods=["POST"], authorizer=jwt_auth)
 def replay_event(event_id: str) -> Response:
     return endpoints.replay(container().endpoints, context(), event_id, body())
+
+
+@app.route("/overview", methods=["GET"], authorizer=jwt_auth)
+def read_overview() -> dict[str, Any] | Response:
+    return overview.read(container().overview, context())
 
 
 # cron(* * * * ? *), not rate(1 minute): a rate counts from the rule's creation; either fires at

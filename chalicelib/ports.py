@@ -19,6 +19,7 @@ from chalicelib.domain.endpoints import Endpoint
 from chalicelib.domain.events import Event, EventFilter, Status
 from chalicelib.domain.idempotency import IdempotentRequest, KeptResponse, KeyRecord
 from chalicelib.domain.instants import iso_utc
+from chalicelib.domain.overview import Finished, Lateness, QueueCounts
 from chalicelib.domain.schedules import Schedule
 from chalicelib.domain.series import KnownEvent
 from chalicelib.domain.users import User
@@ -291,6 +292,29 @@ class Store(Protocol):
         them first."""
         ...
 
+    def record_sweep(self, finished_at: datetime, summary: dict[str, Any]) -> None:
+        """The run that finished at `finished_at`, over the one before (an older one finishing
+        late changes nothing)."""
+        ...
+
+    # GET /overview (services/overview.py)
+    def due_by_hour(self, first: datetime, until: datetime) -> dict[datetime, int]:
+        """PENDING and PROCESSING events due before `until`, by UTC hour; any due before the
+        hour `first` counted in it."""
+        ...
+
+    def finished_by_hour(self, since: datetime, until: datetime) -> dict[datetime, Finished]:
+        """COMPLETED, FAILED and SKIPPED events that finished in [since, until), by UTC hour."""
+        ...
+
+    def lateness(self, since: datetime, until: datetime) -> Lateness:
+        """Of the events COMPLETED in [since, until)."""
+        ...
+
+    def last_sweep(self) -> datetime | None:
+        """When the last sweep finished (`record_sweep`)."""
+        ...
+
     # the worker
     def extend_leases(self, leases: Sequence[tuple[Message, datetime]]) -> None:
         """Each message's event, if still PROCESSING at its version, is held until at least
@@ -409,6 +433,10 @@ class Queue(Protocol):
         """Messages in the queue: visible, in flight and delayed (in SQS, approximate)."""
         ...
 
+    def counts(self) -> QueueCounts:
+        """The same three counts apart (GET /overview)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -425,6 +453,8 @@ class Attempt:
     latency_ms: float
     endpoint_id: UUID | None = None
     """The endpoint it went to; None for the built-in one (WEBHOOK_URL)."""
+    response_body: str | None = None
+    """The first KB of the reply (`Outcome.response_body`)."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -437,6 +467,7 @@ class Attempt:
             "statusCode": self.status_code,
             "error": self.error,
             "latencyMs": round(self.latency_ms, 1),
+            "responseBody": self.response_body,
         }
 
 

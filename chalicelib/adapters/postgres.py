@@ -38,6 +38,7 @@ from chalicelib.domain.endpoints import (
 from chalicelib.domain.errors import Conflict, FieldError, Unavailable
 from chalicelib.domain.events import LATE_AFTER, Event, EventFilter, Status
 from chalicelib.domain.idempotency import IdempotentRequest, KeptResponse, KeyRecord
+from chalicelib.domain.overview import Finished, Lateness
 from chalicelib.domain.planner import DstPolicy, Gap, Occurrence, Overlap, Rule
 from chalicelib.domain.recurrence import InvalidDate
 from chalicelib.domain.schedules import Schedule, ScheduleFields, ScheduleStatus
@@ -477,6 +478,28 @@ class Store:
     def mark_unsent(self, claims: Sequence[Message]) -> None:
         ids = [m.event_id for m in claims]
         self.run("mark_unsent", ids=ids, versions=[m.version for m in claims])
+
+    def record_sweep(self, finished_at: datetime, summary: dict[str, Any]) -> None:
+        self.run("record_sweep", finished_at=finished_at, summary=Jsonb(summary))
+
+    # GET /overview
+    def due_by_hour(self, first: datetime, until: datetime) -> dict[datetime, int]:
+        return {_utc(r["hour"]): int(r["count"]) for r in self._all("due_by_hour", first=first, until=until)}
+
+    def finished_by_hour(self, since: datetime, until: datetime) -> dict[datetime, Finished]:
+        return {
+            _utc(r["hour"]): Finished(_utc(r["hour"]), r["completed"], r["failed"], r["skipped"], r["late"])
+            for r in self._all("finished_by_hour", since=since, until=until)
+        }
+
+    def lateness(self, since: datetime, until: datetime) -> Lateness:
+        row = self._one("completed_lateness", since=since, until=until)
+        assert row is not None  # an aggregate without GROUP BY: always one row
+        return Lateness(int(row["count"]), row["p50"], row["p99"])
+
+    def last_sweep(self) -> datetime | None:
+        row = self._one("last_sweep")
+        return _utc(row["finished_at"]) if row else None
 
     # the worker
     def extend_leases(self, leases: Sequence[tuple[Message, datetime]]) -> None:

@@ -609,6 +609,7 @@ def _attempt(job: Job, pair: Pair, outcome: Outcome, at: datetime) -> Attempt:
         error=outcome.error,
         latency_ms=outcome.latency_ms,
         endpoint_id=pair.endpoint.id if pair.endpoint else None,
+        response_body=outcome.response_body,
     )
 
 
