@@ -72,5 +72,9 @@ def asset(name: str) -> Response:
 
 
 def _text(status: int, body: str, suffix: str, cache_control: str) -> Response:
-    headers = {**SECURITY_HEADERS, "Content-Type": CONTENT_TYPES[suffix], "Cache-Control": cache_control}
+    headers: dict[str, str | list[str]] = {
+        **SECURITY_HEADERS,
+        "Content-Type": CONTENT_TYPES[suffix],
+        "Cache-Control": cache_control,
+    }
     return Response(body=body, status_code=status, headers=headers)

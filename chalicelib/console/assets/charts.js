@@ -2,7 +2,7 @@
 // with its numbers in a table beside it for a keyboard or screen-reader user.
 import { Component, html } from "./html.js";
 
-const COLOURS = ["#2563eb", "#16a34a", "#dc2626", "#9ca3af", "#d97706"];
+const COLOURS = { due: "#2563eb", completed: "#16a34a", failed: "#dc2626", skipped: "#6b7280", late: "#d97706" };
 
 const hourLabel = (iso) => `${iso.slice(5, 10)} ${iso.slice(11, 16)}Z`;
 
@@ -11,7 +11,7 @@ class Canvas extends Component {
     const { hours, series, bars } = this.props;
     const uPlot = window.uPlot;
     const x = hours.map((iso) => Date.parse(iso) / 1000);
-    const width = Math.max(320, Math.min(720, this.base.clientWidth || 640));
+    const width = Math.max(320, Math.min(720, this.element.clientWidth || 640));
     this.plot = new uPlot(
       {
         width,
@@ -21,17 +21,17 @@ class Canvas extends Component {
         axes: [{}, { label: "events" }],
         series: [
           { label: "hour (UTC)" },
-          ...series.map((s, i) => ({
+          ...series.map((s) => ({
             label: s.label,
-            stroke: COLOURS[i % COLOURS.length],
-            fill: bars ? `${COLOURS[i % COLOURS.length]}55` : undefined,
+            stroke: COLOURS[s.label],
+            fill: bars ? `${COLOURS[s.label]}55` : undefined,
             width: 2,
             paths: bars ? uPlot.paths.bars({ size: [0.7, 60] }) : undefined,
           })),
         ],
       },
       [x, ...series.map((s) => s.values)],
-      this.base,
+      this.element,
     );
   }
 
@@ -40,7 +40,7 @@ class Canvas extends Component {
   }
 
   render() {
-    return html`<div class="chart" aria-hidden="true"></div>`;
+    return html`<div class="chart" aria-hidden="true" ref=${(element) => (this.element = element)}></div>`;
   }
 }
 
