@@ -71,7 +71,6 @@ export class Action extends Component {
   state = { busy: false, message: "", failed: false };
 
   click = async () => {
-    if (this.props.confirm && !window.confirm(this.props.confirm)) return;
     this.setState({ busy: true, message: "" });
     try {
       const result = await this.props.run();
