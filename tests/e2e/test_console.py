@@ -317,7 +317,12 @@ def test_signing_in_with_the_form_and_out_again(browser: Browser, seeded: Seeded
     page.get_by_label("Token (admin or service)").fill(token_for("service", "console-test"))
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("Events")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # A service token may not manage endpoints or retry: the page does not offer them.
+    expect(page.get_by_role("link", name="Users")).to_be_visible()
+    expect(page.get_by_role("link", name="Endpoints")).to_have_count(0)
+    page.goto(f"{seeded.api}/console#/events/{seeded.failed['id']}")
+    expect(page.get_by_role("heading", name="Attempts")).to_be_visible()
+    expect(page.get_by_role("button", name="Retry")).to_have_count(0)
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_label("Token (admin or service)")).to_be_visible()
     assert page.evaluate("sessionStorage.length") == 0
@@ -443,6 +448,10 @@ def test_schedules_are_listed_previewed_paused_and_resumed_with_a_catch_up(
     audience = page.get_by_role("region", name=re.compile("^Audience on"))
     expect(audience).to_contain_text("2")  # both users' metadata contains the audience's
     console.shot("schedule-audience")
+    later = f"{datetime.fromisoformat(seeded.audience['createdAt'][:10]) + timedelta(days=3):%Y-%m-%d}"
+    audience.get_by_label("Local date").fill(later)
+    audience.get_by_role("button", name="Count").click()
+    expect(page.get_by_role("region", name=f"Audience on {later}")).to_be_visible()
     page = console.go(f"#/schedules/{seeded.schedule['id']}")
     console.loaded()
     preview = page.get_by_role("region", name="Preview")

@@ -63,3 +63,17 @@ export async function maybe(path) {
     throw error;
   }
 }
+
+// Whether the token is known to be a service token (its `roles` claim lists service, not
+// admin): read for display only, to leave out what the API would refuse it (retry, endpoints).
+// A token without that claim (another identity provider's) is offered everything; the API decides.
+export function serviceOnly() {
+  try {
+    const part = token.get().split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const claimed = JSON.parse(atob(part)).roles;
+    const roles = Array.isArray(claimed) ? claimed : [];
+    return roles.includes("service") && !roles.includes("admin");
+  } catch {
+    return false;
+  }
+}

@@ -1,6 +1,6 @@
 // The console: views by hash route (#/overview, #/events/{id}, ...), so a link can be pasted in
 // an incident channel. Signed in with a token kept in this tab's session storage.
-import { token } from "./api.js";
+import { serviceOnly, token } from "./api.js";
 import { EndpointView, EndpointsView } from "./endpoints.js";
 import { EventView, EventsView } from "./events.js";
 import { Component, html, render } from "./html.js";
@@ -94,7 +94,9 @@ class App extends Component {
         <span class="brand">event-scheduler</span>
         <nav aria-label="Views">
           <ul>
-            ${Object.entries(VIEWS).map(
+            ${Object.entries(VIEWS)
+              .filter(([name]) => name !== "endpoints" || !serviceOnly())
+              .map(
               ([name, [, , title]]) => html`<li>
                 <a href=${`#/${name}`} aria-current=${route.view === name ? "page" : undefined}>${title}</a>
               </li>`,

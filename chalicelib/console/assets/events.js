@@ -1,4 +1,4 @@
-import { api, maybe, query } from "./api.js";
+import { api, maybe, query, serviceOnly } from "./api.js";
 import { html } from "./html.js";
 import { Action, Fields, Heading, Input, Loaded, NextPage, Pre, Select, json, link, ms, searchTo, text } from "./ui.js";
 
@@ -93,7 +93,7 @@ function Attempts({ event, endpointId, attempts, reload }) {
         )}
       </tbody>
     </table>
-    ${endpointId && delivered
+    ${endpointId && delivered && !serviceOnly()
       ? html`<${Action}
           label="Replay to this endpoint"
           run=${() => api(`/events/${encodeURIComponent(event.id)}/replay`, { method: "POST", body: { endpointId } })}
@@ -117,7 +117,7 @@ async function loadEvent(id) {
 function EventPage({ event, attempts, user, schedule }, reload) {
   return html`
     <p class="lede"><span class=${`status status-${event.status}`}>${event.status}</span> ${event.eventType} due ${event.targetUtc}</p>
-    ${event.status === "FAILED"
+    ${event.status === "FAILED" && !serviceOnly()
       ? html`<${Action}
           label="Retry"
           run=${() => api(`/events/${encodeURIComponent(event.id)}/retry`, { method: "POST" })}
