@@ -298,13 +298,14 @@ class Store(Protocol):
         ...
 
     # GET /overview (services/overview.py)
-    def due_by_hour(self, first: datetime, until: datetime) -> dict[datetime, int]:
-        """PENDING and PROCESSING events due before `until`, by UTC hour; any due before the
-        hour `first` counted in it."""
+    def due_by_hour(self, hours: Sequence[datetime], until: datetime) -> dict[datetime, int]:
+        """PENDING and PROCESSING events due before `until`, counted in the last of `hours`
+        (their starts, in order) each falls in or after; any due before the first, in it."""
         ...
 
-    def finished_by_hour(self, since: datetime, until: datetime) -> dict[datetime, Finished]:
-        """COMPLETED, FAILED and SKIPPED events that finished in [since, until), by UTC hour."""
+    def finished_by_hour(self, hours: Sequence[datetime], until: datetime) -> dict[datetime, Finished]:
+        """COMPLETED, FAILED and SKIPPED events that finished from the first of `hours` (their
+        starts, in order) until `until`, by hour."""
         ...
 
     def lateness(self, since: datetime, until: datetime) -> Lateness:

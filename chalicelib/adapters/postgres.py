@@ -483,19 +483,22 @@ class Store:
         self.run("record_sweep", finished_at=finished_at, summary=Jsonb(summary))
 
     # GET /overview
-    def due_by_hour(self, first: datetime, until: datetime) -> dict[datetime, int]:
-        return {_utc(r["hour"]): int(r["count"]) for r in self._all("due_by_hour", first=first, until=until)}
+    def due_by_hour(self, hours: Sequence[datetime], until: datetime) -> dict[datetime, int]:
+        rows = self._all("due_by_hour", bounds=list(hours[1:]), until=until)
+        return {hours[r["hour"]]: int(r["count"]) for r in rows}
 
-    def finished_by_hour(self, since: datetime, until: datetime) -> dict[datetime, Finished]:
+    def finished_by_hour(self, hours: Sequence[datetime], until: datetime) -> dict[datetime, Finished]:
+        rows = self._all("finished_by_hour", bounds=list(hours[1:]), since=hours[0], until=until)
         return {
-            _utc(r["hour"]): Finished(_utc(r["hour"]), r["completed"], r["failed"], r["skipped"], r["late"])
-            for r in self._all("finished_by_hour", since=since, until=until)
+            hours[r["hour"]]: Finished(hours[r["hour"]], r["completed"], r["failed"], r["skipped"], r["late"])
+            for r in rows
         }
 
     def lateness(self, since: datetime, until: datetime) -> Lateness:
         row = self._one("completed_lateness", since=since, until=until)
         assert row is not None  # an aggregate without GROUP BY: always one row
-        return Lateness(int(row["count"]), row["p50"], row["p99"])
+        p50, p99 = (p.total_seconds() for p in row["percentiles"]) if row["percentiles"] else (None, None)
+        return Lateness(int(row["count"]), p50, p99)
 
     def last_sweep(self) -> datetime | None:
         row = self._one("last_sweep")

@@ -35,8 +35,8 @@ class Counts:
 
 def counts(db: Database, window: Window) -> Counts:
     with db.transaction() as store:
-        due = store.due_by_hour(window.current, window.due_until)
-        finished = store.finished_by_hour(window.finished_since, window.finished_until)
+        due = store.due_by_hour(window.ahead(), window.due_until)
+        finished = store.finished_by_hour(window.behind(), window.finished_until)
         lateness = store.lateness(window.finished_since, window.finished_until)
         last_sweep = store.last_sweep()
     return Counts(due_hours(window, due), finished_hours(window, finished), lateness, last_sweep)

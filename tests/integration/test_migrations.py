@@ -496,8 +496,8 @@ def test_the_overviews_queries_read_their_indexes_alone(empty_url: str) -> None:
         conn.execute(b"SET enable_seqscan = off")
         explaining = Explaining(conn)
         store = Store(explaining)  # type: ignore[arg-type]
-        store.due_by_hour(now, now + dt.timedelta(hours=24))
-        store.finished_by_hour(now - dt.timedelta(hours=24), now)
+        store.due_by_hour([now + dt.timedelta(hours=i) for i in range(24)], now + dt.timedelta(hours=24))
+        store.finished_by_hour([now - dt.timedelta(hours=24 - i) for i in range(24)], now)
         store.lateness(now - dt.timedelta(hours=24), now)
     due, finished, lateness = explaining.plans
     assert "Index Only Scan using events_pending_due" in due
