@@ -34,14 +34,17 @@ function Overview(data) {
     <div class="charts">
       <${HourlyChart}
         title="Due, next 24 hours"
-        bars=${true}
         hours=${due.map((b) => b.hour)}
-        series=${[{ label: "due", values: due.map((b) => b.count) }]}
+        series=${[{ label: "due", values: due.map((b) => b.count), stacked: true }]}
       />
       <${HourlyChart}
         title="Finished, last 24 hours"
         hours=${delivered.map((b) => b.hour)}
-        series=${["completed", "failed", "skipped", "late"].map((name) => ({ label: name, values: delivered.map((b) => b[name]) }))}
+        series=${["completed", "failed", "skipped", "late"].map((name) => ({
+          label: name,
+          values: delivered.map((b) => b[name]),
+          stacked: name !== "late", // late is a part of completed: a line over the bars
+        }))}
       />
     </div>`;
 }
