@@ -15,6 +15,7 @@ from chalicelib import bootstrap, handlers
 from chalicelib.api import (
     audiences,
     auth,
+    console,
     cors,
     endpoints,
     events,
@@ -76,6 +77,18 @@ def health() -> Response:
 @app.route("/openapi.json", methods=["GET"])
 def openapi_document() -> Response:
     return openapi.serve()
+
+
+# The console (docs/console.md): an HTML page and its files, no token (they hold no data); each
+# view asks the routes below with the token the person signs in with. Not in openapi.json.
+@app.route("/console", methods=["GET"])
+def console_page() -> Response:
+    return console.page()
+
+
+@app.route("/console/assets/{name}", methods=["GET"])
+def console_asset(name: str) -> Response:
+    return console.asset(name)
 
 
 @app.route("/user", methods=["POST"], authorizer=jwt_auth)

@@ -380,6 +380,7 @@ def run(env: dict[str, str], local: Path, start: Plan, demo: bool, started: floa
             print(f"clock     shifted by {offset} (CLOCK_OFFSET): now is {shifted:%Y-%m-%d %H:%M:%S} UTC")
         print(f"token     {token}")
         print(f'          export TOKEN={token}; curl -H "Authorization: Bearer $TOKEN" {api_url}/user')
+        print(f"console   {api_url}/console#token={token}  (opens signed in; the token leaves the URL)")
         if demo:
             create_demo_user(api_url, token, datetime.now(UTC) + offset)
         print("ready     Ctrl-C stops everything", flush=True)

@@ -46,6 +46,22 @@ def test_make_package_writes_the_sam_template_and_the_deployment_zip(package: Pa
     assert unzipped < LAMBDA_UNZIPPED_LIMIT
 
 
+def test_the_package_holds_the_consoles_page_and_every_file_it_serves(package: Path) -> None:
+    """GET /console runs in the Lambda: its page and each asset (the vendored libraries too)
+    must be in the zip, byte for byte."""
+    with zipfile.ZipFile(package / "deployment.zip") as archive:
+        names = set(archive.namelist())
+        files = {
+            p: p.relative_to(ROOT).as_posix()
+            for p in (ROOT / "chalicelib" / "console").rglob("*")
+            if p.is_file()
+        }
+        assert set(files.values()) <= names
+        for path, name in files.items():
+            assert archive.read(name) == path.read_bytes(), name
+    assert "chalicelib/console/assets/preact-11.2.0.mjs" in names
+
+
 def test_two_builds_of_one_commit_give_byte_identical_zips(
     package: Path, cloud_assemblies: dict[str, Path]
 ) -> None:
