@@ -177,7 +177,7 @@ PUBLIC = ("/health", "/openapi.json", "/console", "/console/assets/{name}")
 """What API Gateway serves without a token: nothing in them is the team's data."""
 
 
-def test_the_authorizer_guards_every_route_but_health_the_document_and_the_console_in_chalices_template(tmp_path: Path) -> None:
+def test_the_authorizer_guards_every_route_but_the_public_ones_in_chalices_template(tmp_path: Path) -> None:
     out = tmp_path / "package"
     subprocess.run(
         [str(ROOT / ".venv" / "bin" / "chalice"), "package", "--stage", "dev", str(out)],
