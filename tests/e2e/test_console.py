@@ -465,10 +465,13 @@ def test_schedules_are_listed_previewed_paused_and_resumed_with_a_catch_up(
     state = page.get_by_role("region", name="Pause or resume")
     state.get_by_role("button", name="Pause").click()
     expect(state.get_by_label("Occurrences missed while paused")).to_be_visible()
+    # What an action said outlives the reload that swaps its button.
+    expect(state.get_by_role("status")).to_have_text("Now paused.")
     assert seeded_status(seeded, seeded.schedule["id"]) == "paused"
     state.get_by_label("Occurrences missed while paused").select_option("latest")
     state.get_by_role("button", name="Resume").click()
     expect(state.get_by_role("button", name="Pause")).to_be_visible()
+    expect(state.get_by_role("status")).to_have_text("Now active.")
     assert seeded_status(seeded, seeded.schedule["id"]) == "active"
 
 
@@ -496,7 +499,8 @@ def test_endpoints_show_their_state_and_are_enabled_recovered_and_rotated(
     console.assert_every_control_is_labelled()
     console.shot("endpoint")
     page.get_by_role("button", name="Enable").click()
-    expect(page.get_by_role("status").filter(has_text="Now enabled")).to_be_visible()
+    expect(page.get_by_role("button", name="Enable")).to_have_count(0)  # reloaded: enabled
+    expect(page.get_by_role("status").filter(has_text="Now enabled")).to_be_visible()  # and said so
     recover = page.get_by_role("form", name="Recover failed and held deliveries")
     recover.get_by_role("button", name="Recover").click()
     expect(recover.get_by_role("status")).to_have_text(re.compile(r"^Queued \d+\.$"))

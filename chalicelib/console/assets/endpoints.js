@@ -79,9 +79,7 @@ function EndpointPage({ endpoint, stats }, reload) {
     </section>
     <section class="panel" aria-labelledby="endpoint-actions">
       <h2 id="endpoint-actions">Actions</h2>
-      ${endpoint.status === "disabled"
-        ? html`<p><${Action} label="Enable" run=${() => api(`${path}/enable`, { method: "POST" })} done=${(e) => `Now ${e.status}.`} then=${reload} /></p>`
-        : null}
+      <p><${Action} label="Enable" available=${endpoint.status === "disabled"} run=${() => api(`${path}/enable`, { method: "POST" })} done=${(e) => `Now ${e.status}.`} then=${reload} /></p>
       <${ActionForm}
         label="Recover"
         name="Recover failed and held deliveries"

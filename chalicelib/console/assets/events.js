@@ -93,9 +93,10 @@ function Attempts({ event, endpointId, attempts, reload }) {
         )}
       </tbody>
     </table>
-    ${endpointId && delivered && !serviceOnly()
+    ${endpointId && !serviceOnly()
       ? html`<${Action}
           label="Replay to this endpoint"
+          available=${delivered}
           run=${() => api(`/events/${encodeURIComponent(event.id)}/replay`, { method: "POST", body: { endpointId } })}
           done=${(r) => `Queued ${r.queued}.`}
           then=${() => setTimeout(reload, 1500)}
@@ -117,9 +118,10 @@ async function loadEvent(id) {
 function EventPage({ event, attempts, user, schedule }, reload) {
   return html`
     <p class="lede"><span class=${`status status-${event.status}`}>${event.status}</span> ${event.eventType} due ${event.targetUtc}</p>
-    ${event.status === "FAILED" && !serviceOnly()
+    ${!serviceOnly()
       ? html`<${Action}
           label="Retry"
+          available=${event.status === "FAILED"}
           run=${() => api(`/events/${encodeURIComponent(event.id)}/retry`, { method: "POST" })}
           done=${(e) => `Retrying: now ${e.status}.`}
           then=${() => setTimeout(reload, 1500)}

@@ -1,6 +1,6 @@
 import { api, query } from "./api.js";
 import { html } from "./html.js";
-import { Action, ActionForm, Fields, Heading, Input, Loaded, NextPage, Pre, Select, json, link, searchTo, text } from "./ui.js";
+import { ActionForm, Fields, Heading, Input, Loaded, NextPage, Pre, Select, json, link, searchTo, text } from "./ui.js";
 import { Occurrences } from "./users.js";
 
 const FILTERS = ["audience", "eventType", "status", "limit", "cursor"];
@@ -71,24 +71,26 @@ function SchedulePage(route) {
     <p><a href=${`#/events?scheduleId=${encodeURIComponent(schedule.id)}`}>Its events</a></p>
     <section class="panel" aria-labelledby="schedule-state">
       <h2 id="schedule-state">Pause or resume</h2>
-      ${schedule.status === "active"
-        ? html`<${Action} label="Pause" run=${() => api(`/schedules/${encodeURIComponent(schedule.id)}/pause`, { method: "POST" })} done=${(s) => `Now ${s.status}.`} then=${reload} />`
-        : null}
-      ${schedule.status === "paused"
-        ? html`<${ActionForm}
-            label="Resume"
-            run=${(values) => api(`/schedules/${encodeURIComponent(schedule.id)}/resume`, { method: "POST", body: { catchUp: values.catchUp } })}
-            done=${(s) => `Now ${s.status}.`}
-            then=${reload}
-          >
-            <${Select}
+      <${ActionForm}
+        label=${schedule.status === "paused" ? "Resume" : "Pause"}
+        name="Pause or resume the schedule"
+        available=${schedule.status === "active" || schedule.status === "paused"}
+        run=${(values) =>
+          schedule.status === "paused"
+            ? api(`/schedules/${encodeURIComponent(schedule.id)}/resume`, { method: "POST", body: { catchUp: values.catchUp } })
+            : api(`/schedules/${encodeURIComponent(schedule.id)}/pause`, { method: "POST" })}
+        done=${(s) => `Now ${s.status}.`}
+        then=${reload}
+      >
+        ${schedule.status === "paused"
+          ? html`<${Select}
               label="Occurrences missed while paused"
               name="catchUp"
               value="none"
               options=${[["none", "none: skip them"], ["latest", "latest: deliver the most recent"], ["all", "all: deliver each (100 at most)"]]}
-            />
-          </${ActionForm}>`
-        : null}
+            />`
+          : null}
+      </${ActionForm}>
       ${schedule.status === "ended" ? html`<p class="muted">Ended: nothing more to deliver.</p>` : null}
     </section>
     <section class="panel" aria-labelledby="schedule-preview">

@@ -66,7 +66,9 @@ export class Loaded extends Component {
   }
 }
 
-// A button that runs `run()`, says how it went, then calls `then(result)`.
+// A button that runs `run()`, says how it went, then calls `then(result)`. Rendered in place
+// whether or not it is `available` (the button alone goes), so what it said outlives the reload
+// that follows it: "Now enabled." stays after the Enable button has gone.
 export class Action extends Component {
   state = { busy: false, message: "", failed: false };
 
@@ -81,15 +83,16 @@ export class Action extends Component {
     }
   };
 
-  render({ label, kind = "button" }, { busy, message, failed }) {
+  render({ label, kind = "button", available = true }, { busy, message, failed }) {
     return html`<span class="action">
-      <button type=${kind} onClick=${kind === "button" ? this.click : undefined} disabled=${busy}>${label}</button>
+      ${available ? html`<button type=${kind} onClick=${kind === "button" ? this.click : undefined} disabled=${busy}>${label}</button>` : null}
       <span role="status" class=${failed ? "error" : "ok"}>${message}</span>
     </span>`;
   }
 }
 
-// A form whose submit runs an action: its values are passed to `run(values)`.
+// A form whose submit runs an action: its values are passed to `run(values)`. Like Action, it
+// stays in place when not `available`, its fields and button gone and its message kept.
 export class ActionForm extends Component {
   state = { busy: false, message: "", failed: false };
 
@@ -106,10 +109,10 @@ export class ActionForm extends Component {
     }
   };
 
-  render({ label, children, name }, { busy, message, failed }) {
+  render({ label, children, name, available = true }, { busy, message, failed }) {
     return html`<form class="inline" aria-label=${name || label} onSubmit=${this.submit}>
-      ${children}
-      <button type="submit" disabled=${busy}>${label}</button>
+      ${available ? children : null}
+      ${available ? html`<button type="submit" disabled=${busy}>${label}</button>` : null}
       <span role="status" class=${failed ? "error" : "ok"}>${message}</span>
     </form>`;
   }
