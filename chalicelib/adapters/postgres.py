@@ -36,7 +36,7 @@ from chalicelib.domain.endpoints import (
     Secret,
 )
 from chalicelib.domain.errors import Conflict, FieldError, Unavailable
-from chalicelib.domain.events import LATE_AFTER, Event, EventFilter, Status
+from chalicelib.domain.events import LATE_AFTER, Event, EventFilter, Status, audience_key_parts
 from chalicelib.domain.idempotency import IdempotentRequest, KeptResponse, KeyRecord
 from chalicelib.domain.planner import DstPolicy, Gap, Occurrence, Overlap, Rule
 from chalicelib.domain.recurrence import InvalidDate
@@ -406,6 +406,7 @@ class Store:
         self, schedule: Schedule, progress: ZoneProgress, limit: int, now: datetime, lease: timedelta
     ) -> Materialised:
         assert progress.current is not None
+        key_before, key_after = audience_key_parts(schedule.id, progress.current.local_date)
         rows = self._all(
             "materialise_audience",
             schedule_id=schedule.id,
@@ -419,6 +420,8 @@ class Store:
             now=now,
             lease=lease,
             late_after=LATE_AFTER,
+            key_before=key_before,
+            key_after=key_after,
         )
         claims = [
             Claimed(
