@@ -423,12 +423,9 @@ class Store:
             key_before=key_before,
             key_after=key_after,
         )
+        target = progress.current.target_utc  # every member's target and due instant
         claims = [
-            Claimed(
-                Message(r["id"], r["version"], r["idempotency_key"]),
-                _utc(r["target_utc"]),
-                _utc(r["due_utc"]),
-            )
+            Claimed(Message(r["id"], 1, r["idempotency_key"]), target, target)
             for r in rows
             if r["id"] is not None
         ]

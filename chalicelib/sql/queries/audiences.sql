@@ -113,11 +113,13 @@ WITH batch AS (
         SELECT decode(md5(%(key_before)s::bytea || convert_to(m.id::text, 'UTF8') || %(key_after)s::bytea), 'hex') AS h
     ) AS k
     ON CONFLICT DO NOTHING
-    RETURNING id, version, idempotency_key, target_utc, due_utc
+    RETURNING id, idempotency_key
 ), scanned AS (
     SELECT max(id::text)::uuid AS last_user, count(*) AS scanned FROM batch
 )
-SELECT s.last_user, s.scanned, w.id, w.version, w.idempotency_key, w.target_utc, w.due_utc
+-- Each claim's version (1), target and due instant are the batch's own: only what differs
+-- comes back (decoding two timestamps a member was a third of the sweep's Python time).
+SELECT s.last_user, s.scanned, w.id, w.idempotency_key
 FROM scanned AS s LEFT JOIN written AS w ON true;
 
 -- name: cancel_schedule_events
