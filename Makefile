@@ -17,7 +17,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION ?= 1
 
-.PHONY: run demo docs check test lint typecheck pytest system-deps unit format migrate clean package synth cfn-lint coverage deploy typecheck-infra scan node
+.PHONY: console-vendor console-screenshots run demo docs check test lint typecheck pytest system-deps unit format migrate clean package synth cfn-lint coverage deploy typecheck-infra scan node
 SCAN_VENV := .venv-checkov
 
 $(INSTALLED): requirements.txt requirements-dev.txt
@@ -64,11 +64,25 @@ pytest: $(INSTALLED) system-deps
 
 # Debian packages some tests need, installed (as root) when missing: libical's introspection
 # data, the independent RFC 7529 expansion tests/oracles/libical_expand.py runs under Debian's
-# own Python.
+# own Python; Chromium, the browser tests/e2e/test_console.py drives headless.
 system-deps:
 	@/usr/bin/python3 -c "import gi; gi.require_version('ICalGLib', '3.0')" 2>/dev/null || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    python3-gi gir1.2-ical-3.0 >/dev/null; }
+	@test -x /usr/bin/chromium || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium >/dev/null; }
+
+# The console's front-end libraries (chalicelib/console/vendor.json): fetched again from the npm
+# registry and checked against the manifest's sha512 integrity (scripts/vendor_console.py).
+console-vendor: $(INSTALLED)
+	$(PY) scripts/vendor_console.py --fetch
+
+# The console in a browser against a make run stack (tests/e2e/test_console.py), its screenshots
+# from build/console/ copied to docs/images/console/ for docs/console.md.
+console-screenshots: $(INSTALLED) system-deps
+	$(PY) -m pytest tests/e2e/test_console.py -p no:cacheprovider $(PYTEST_ARGS)
+	mkdir -p docs/images/console && cp build/console/*.png docs/images/console/
 
 unit: $(INSTALLED)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

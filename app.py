@@ -15,12 +15,14 @@ from chalicelib import bootstrap, handlers
 from chalicelib.api import (
     audiences,
     auth,
+    console,
     cors,
     endpoints,
     events,
     http,
     idempotency,
     openapi,
+    overview,
     schedules,
     users,
 )
@@ -75,6 +77,18 @@ def health() -> Response:
 @app.route("/openapi.json", methods=["GET"])
 def openapi_document() -> Response:
     return openapi.serve()
+
+
+# The console (docs/console.md): an HTML page and its files, no token (they hold no data); each
+# view asks the routes below with the token the person signs in with. Not in openapi.json.
+@app.route("/console", methods=["GET"])
+def console_page() -> Response:
+    return console.page()
+
+
+@app.route("/console/assets/{name}", methods=["GET"])
+def console_asset(name: str) -> Response:
+    return console.asset(name)
 
 
 @app.route("/user", methods=["POST"], authorizer=jwt_auth)
@@ -250,6 +264,11 @@ def recover_endpoint(endpoint_id: str) -> Response:
 @app.route("/events/{event_id}/replay", methods=["POST"], authorizer=jwt_auth)
 def replay_event(event_id: str) -> Response:
     return endpoints.replay(container().endpoints, context(), event_id, body())
+
+
+@app.route("/overview", methods=["GET"], authorizer=jwt_auth)
+def read_overview() -> dict[str, Any] | Response:
+    return overview.read(container().overview, context())
 
 
 # cron(* * * * ? *), not rate(1 minute): a rate counts from the rule's creation; either fires at

@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # each factory imports its adapter itself: a function loads o
     from chalicelib.services.health import Health
     from chalicelib.services.idempotency import Idempotency
     from chalicelib.services.imports import Imports
+    from chalicelib.services.overview import Overviews
     from chalicelib.services.schedules import Schedules
     from chalicelib.services.sweeper import Sweeper, SweepPolicy
     from chalicelib.services.users import Users
@@ -233,8 +234,15 @@ class Container:
         s = self.settings
         rules = DestinationRules(s.aws_region, s.endpoint_allowed_arns, s.endpoint_private_urls)
         return Endpoints(
-            self.db, self.clock, rules, lambda: self.queue, lambda: self.ledger, lambda: self.notices
-        )
+            self.db, self.clock, rules, lambda: self.queue, lambda: self.ledger, lambda: self.notices,
+            s.max_event_age,
+        )  # fmt: skip
+
+    @property
+    def overview(self) -> Overviews:
+        from chalicelib.services.overview import Overviews
+
+        return Overviews(self.db, self.clock, lambda: self.queue, lambda: self.dlq)
 
     @property
     def sweeper(self) -> Sweeper:

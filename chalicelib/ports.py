@@ -19,6 +19,7 @@ from chalicelib.domain.endpoints import Endpoint
 from chalicelib.domain.events import Event, EventFilter, Status
 from chalicelib.domain.idempotency import IdempotentRequest, KeptResponse, KeyRecord
 from chalicelib.domain.instants import iso_utc
+from chalicelib.domain.overview import Finished, Lateness, QueueCounts
 from chalicelib.domain.schedules import Schedule
 from chalicelib.domain.series import KnownEvent
 from chalicelib.domain.users import User
@@ -199,10 +200,21 @@ class Store(Protocol):
         ...
 
     def finished_events(
-        self, types: Sequence[str] | None, since: datetime, after: tuple[datetime, UUID] | None, limit: int
+        self,
+        types: Sequence[str] | None,
+        since: datetime,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+        finished_since: datetime | None = None,
     ) -> list[Event]:
         """COMPLETED and FAILED events of these types (None: every type) targeted at or after
-        `since`, in (target_utc, id) order after `after`: what a recovery sends again."""
+        `since`, in (target_utc, id) order after `after`: what a recovery sends again; with
+        `finished_since`, only those whose last change (their finish) came at or after it."""
+        ...
+
+    def mark_delivered_late(self, delivered: dict[UUID, datetime]) -> None:
+        """These COMPLETED events reached an endpoint late, at these instants, through a
+        recovery: each counts as late from now on, delivered at the later of its two times."""
         ...
 
     def lock_rates(self, endpoint_ids: Sequence[UUID], now: datetime) -> dict[UUID, datetime]:
@@ -291,6 +303,30 @@ class Store(Protocol):
         them first."""
         ...
 
+    def record_sweep(self, finished_at: datetime, summary: dict[str, Any]) -> None:
+        """The run that finished at `finished_at`, over the one before (an older one finishing
+        late changes nothing)."""
+        ...
+
+    # GET /overview (services/overview.py)
+    def due_by_hour(self, hours: Sequence[datetime], until: datetime) -> dict[datetime, int]:
+        """PENDING and PROCESSING events due before `until`, counted in the last of `hours`
+        (their starts, in order) each falls in or after; any due before the first, in it."""
+        ...
+
+    def finished_by_hour(self, hours: Sequence[datetime], until: datetime) -> dict[datetime, Finished]:
+        """COMPLETED, FAILED and SKIPPED events that finished from the first of `hours` (their
+        starts, in order) until `until`, by hour."""
+        ...
+
+    def lateness(self, since: datetime, until: datetime) -> Lateness:
+        """Of the events COMPLETED in [since, until)."""
+        ...
+
+    def last_sweep(self) -> datetime | None:
+        """When the last sweep finished (`record_sweep`)."""
+        ...
+
     # the worker
     def extend_leases(self, leases: Sequence[tuple[Message, datetime]]) -> None:
         """Each message's event, if still PROCESSING at its version, is held until at least
@@ -376,6 +412,11 @@ class Clock(Protocol):
         """The current instant, timezone-aware, in UTC."""
         ...
 
+    def sleep_until(self, instant: datetime) -> None:
+        """Returns once `instant` has come (at once if it has): a delivery waiting for its
+        rate limit slot."""
+        ...
+
 
 @dataclass(frozen=True)
 class Received:
@@ -409,6 +450,10 @@ class Queue(Protocol):
         """Messages in the queue: visible, in flight and delayed (in SQS, approximate)."""
         ...
 
+    def counts(self) -> QueueCounts:
+        """The same three counts apart (GET /overview)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -425,6 +470,8 @@ class Attempt:
     latency_ms: float
     endpoint_id: UUID | None = None
     """The endpoint it went to; None for the built-in one (WEBHOOK_URL)."""
+    response_body: str | None = None
+    """The first KB of the reply (`Outcome.response_body`)."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -437,6 +484,7 @@ class Attempt:
             "statusCode": self.status_code,
             "error": self.error,
             "latencyMs": round(self.latency_ms, 1),
+            "responseBody": self.response_body,
         }
 
 

@@ -2,7 +2,7 @@
 
     scripts/bench.py [--events 20000] [--workers 8] [--localstack-events 200]
                      [--container-events 200] [--container-runs 3] [--receiver-delay 0.1]
-                     [--webhook-concurrency 10]
+                     [--webhook-concurrency 10] [--endpoints N]
 
 N users are due at the same minute (one bulk INSERT). The real sweeper and worker code run
 against the real PostgreSQL (embedded unless DATABASE_URL is set; a fresh database either
@@ -20,6 +20,13 @@ POST after --receiver-delay seconds (the median of --container-runs runs), besid
 container posting one webhook at a time (perContainerOneAtATimeEventsPerSecond, same run).
 That figure, not the fast receiver's, is what the worker count in docs/performance.md's capacity model
 is built on.
+
+--endpoints N (0: the built-in WEBHOOK_URL alone, as before) sends every event to N webhook
+endpoints instead, created through the endpoints service and PostgreSQL like any team's (the same
+receiver on N distinct paths), fanned out by the real worker (its endpoint senders, the ledger's
+write per pair). A delivery is one (event, endpoint) pair's signed POST answered 2xx, so
+deliveriesPerSecond is N x eventsPerSecond, ratioToRaw is deliveries a second over raw POSTs a
+second, and perContainerDeliveriesPerSecond is the container's pairs a second.
 
 The last line is one JSON object with the figures.
 """
@@ -55,6 +62,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from chalicelib.adapters.clock import SystemClock
+from chalicelib.adapters.destinations import EndpointSenders
 from chalicelib.adapters.ledger import DynamoLedger
 from chalicelib.adapters.postgres import Database
 from chalicelib.adapters.sqs import SqsQueue
@@ -62,8 +70,9 @@ from chalicelib.adapters.sqs import client as sqs_client
 from chalicelib.adapters.webhook import HttpWebhookSender
 from chalicelib.domain.builtins import BuiltIns
 from chalicelib.domain.delivery import Backoff
+from chalicelib.domain.endpoints import Destination, DestinationType, EndpointFields
 from chalicelib.ports import DeliveryLedger, Queue
-from chalicelib.services import sweeper, worker
+from chalicelib.services import endpoints, sweeper, worker
 from scripts.devstack import aws, event_source
 from scripts.devstack.postgres import fresh_database
 from scripts.devstack.quiet import quietly
@@ -75,6 +84,8 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 (the spec's exam
 ROOT = Path(__file__).resolve().parent.parent
 RECEIVER_PIDS: dict[str, int] = {}
 """Each receiver process, by its URL."""
+FANOUT = 0
+"""--endpoints: 0 sends to the built-in endpoint alone; N to N endpoints (set by main)."""
 
 
 def log(text: str) -> None:
@@ -104,6 +115,29 @@ def receiver(delay: float = 0.0) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+@contextlib.contextmanager
+def endpoints_to(db: Database, url: str, count: int) -> Iterator[None]:
+    """`count` webhook endpoints for every type on the receiver's distinct paths, created and
+    then deleted through the endpoints service, as the API does; none when `count` is 0."""
+    clock = SystemClock()
+    made = [
+        endpoints.create_endpoint(
+            db, clock, EndpointFields(Destination(DestinationType.WEBHOOK, f"{url}/{i}"), None, f"bench {i}")
+        )
+        for i in range(count)
+    ]
+    try:
+        yield
+    finally:
+        for endpoint in made:
+            endpoints.delete_endpoint(db, clock, endpoint.id)
+
+
+def deliveries(events: int) -> int:
+    """The POSTs a number of completed events took (one per endpoint)."""
+    return events * max(FANOUT, 1)
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -272,6 +306,9 @@ def build_worker(
         timedelta(days=7),
         webhook_concurrency=concurrency,
     )
+    if FANOUT:  # the endpoints' senders, as the container builds them; no built-in endpoint
+        senders = EndpointSenders(2.0, 5.0)
+        return worker.Worker(db, clock, BuiltIns(), queue, dlq, ledger, None, policy, destinations=senders)
     sender = HttpWebhookSender(url, SECRET, 2.0, 5.0)
     return worker.Worker(db, clock, BuiltIns(), queue, dlq, ledger, sender, policy)
 
@@ -346,10 +383,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--receiver-delay", type=float, default=0.1, help="seconds the per-container receiver takes to answer"
     )
+    parser.add_argument(
+        "--endpoints", type=int, default=0, help="endpoints per event (0: the built-in one alone)"
+    )
     args = parser.parse_args(argv)
+    global FANOUT
+    FANOUT = args.endpoints
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     warnings.filterwarnings("ignore", module="platformdirs")  # pgserver without XDG_RUNTIME_DIR
     log(f"bench: {args.events} events due at the same minute, {args.workers} worker threads")
+    if FANOUT:
+        log(f"each event goes to {FANOUT} webhook endpoints: {FANOUT} deliveries an event")
     log("SQS and DynamoDB: in-memory implementations of the same ports (moto only where it says so)")
     with fresh_database("bench") as url, receiver() as hook:
         db = Database(url, max_size=args.workers + 4)
@@ -377,7 +421,7 @@ def measure(db: Database, hook: str, args: argparse.Namespace) -> tuple[dict[str
     posts_before = receiver_stats(hook)["requests"]
     postgres_pids = pids_named("postgres")
     cpu_before = (time.process_time(), cpu_seconds([RECEIVER_PIDS[hook]]), cpu_seconds(postgres_pids))
-    with quietly():
+    with quietly(), endpoints_to(db, hook, FANOUT):
         run = pipeline_run(
             db,
             hook,
@@ -392,10 +436,11 @@ def measure(db: Database, hook: str, args: argparse.Namespace) -> tuple[dict[str
     cpu_after = (time.process_time(), cpu_seconds([RECEIVER_PIDS[hook]]), cpu_seconds(postgres_pids))
     posts = receiver_stats(hook)["requests"] - posts_before
     eps = run.completed / run.seconds
+    dps = deliveries(run.completed) / run.seconds
     cpu = [(b - a) * 1000 / max(run.completed, 1) for a, b in zip(cpu_before, cpu_after, strict=True)]
     log(
-        f"end to end (claim -> POST -> complete):   {eps:8.0f} events/s = {eps / raw:.2f} x raw"
-        f" ({eps / raw_http_client:.2f} x raw http.client)"
+        f"end to end (claim -> POST -> complete):   {eps:8.0f} events/s, {dps:8.0f} deliveries/s"
+        f" = {dps / raw:.2f} x raw ({dps / raw_http_client:.2f} x raw http.client)"
     )
     log(f"  {run.completed} completed in {run.seconds:.1f}s; the receiver saw {posts} POSTs")
     log(f"  lateness p50 {run.lateness_p50:.2f}s, p99 {run.lateness_p99:.2f}s")
@@ -405,20 +450,23 @@ def measure(db: Database, hook: str, args: argparse.Namespace) -> tuple[dict[str
     figures: dict[str, Any] = {
         "events": n,
         "workers": workers,
+        "endpointsPerEvent": FANOUT,
         "eventsPerSecond": round(eps, 1),
+        "deliveriesPerSecond": round(dps, 1),
         "rawPostPerSecond": round(raw, 1),
-        "ratioToRaw": round(eps / raw, 3),
+        "ratioToRaw": round(dps / raw, 3),
         "rawHttpClientPostPerSecond": round(raw_http_client, 1),
-        "ratioToRawHttpClient": round(eps / raw_http_client, 3),
+        "ratioToRawHttpClient": round(dps / raw_http_client, 3),
         "sweeperEventsPerSecond": round(sweep_rate, 1),
         "p50LatenessSeconds": round(run.lateness_p50, 3),
         "p99LatenessSeconds": round(run.lateness_p99, 3),
         "completed": run.completed,
         "webhookPosts": posts,
     }
-    ok = run.completed == n == posts
+    ok = run.completed == n and posts == deliveries(n)
     if args.localstack_events:
-        small = moto_run(db, hook, args.localstack_events, workers)
+        with endpoints_to(db, hook, FANOUT):
+            small = moto_run(db, hook, args.localstack_events, workers)
         rate = small.completed / small.seconds
         figures["localStackEventsPerSecond"] = round(rate, 1)
         log(f"through a moto server over HTTP:          {rate:8.1f} events/s ({small.completed} events)")
@@ -438,7 +486,7 @@ def per_container_figure(db: Database, args: argparse.Namespace) -> tuple[dict[s
     n = args.container_events
     one_at_a_time_n = max(10, n // 4)  # ~10 events/s: a quarter of the events is enough
     rates, ok = [], True
-    with receiver(args.receiver_delay) as slow:
+    with receiver(args.receiver_delay) as slow, endpoints_to(db, slow, FANOUT):
         before = receiver_stats(slow)["requests"]
         for _ in range(args.container_runs):
             with quietly():
@@ -449,16 +497,18 @@ def per_container_figure(db: Database, args: argparse.Namespace) -> tuple[dict[s
             one_at_a_time, completed = per_container(db, slow, one_at_a_time_n, 1)
         ok = ok and completed == one_at_a_time_n
         posts = receiver_stats(slow)["requests"] - before
-    ok = ok and posts == n * args.container_runs + one_at_a_time_n
+    ok = ok and posts == deliveries(n * args.container_runs + one_at_a_time_n)
     median = statistics.median(rates)
     delay = f"{args.receiver_delay * 1000:.0f} ms"
     log(
         f"one container, batches of 10, receiver answering in {delay}: "
-        f"{median:8.1f} events/s (runs: {', '.join(f'{r:.1f}' for r in rates)})"
+        f"{median:8.1f} events/s, {deliveries(1) * median:8.1f} deliveries/s"
+        f" (runs: {', '.join(f'{r:.1f}' for r in rates)} events/s)"
     )
     log(f"  the same, one POST at a time:                      {one_at_a_time:8.1f} events/s")
     figures = {
         "perContainerEventsPerSecond": round(median, 1),
+        "perContainerDeliveriesPerSecond": round(deliveries(1) * median, 1),
         "perContainerOneAtATimeEventsPerSecond": round(one_at_a_time, 1),
         "perContainerReceiverDelayMs": round(args.receiver_delay * 1000),
         "perContainerBatchSize": 10,

@@ -9,6 +9,8 @@
                  SQS handler fed batches the way the event source mapping does
     webhook      a receiver on http://127.0.0.1:8001 (SINK_PORT) that prints each delivery and
                  checks its signature                              unless WEBHOOK_URL is set
+    ops topic    SNS on the emulator with a queue this console reads: each endpoint event
+                 (endpoint.failing/disabled/enabled) printed       unless OPS_TOPIC_ARN is set
 
 `DEMO=1` (`make demo`) sets the clock to 08:59:30 UTC today and creates a user whose birthday
 is today in UTC: the message arrives within about a minute. Ctrl-C stops everything this
@@ -173,6 +175,23 @@ def provision(env: Mapping[str, str], local: Path) -> aws.Resources:
     return made
 
 
+def provision_ops_topic(env: dict[str, str], local: Path) -> str | None:
+    """The operations topic (OPS_TOPIC_ARN) on the emulator, unless one is set; returns the
+    queue subscribed to it, which the console reads (None: a topic of the developer's own)."""
+    if env.get("OPS_TOPIC_ARN"):
+        print(f"ops       endpoint events go to {env['OPS_TOPIC_ARN']} (OPS_TOPIC_ARN)")
+        return None
+    name = aws.local_names(local).ops_topic
+    try:
+        made = aws.create_ops_topic(env["AWS_ENDPOINT_URL"], env["AWS_DEFAULT_REGION"], name)
+    except (BotoCoreError, ClientError) as exc:
+        where = env["AWS_ENDPOINT_URL"]
+        raise StartFailed(f"creating the operations topic at {where} failed: {exc}") from None
+    env["OPS_TOPIC_ARN"] = made.topic_arn
+    print(f"ops       topic {name}: this console prints each endpoint event (failing, disabled, enabled)")
+    return made.queue_url
+
+
 def start_api(
     stack: contextlib.ExitStack, env: dict[str, str], port: int, local: Path
 ) -> subprocess.Popen[bytes]:
@@ -245,6 +264,15 @@ def describe_webhook(env: Mapping[str, str]) -> list[str]:
             " no webhook-signature); set it to sign them, as every cloud stage must"
         )
     return lines
+
+
+def start_ops_console(stack: contextlib.ExitStack, env: dict[str, str], queue_url: str) -> None:
+    from chalicelib.adapters import sqs
+    from scripts.devstack.ops_console import OpsConsole
+
+    client = sqs.client(env["AWS_DEFAULT_REGION"], env["AWS_ENDPOINT_URL"])
+    console = OpsConsole(sqs.SqsQueue(client, queue_url)).start()
+    stack.callback(console.stop)
 
 
 def start_runner(stack: contextlib.ExitStack, env: dict[str, str]) -> None:
@@ -330,6 +358,7 @@ def run(env: dict[str, str], local: Path, start: Plan, demo: bool, started: floa
         env.update(
             QUEUE_URL=resources.queue_url, DLQ_URL=resources.dlq_url, LEDGER_TABLE=resources.ledger_table
         )
+        ops_queue = provision_ops_topic(env, local)
         offset = Settings.from_env(env).clock_offset
         if start.sink_port is not None:
             env.setdefault("WEBHOOK_SECRET", LOCAL_WEBHOOK_SECRET)
@@ -341,6 +370,8 @@ def run(env: dict[str, str], local: Path, start: Plan, demo: bool, started: floa
         api_url = f"http://{HOST}:{start.api_port}"
         start_api(stack, env, start.api_port, local)
         start_runner(stack, env)
+        if ops_queue:
+            start_ops_console(stack, env, ops_queue)
         token = admin_token(env)
         print(f"API       {api_url}  (healthy after {time.monotonic() - started:.1f}s)")
         print(f"database  {env['DATABASE_URL']}")
@@ -349,6 +380,7 @@ def run(env: dict[str, str], local: Path, start: Plan, demo: bool, started: floa
             print(f"clock     shifted by {offset} (CLOCK_OFFSET): now is {shifted:%Y-%m-%d %H:%M:%S} UTC")
         print(f"token     {token}")
         print(f'          export TOKEN={token}; curl -H "Authorization: Bearer $TOKEN" {api_url}/user')
+        print(f"console   {api_url}/console#token={token}  (opens signed in; the token leaves the URL)")
         if demo:
             create_demo_user(api_url, token, datetime.now(UTC) + offset)
         print("ready     Ctrl-C stops everything", flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 
@@ -11,3 +12,6 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
+
+    def sleep_until(self, instant: datetime) -> None:
+        time.sleep(max(0.0, (instant - self.now()).total_seconds()))

@@ -1,6 +1,7 @@
 """The delivery ledger in DynamoDB, through pynamodb: one table, two kinds of item.
 
-    pk = EVENT#<event id>      sk = ATTEMPT#<time>#<n>#<r> every POST, for GET /events/{id}/deliveries
+    pk = EVENT#<event id>      sk = ATTEMPT#<time>#<n>#<r> every POST (with the reply's first KB),
+                                                          for GET /events/{id}/deliveries
     pk = KEY#<idempotency key> sk = SUCCESS              the first 2xx, written with a condition
 
 An attempt to an endpoint (not the built-in one) also carries `endpoint_key`, the hash key of the
@@ -69,6 +70,7 @@ def ledger_model(table: str, region: str, host: str | None) -> Any:
         latency_ms = NumberAttribute()
         endpoint_id = UnicodeAttribute(null=True)
         endpoint_key = UnicodeAttribute(null=True)
+        response_body = UnicodeAttribute(null=True)
         by_endpoint = ByEndpoint()
         expires = TTLAttribute(attr_name="expires_at")
 
@@ -94,6 +96,7 @@ class DynamoLedger:
             error=attempt.error,
             latency_ms=attempt.latency_ms,
             endpoint_id=str(attempt.endpoint_id) if attempt.endpoint_id else None,
+            response_body=attempt.response_body,
             expires=attempt.attempted_at + RETENTION,
         )
 
@@ -107,6 +110,7 @@ class DynamoLedger:
 
     def record_success(self, attempt: Attempt) -> bool:
         item = self._item(attempt, f"KEY#{attempt.idempotency_key}", SUCCESS)
+        item.response_body = None  # read only to finalise: the attempt's item keeps the reply
         try:
             item.save(condition=self._model.pk.does_not_exist())
         except PutError as exc:
@@ -149,4 +153,5 @@ def _attempt(item: Any) -> Attempt:
         error=item.error,
         latency_ms=float(item.latency_ms),
         endpoint_id=UUID(item.endpoint_id) if item.endpoint_id else None,
+        response_body=item.response_body,
     )

@@ -38,6 +38,7 @@ from chalicelib.domain.endpoints import (
 from chalicelib.domain.errors import Conflict, FieldError, Unavailable
 from chalicelib.domain.events import LATE_AFTER, Event, EventFilter, Status, audience_key_parts
 from chalicelib.domain.idempotency import IdempotentRequest, KeptResponse, KeyRecord
+from chalicelib.domain.overview import Finished, Lateness
 from chalicelib.domain.planner import DstPolicy, Gap, Occurrence, Overlap, Rule
 from chalicelib.domain.recurrence import InvalidDate
 from chalicelib.domain.schedules import Schedule, ScheduleFields, ScheduleStatus
@@ -332,7 +333,12 @@ class Store:
         return self._one("disable_failing_endpoint", id=endpoint_id, now=now, cutoff=cutoff) is not None
 
     def finished_events(
-        self, types: Sequence[str] | None, since: datetime, after: tuple[datetime, UUID] | None, limit: int
+        self,
+        types: Sequence[str] | None,
+        since: datetime,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+        finished_since: datetime | None = None,
     ) -> list[Event]:
         after_target, after_id = after or (since - timedelta(microseconds=1), UUID(int=0))
         rows = self._all(
@@ -342,8 +348,13 @@ class Store:
             after_target=after_target,
             after_id=after_id,
             limit=limit,
+            finished_since=finished_since,
         )
         return [event_from_row(r) for r in rows]
+
+    def mark_delivered_late(self, delivered: dict[UUID, datetime]) -> None:
+        if delivered:
+            self.run("mark_delivered_late", ids=list(delivered), ats=list(delivered.values()))
 
     def lock_rates(self, endpoint_ids: Sequence[UUID], now: datetime) -> dict[UUID, datetime]:
         ids = sorted(set(endpoint_ids))
@@ -477,6 +488,31 @@ class Store:
     def mark_unsent(self, claims: Sequence[Message]) -> None:
         ids = [m.event_id for m in claims]
         self.run("mark_unsent", ids=ids, versions=[m.version for m in claims])
+
+    def record_sweep(self, finished_at: datetime, summary: dict[str, Any]) -> None:
+        self.run("record_sweep", finished_at=finished_at, summary=Jsonb(summary))
+
+    # GET /overview
+    def due_by_hour(self, hours: Sequence[datetime], until: datetime) -> dict[datetime, int]:
+        rows = self._all("due_by_hour", bounds=list(hours[1:]), until=until)
+        return {hours[r["hour"]]: int(r["count"]) for r in rows}
+
+    def finished_by_hour(self, hours: Sequence[datetime], until: datetime) -> dict[datetime, Finished]:
+        rows = self._all("finished_by_hour", bounds=list(hours[1:]), since=hours[0], until=until)
+        return {
+            hours[r["hour"]]: Finished(hours[r["hour"]], r["completed"], r["failed"], r["skipped"], r["late"])
+            for r in rows
+        }
+
+    def lateness(self, since: datetime, until: datetime) -> Lateness:
+        row = self._one("completed_lateness", since=since, until=until)
+        assert row is not None  # an aggregate without GROUP BY: always one row
+        p50, p99 = (p.total_seconds() for p in row["percentiles"]) if row["percentiles"] else (None, None)
+        return Lateness(int(row["count"]), p50, p99)
+
+    def last_sweep(self) -> datetime | None:
+        row = self._one("last_sweep")
+        return _utc(row["finished_at"]) if row else None
 
     # the worker
     def extend_leases(self, leases: Sequence[tuple[Message, datetime]]) -> None:

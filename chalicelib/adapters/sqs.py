@@ -9,6 +9,7 @@ from typing import Any
 from botocore.config import Config
 
 from chalicelib.adapters import aws_clients
+from chalicelib.domain.overview import QueueCounts
 from chalicelib.domain.sweeping import MAX_DELAY_SECONDS
 from chalicelib.ports import Received
 
@@ -73,8 +74,12 @@ class SqsQueue:
         self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=receipt_handle)
 
     def depth(self) -> int:
+        return self.counts().total
+
+    def counts(self) -> QueueCounts:
         attributes = self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=list(DEPTH_ATTRIBUTES))
-        return sum(int(attributes["Attributes"].get(name, 0)) for name in DEPTH_ATTRIBUTES)
+        visible, in_flight, delayed = (int(attributes["Attributes"].get(n, 0)) for n in DEPTH_ATTRIBUTES)
+        return QueueCounts(visible, in_flight, delayed)
 
 
 def _received(message: dict[str, Any]) -> Received:

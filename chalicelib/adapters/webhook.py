@@ -44,7 +44,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
-from chalicelib.domain.delivery import Outcome, Verdict, parse_retry_after, verdict_for_status
+from chalicelib.domain.delivery import (
+    Outcome,
+    Verdict,
+    parse_retry_after,
+    response_excerpt,
+    verdict_for_status,
+)
 from chalicelib.ports import Delivery
 from chalicelib.settings import SettingsError
 
@@ -53,7 +59,8 @@ USER_AGENT = "event-scheduler-webhooks/1"
 _MAX_ERROR = 200
 _MAX_DRAINED = 64 * 1024
 """A reply body up to this size is read, so the connection can carry the next POST; a longer
-one is not worth the time: the connection is closed instead (the body is never used)."""
+one is not worth the time: the connection is closed instead (only its first KB is kept, for
+the ledger: `response_excerpt`)."""
 
 
 class NotPublic(Exception):
@@ -167,7 +174,7 @@ class HttpWebhookSender:
             response = connection.getresponse()
             status, reason = response.status, response.reason
             retry_after_header = response.getheader("Retry-After")
-            self._finish(response)
+            body = self._finish(response)
         except (OSError, http.client.HTTPException) as exc:
             # Refused, reset, timed out, a bad certificate, a malformed reply: all may heal.
             self._drop()
@@ -178,7 +185,7 @@ class HttpWebhookSender:
         # An HTTP-date in Retry-After is the receiver's real time, not the app's clock.
         real_now = datetime.fromtimestamp(self._wall_clock(), UTC)
         retry_after = parse_retry_after(retry_after_header, real_now)
-        return Outcome(verdict, status, error, latency, retry_after)
+        return Outcome(verdict, status, error, latency, retry_after, response_excerpt(body))
 
     def _connection(self) -> http.client.HTTPConnection:
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
@@ -210,12 +217,14 @@ class HttpWebhookSender:
         connection.sock.settimeout(self._read_timeout)  # ...every later send and read under this
         return connection
 
-    def _finish(self, response: http.client.HTTPResponse) -> None:
-        """Read the reply's body (so the connection can be reused), or close the connection."""
-        response.read(_MAX_DRAINED)
+    def _finish(self, response: http.client.HTTPResponse) -> bytes:
+        """Read the reply's body (so the connection can be reused), or close the connection;
+        returns what was read."""
+        body = response.read(_MAX_DRAINED)
         if not response.isclosed() or response.will_close:
             response.close()
             self._drop()
+        return body
 
     def _drop(self) -> None:
         """Closes this thread's connection."""

@@ -50,6 +50,8 @@ class Action(StrEnum):
     LIST_ALL_SCHEDULES = "list_all_schedules"
     """Every schedule, users' and audiences'."""
     COUNT_AUDIENCE = "count_audience"
+    READ_OVERVIEW = "read_overview"
+    """GET /overview: the whole scheduler's counts, so no `user` token."""
 
 
 # What a role may do to any record, and what it may do only to records its subject owns.

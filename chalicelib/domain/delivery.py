@@ -72,6 +72,9 @@ class Outcome:
     error: str | None = None
     latency_ms: float = 0.0
     retry_after: timedelta | None = None
+    response_body: str | None = None
+    """The start of the receiver's reply (`response_excerpt`); None without a reply, and from
+    a queue, a topic or a bus."""
 
     @property
     def reason(self) -> str:
@@ -79,6 +82,15 @@ class Outcome:
         if self.status_code is not None:
             return f"HTTP {self.status_code}" + (f": {self.error}" if self.error else "")
         return self.error or "unknown error"
+
+
+RESPONSE_EXCERPT_BYTES = 1024
+
+
+def response_excerpt(body: bytes) -> str:
+    """The reply's first KB as text, for the ledger and the console: UTF-8, and anything
+    undecodable (a character cut at the end included) as U+FFFD, never an error."""
+    return body[:RESPONSE_EXCERPT_BYTES].decode("utf-8", errors="replace")
 
 
 def verdict_for_status(status: int) -> Verdict:

@@ -32,6 +32,8 @@ RECOVERY_WINDOW = timedelta(days=30)
 """As far back as the ledger remembers successes (adapters/ledger.RETENTION): older, a recovery
 could not tell what the endpoint has."""
 RECOVERY_PAGE = 500
+DEFAULT_MAX_EVENT_AGE = timedelta(days=7)
+"""MAX_EVENT_AGE's default (settings.py): the container passes the stage's."""
 
 
 @dataclass(frozen=True)
@@ -102,13 +104,35 @@ def rotate_secret(
     return rotated.secrets_in_force(now)
 
 
-def enable_endpoint(db: Database, clock: Clock, notices: Notices, endpoint_id: UUID) -> Endpoint:
-    """Delivered to again from the next batch on; what it missed waits for a recovery."""
+def enable_endpoint(
+    db: Database,
+    clock: Clock,
+    notices: Notices,
+    queue: Queue,
+    endpoint_id: UUID,
+    max_event_age: timedelta = DEFAULT_MAX_EVENT_AGE,
+) -> Endpoint:
+    """Delivered to again from the next batch on, and what was held while it was disabled is
+    sent: every event of its types that finished since it was disabled is queued to it, and the
+    worker sends those it has not had, each once, with its original webhook-id (as a recovery
+    does). What failed before it was disabled waits for a recovery (`recover`)."""
     now = clock.now()
     with db.transaction() as store:
-        enabled = _locked(store, endpoint_id).enable(now)
+        current = _locked(store, endpoint_id)
+        enabled = current.enable(now)
         store.update_endpoint(enabled)
     announce(notices, "endpoint.enabled", endpoint_id, now)
+    if current.disabled_at is not None:
+        held_since = current.disabled_at
+        # Finished since then, so targeted at most MAX_EVENT_AGE before (older ones are skipped).
+        since = max(held_since - max_event_age, now - RECOVERY_WINDOW, current.created_at)
+        try:
+            _queue_finished(db, queue, current, since, held_since)
+        except QueueUnavailable:
+            raise QueueUnavailable(
+                f"the endpoint is enabled, but not all it missed since {iso_utc(held_since)} was queued:"
+                " recover since then (nothing is sent twice)"
+            ) from None
     return enabled
 
 
@@ -141,11 +165,20 @@ def recover(db: Database, clock: Clock, queue: Queue, endpoint_id: UUID, since: 
     if clock.now() - since > RECOVERY_WINDOW:
         raise ValidationError.single("since", f"must be within the ledger's {RECOVERY_WINDOW.days} days")
     endpoint = get_endpoint(db, endpoint_id)
-    since = max(since, endpoint.created_at)
+    return _queue_finished(db, queue, endpoint, max(since, endpoint.created_at))
+
+
+def _queue_finished(
+    db: Database, queue: Queue, endpoint: Endpoint, since: datetime, finished_since: datetime | None = None
+) -> int:
+    """Queues each finished event of the endpoint's types targeted since `since` (and, given
+    `finished_since`, finished since then) to it, as its own message; returns how many."""
     queued, after = 0, None
     while True:
         with db.transaction() as store:
-            page = store.finished_events(endpoint.fields.event_types, since, after, RECOVERY_PAGE)
+            page = store.finished_events(
+                endpoint.fields.event_types, since, after, RECOVERY_PAGE, finished_since
+            )
         bodies = [Message(e.id, e.version, e.idempotency_key, endpoint.id).encode() for e in page]
         for start in range(0, len(bodies), 10):
             if queue.send_batch(bodies[start : start + 10]):
@@ -202,7 +235,7 @@ def _found(endpoint: Endpoint | None) -> Endpoint:
 class Endpoints:
     """The endpoint use cases bound to their ports: what the container builds and the routes
     call. The queue, the ledger and the operations topic are built only by the routes that use
-    them (recover and replay; stats; enable)."""
+    them (recover, replay and enable; stats; enable)."""
 
     db: Database
     clock: Clock
@@ -210,6 +243,7 @@ class Endpoints:
     queue: Callable[[], Queue]
     ledger: Callable[[], DeliveryLedger]
     notices: Callable[[], Notices]
+    max_event_age: timedelta = DEFAULT_MAX_EVENT_AGE
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -239,7 +273,8 @@ class Endpoints:
         return stats(self.db, self.clock, self.ledger(), endpoint_id)
 
     def enable(self, endpoint_id: UUID) -> Endpoint:
-        return enable_endpoint(self.db, self.clock, self.notices(), endpoint_id)
+        queue, notices = self.queue(), self.notices()
+        return enable_endpoint(self.db, self.clock, notices, queue, endpoint_id, self.max_event_age)
 
     def recover(self, endpoint_id: UUID, since: datetime) -> int:
         return recover(self.db, self.clock, self.queue(), endpoint_id, since)

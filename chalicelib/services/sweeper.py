@@ -180,6 +180,7 @@ def sweep(
             )
     summary.duration_seconds = round(monotonic() - started, 3)
     _report(summary)
+    _record(db, clock.now(), summary)
     return summary
 
 
@@ -217,6 +218,15 @@ def _mark_unsent(db: Database, left: Sequence[Claimed]) -> None:
     except Exception as exc:
         # Their lease still brings them back (through the gate); only sooner is lost.
         obs.log().error("could not mark unsent claims", extra={"error": str(exc)[:300]})
+
+
+def _record(db: Database, finished_at: datetime, summary: SweepSummary) -> None:
+    """The run's end, for GET /overview's sweep age: one row written over."""
+    try:
+        with db.transaction() as store:
+            store.record_sweep(finished_at, summary.as_json())
+    except Exception as exc:  # the run's work is done; only the overview's age goes stale
+        obs.log().error("could not record the sweep", extra={"error": str(exc)[:300]})
 
 
 def _report(summary: SweepSummary) -> None:

@@ -49,7 +49,14 @@ from chalicelib.domain.delivery import (
     Outcome,
     Verdict,
 )
-from chalicelib.domain.endpoints import RATE_BURST, Endpoint, delivery_key, take_slots
+from chalicelib.domain.endpoints import (
+    RATE_AHEAD,
+    Endpoint,
+    delivery_key,
+    held_waits,
+    slot_times,
+    take_slots,
+)
 from chalicelib.domain.events import Event, is_late
 from chalicelib.domain.fate import (
     TO_DLQ,
@@ -113,6 +120,8 @@ class Pair:
     error: str | None = None
     deferred: timedelta | None = None
     """Over the endpoint's rate limit: not sent this time; a slot is free after this long."""
+    not_before: datetime | None = None
+    """Its rate limit slot, when that is a moment away: the POST waits for it."""
 
     @property
     def label(self) -> str:
@@ -215,6 +224,7 @@ class Worker:
         self._post_all([job for job in jobs if job.pending])
         self._note_health(jobs)
         self._write([job for job in jobs if not job.resend])
+        self._mark_late([job for job in jobs if job.resend])
         self._to_dlq(jobs)
         failed = self._come_back(jobs)
         _report(jobs)
@@ -237,6 +247,7 @@ class Worker:
             for job in wanted:
                 job.fail_step(f"could not read the events: {exc}")
             return
+        resending: set[tuple[UUID, UUID | None]] = set()
         for job in wanted:
             assert job.message is not None
             job.event = events.get(job.message.event_id)
@@ -246,6 +257,10 @@ class Worker:
             )
             if job.resend:
                 self._classify_resend(job, endpoints)
+                pair = (job.message.event_id, job.message.endpoint_id)
+                if job.pending and pair in resending:  # an enable and a recover, say: one POST
+                    job.decide(Fate.DROPPED, "another message of this batch sends it")
+                resending.add(pair)
                 continue
             fate, reason = classify(
                 job.message, job.event, job.user, now, self.policy.max_event_age, job.schedule
@@ -321,11 +336,14 @@ class Worker:
                 for endpoint_id, pairs in limited.items():
                     rate = pairs[0][1].endpoint.fields.rate_limit if pairs[0][1].endpoint else None
                     assert rate is not None
-                    granted, taken[endpoint_id] = take_slots(
-                        tats.get(endpoint_id, now), now, rate, len(pairs)
-                    )
-                    wait = max(taken[endpoint_id] - RATE_BURST - now, timedelta(0))
-                    for _, pair in pairs[granted:]:
+                    tat = tats.get(endpoint_id, now)
+                    granted, taken[endpoint_id] = take_slots(tat, now, rate, len(pairs), RATE_AHEAD)
+                    for (_, pair), at in zip(pairs, slot_times(tat, now, rate, granted), strict=False):
+                        pair.not_before = at if at > now else None
+                    held = pairs[granted:]
+                    for (_, pair), wait in zip(
+                        held, held_waits(taken[endpoint_id], now, rate, len(held)), strict=True
+                    ):
                         pair.deferred = wait
                 store.set_rates(taken)
         except Exception as exc:  # no slot can be had: nothing over the limit goes out
@@ -373,6 +391,8 @@ class Worker:
         """One delivery and its ledger writes, in a pool thread; touches only its own pair."""
         assert job.message is not None
         assert pair.sender is not None
+        if pair.not_before is not None:
+            self.clock.sleep_until(pair.not_before)
         try:
             outcome = pair.sender.deliver(Delivery(pair.key, job.payload))
         except Exception as exc:  # a bug: this message only
@@ -463,6 +483,22 @@ class Worker:
         except Exception as exc:
             # PostgreSQL, written next, still records the outcome; only the audit trail is short.
             obs.log().error("ledger write failed", extra=job.log_fields() | {"error": str(exc)[:300]})
+
+    # 4b. a recovery's late delivery makes its event late (a re-send writes nothing else)
+    def _mark_late(self, jobs: list[Job]) -> None:
+        late = {
+            job.event.id: job.delivered_at
+            for job in jobs
+            if job.fate is Fate.COMPLETED and not _repeat(job) and job.event and job.delivered_at
+            if is_late(job.event.target_utc, job.delivered_at)
+        }
+        if not late:
+            return
+        try:
+            with self.db.transaction() as store:
+                store.mark_delivered_late(late)
+        except Exception as exc:  # the delivery stands (the ledger has it); only the flag is missing
+            obs.log().warning("could not mark recovered events late", extra={"error": str(exc)[:300]})
 
     # 4. PostgreSQL: the whole batch in a handful of statements; if that fails, event by event
     def _write(self, jobs: list[Job]) -> None:
@@ -609,7 +645,16 @@ def _attempt(job: Job, pair: Pair, outcome: Outcome, at: datetime) -> Attempt:
         error=outcome.error,
         latency_ms=outcome.latency_ms,
         endpoint_id=pair.endpoint.id if pair.endpoint else None,
+        response_body=outcome.response_body,
     )
+
+
+def _repeat(job: Job) -> bool:
+    """A re-send that delivered nothing new: the ledger had it, or a replay of what was
+    delivered. Not counted as a completion (a recovery's delivery is, late if it is)."""
+    if not job.resend or job.message is None:
+        return False
+    return job.message.replay or job.fate is Fate.COMPLETED_FROM_LEDGER
 
 
 def _whole_seconds(wait: timedelta) -> timedelta:
@@ -632,7 +677,8 @@ def _report(jobs: list[Job]) -> None:
         fate = job.fate
         if job.retry_in is not None:
             fields["retryInSeconds"] = int(job.retry_in.total_seconds())
-        if fate in (Fate.COMPLETED, Fate.COMPLETED_FROM_LEDGER) and job.event and job.delivered_at:
+        completed = fate in (Fate.COMPLETED, Fate.COMPLETED_FROM_LEDGER) and not _repeat(job)
+        if completed and job.event and job.delivered_at:
             lateness = (job.delivered_at - job.event.target_utc).total_seconds()
             late = is_late(job.event.target_utc, job.delivered_at)
             fields |= {"late": late, "latenessSeconds": round(lateness, 3)}

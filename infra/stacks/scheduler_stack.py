@@ -135,11 +135,13 @@ class SchedulerStack(Stack):
         }
         wiring = Wiring(
             environment={
-                # The queue: POST /endpoints/{id}/recover and /events/{id}/replay send to it.
+                # The queue: POST /endpoints/{id}/recover and /events/{id}/replay send to it;
+                # GET /overview reads its counts and the DLQ's.
                 "api_handler": {
                     **app_db,
                     "LEDGER_TABLE": ledger.table.table_name,
                     "QUEUE_URL": queues.queue.queue_url,
+                    "DLQ_URL": queues.dead_letters.queue_url,
                     "OPS_TOPIC_ARN": endpoint_events.topic_arn,
                 },
                 "sweep": {**app_db, "QUEUE_URL": queues.queue.queue_url},
@@ -166,6 +168,7 @@ class SchedulerStack(Stack):
                     # The table and its by_endpoint index (GET /endpoints/{id}/stats).
                     allow(LEDGER_READ, ledger.table.table_arn, f"{ledger.table.table_arn}/index/*"),
                     allow(["sqs:SendMessage"], queues.queue.queue_arn),
+                    allow(["sqs:GetQueueAttributes"], queues.queue.queue_arn, queues.dead_letters.queue_arn),
                     allow(["sns:Publish"], endpoint_events.topic_arn),
                 ],
                 "sweep": [read_app_db, allow(SEND, queues.queue.queue_arn)],

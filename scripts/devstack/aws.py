@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from chalicelib.adapters import sqs
+from chalicelib.adapters import aws_clients, sqs
 from chalicelib.adapters.ledger import ledger_model
 from chalicelib.handlers import QUEUE_NAME
 from chalicelib.settings import DLQ_MAX_RECEIVE_COUNT
@@ -45,6 +45,11 @@ class LocalNames:
     queue: str
     """Its DLQ is this + "-dlq" (create_queues)."""
     ledger_table: str
+
+    @property
+    def ops_topic(self) -> str:
+        """The operations topic; its console's queue is this + "-console" (create_ops_topic)."""
+        return f"{self.queue}-ops"
 
 
 def local_names(local: Path) -> LocalNames:
@@ -115,6 +120,30 @@ def create_queues(
         Attributes={"VisibilityTimeout": str(visibility_timeout), "RedrivePolicy": redrive},
     )["QueueUrl"]
     return queue_url, dlq_url
+
+
+@dataclass(frozen=True)
+class OpsTopic:
+    topic_arn: str
+    """OPS_TOPIC_ARN: where the API and the worker publish endpoint.failing/disabled/enabled."""
+    queue_url: str
+    """Subscribed to it (raw delivery): what `make run`'s console reads (devstack/ops_console.py)."""
+
+
+def create_ops_topic(endpoint_url: str | None, region: str, name: str) -> OpsTopic:
+    """Creates (or finds) the operations topic and a queue subscribed to it, on the emulator;
+    in AWS the CDK's topic has an alarm instead of a reader."""
+    client = sqs.client(region, endpoint_url)
+    queue_url = client.create_queue(QueueName=f"{name}-console")["QueueUrl"]
+    queue_arn = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns = aws_clients.client("sns", region, endpoint_url)
+    topic_arn = sns.create_topic(Name=name)["TopicArn"]
+    sns.subscribe(  # the same subscription again when it exists
+        TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    return OpsTopic(topic_arn, queue_url)
 
 
 def create_ledger_table(table: str, region: str, endpoint_url: str | None) -> None:

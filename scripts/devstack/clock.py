@@ -24,6 +24,11 @@ class ManualClock:
         with self._lock:
             self._now = instant.astimezone(UTC)
 
+    def sleep_until(self, instant: datetime) -> None:
+        """Moves the clock there, unless it is there already: waiting takes no time."""
+        with self._lock:
+            self._now = max(self._now, instant.astimezone(UTC))
+
     def advance(self, delta: timedelta) -> datetime:
         with self._lock:
             self._now += delta

@@ -13,11 +13,12 @@ import itertools
 import threading
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
 from chalicelib.adapters.clock import SystemClock
+from chalicelib.domain.overview import QueueCounts
 from chalicelib.ports import Attempt, Clock, Received
 
 DEFAULT_VISIBILITY = 30
@@ -32,6 +33,9 @@ class _Stored:
     receive_count: int = 0
     generation: int = 0
     receipt: str | None = None
+
+
+_GONE = _Stored("", "", {}, 0.0, generation=-1)
 
 
 @dataclass
@@ -134,6 +138,18 @@ class MemoryQueue:
         with self._lock:
             return len(self._messages)
 
+    def counts(self) -> QueueCounts:
+        """Hidden and never received is delayed; hidden after a receive is in flight."""
+        with self._lock:
+            now = self._time()
+            hidden = {
+                message_id
+                for until, message_id, generation in self._hidden
+                if until > now and self._messages.get(message_id, _GONE).generation == generation
+            }
+            in_flight = sum(1 for i in hidden if self._messages[i].receive_count > 0)
+            return QueueCounts(len(self._messages) - len(hidden), in_flight, len(hidden) - in_flight)
+
     def bodies(self) -> list[str]:
         with self._lock:
             return [m.body for m in self._messages.values()]
@@ -153,7 +169,7 @@ class MemoryLedger:
         with self._lock:
             if attempt.idempotency_key in self._successes:
                 return False
-            self._successes[attempt.idempotency_key] = attempt
+            self._successes[attempt.idempotency_key] = replace(attempt, response_body=None)  # as DynamoLedger
             return True
 
     def find_successes(self, keys: Sequence[str]) -> dict[str, Attempt]:

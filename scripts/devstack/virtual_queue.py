@@ -21,8 +21,10 @@ import heapq
 import itertools
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+from chalicelib.domain.overview import QueueCounts
 from chalicelib.ports import Clock, Queue, Received
 
 PARK_SECONDS = 12 * 3600 - 60
@@ -66,6 +68,13 @@ class VirtualVisibilityQueue:
         with self._lock:
             held = len(self._held)
         return self.inner.depth() + held
+
+    def counts(self) -> QueueCounts:
+        """The held sends count as delayed, as SQS would count them."""
+        with self._lock:
+            held = len(self._held)
+        inner = self.inner.counts()
+        return replace(inner, delayed=inner.delayed + held)
 
     def change_visibility(self, receipt_handle: str, seconds: int) -> None:
         if seconds <= 0:

@@ -191,3 +191,24 @@ def test_a_webhook_arrives_and_one_missed_while_down_arrives_late(
         assert len(deliveries_for(sink, missed["id"])) == 1
     finally:
         assert stack.stop() == 0
+
+
+def test_make_run_prints_an_endpoint_event_on_its_console(
+    tmp_path: Path, postgres_safe_dir: Path, sink: WebhookSink
+) -> None:
+    api_port = free_port()
+    api = f"http://127.0.0.1:{api_port}"
+    auth = bearer(admin_token())
+    stack = Stack(stack_env(postgres_safe_dir, sink, api_port, timedelta(0)), tmp_path / "ops.log")
+    try:
+        destination = {"type": "webhook", "url": f"{sink.url}/crm"}
+        made = requests.post(f"{api}/endpoints", json={"destination": destination}, headers=auth, timeout=10)
+        assert made.status_code == 201, made.text
+        endpoint_id = made.json()["id"]
+        enabled = requests.post(f"{api}/endpoints/{endpoint_id}/enable", headers=auth, timeout=10)
+        assert enabled.status_code == 200, enabled.text
+        # Published by the API's process to make run's topic on the emulator; printed by make run.
+        printed = f"endpoint.enabled   endpoint {endpoint_id}"
+        stack.wait_for(lambda: printed in stack.log.read_text(), 30, "the console's endpoint.enabled line")
+    finally:
+        assert stack.stop() == 0

@@ -74,6 +74,7 @@ def test_get_an_event_and_its_deliveries(api: Client, wired: bootstrap.Container
                 "statusCode": 503,
                 "error": "Unavailable",
                 "latencyMs": 12.3,
+                "responseBody": None,
             }
         ]
     }

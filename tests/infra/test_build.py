@@ -46,6 +46,22 @@ def test_make_package_writes_the_sam_template_and_the_deployment_zip(package: Pa
     assert unzipped < LAMBDA_UNZIPPED_LIMIT
 
 
+def test_the_package_holds_the_consoles_page_and_every_file_it_serves(package: Path) -> None:
+    """GET /console runs in the Lambda: its page and each asset (the vendored libraries too)
+    must be in the zip, byte for byte."""
+    with zipfile.ZipFile(package / "deployment.zip") as archive:
+        names = set(archive.namelist())
+        files = {
+            p: p.relative_to(ROOT).as_posix()
+            for p in (ROOT / "chalicelib" / "console").rglob("*")
+            if p.is_file()
+        }
+        assert set(files.values()) <= names
+        for path, name in files.items():
+            assert archive.read(name) == path.read_bytes(), name
+    assert "chalicelib/console/assets/preact-11.2.0.mjs" in names
+
+
 def test_two_builds_of_one_commit_give_byte_identical_zips(
     package: Path, cloud_assemblies: dict[str, Path]
 ) -> None:
@@ -66,6 +82,7 @@ def test_the_zip_is_lean_sorted_and_precompiled_for_a_read_only_code_folder(pack
     assert package.joinpath("deployment.zip").stat().st_size <= 15 * 1000 * 1000
     # What the Lambda runtime provides is left out.
     assert not [n for n in names if n.split("/")[0] in {"boto3", "botocore", "s3transfer", "dateutil"}]
+    assert not [n for n in names if n.startswith(build_package.UNUSED)]
     # No version.py reads its distribution's metadata (a scan of sys.path) at import.
     for version_py in versions:
         assert "\nfrom importlib" not in version_py
@@ -136,3 +153,22 @@ def test_the_cdks_stage_config_overrides_what_chalice_stage_wrote_into_the_confi
     for_the_cdk = function(chalice_config=CDK_OVERRIDES)
     assert for_the_cdk["Role"] != ACCOUNT_STAGE["iam_role_arn"]  # the role the template makes
     assert "VpcConfig" not in for_the_cdk
+
+
+def test_every_shipped_module_imports_from_the_zip_and_the_runtimes_sdk_alone(
+    package: Path, tmp_path: Path
+) -> None:
+    # What the build leaves out (the SDK, Powertools' event handler) must be nothing the app
+    # imports: each module of ours, loaded as Lambda would, with only the zip and the SDK.
+    from scripts import bench_cold
+
+    task = bench_cold.unzip_read_only(package / "deployment.zip", tmp_path / "task")
+    runtime = bench_cold.runtime_folder(tmp_path / "runtime")
+    modules = sorted(
+        str(PurePosixPath(p.relative_to(task)).with_suffix("")).replace("/", ".").removesuffix(".__init__")
+        for p in (task / "chalicelib").rglob("*.py")
+    )
+    env = {"AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin"}
+    _, loaded = bench_cold.Probe(runtime).run(task, "imports", env, modules=modules)
+    assert loaded["answer"] == len(modules)
+    assert {"aws_lambda_powertools.logging", "aws_lambda_powertools.metrics"} <= set(loaded["modules"])

@@ -173,7 +173,11 @@ def test_chalice_deploy_redeploy_and_delete_on_the_data_plane(project: Path, mot
     assert not [r for r in events.list_rules()["Rules"] if r["Name"].startswith("event-scheduler-dev")]
 
 
-def test_the_authorizer_guards_every_route_but_health_in_chalices_template(tmp_path: Path) -> None:
+PUBLIC = ("/health", "/openapi.json", "/console", "/console/assets/{name}")
+"""What API Gateway serves without a token: nothing in them is the team's data."""
+
+
+def test_the_authorizer_guards_every_route_but_the_public_ones_in_chalices_template(tmp_path: Path) -> None:
     out = tmp_path / "package"
     subprocess.run(
         [str(ROOT / ".venv" / "bin" / "chalice"), "package", "--stage", "dev", str(out)],
@@ -196,4 +200,4 @@ def test_the_authorizer_guards_every_route_but_health_in_chalices_template(tmp_p
             if method == "options":
                 continue
             guarded = operation.get("security") == [{"jwt_auth": []}]
-            assert guarded is (path not in ("/health", "/openapi.json")), f"{method.upper()} {path}"
+            assert guarded is (path not in PUBLIC), f"{method.upper()} {path}"

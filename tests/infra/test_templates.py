@@ -193,8 +193,15 @@ def test_each_function_has_its_own_role_and_only_its_grants(template: Template) 
     assert "sqs:SendMessage" in actions["Sweep"]
     assert "sqs:ReceiveMessage" not in actions["Sweep"]
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "dynamodb:PutItem"} <= actions["Deliver"]
-    # The API only sends (POST /endpoints/{id}/recover, /events/{id}/replay); it never consumes.
-    assert {a for a in actions["APIHandler"] if a.startswith("sqs:")} == {"sqs:SendMessage"}
+    # The API only sends (POST /endpoints/{id}/recover, /events/{id}/replay) and counts (GET
+    # /overview); it never consumes.
+    assert {a for a in actions["APIHandler"] if a.startswith("sqs:")} == {
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+    }
+    [counting] = [s for s in grants["APIHandler"] if _list(s["Action"]) == ["sqs:GetQueueAttributes"]]
+    assert len(_list(counting["Resource"])) == 2  # the delivery queue and its DLQ
+    assert "DLQ_URL" in template.props("APIHandler")["Environment"]["Variables"]
     assert actions["Migrate"] == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
     for name in IN_VPC:
         # The function waits for its grants (an SQS event source checks them when created).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -113,6 +114,11 @@ EXPECTED_COLUMNS = {
     "endpoint_rates": {
         "endpoint_id": ("uuid", "NO"),
         "tat": ("timestamp with time zone", "NO"),
+    },
+    "last_sweep": {
+        "one": ("boolean", "NO"),
+        "finished_at": ("timestamp with time zone", "NO"),
+        "summary": ("jsonb", "NO"),
     },
     "schema_migrations": {
         "version": ("integer", "NO"),
@@ -427,7 +433,7 @@ def test_0006_lets_the_code_before_it_finish_an_unsent_claim_and_go_back(empty_u
 
 
 def test_0008_adds_the_endpoints_and_its_down_step_drops_them(empty_url: str) -> None:
-    migrations.upgrade(empty_url)
+    migrations.upgrade(empty_url, target=8)  # 0009 sits above it
     assert "rate_limit" in constraints(empty_url, "endpoints")["endpoints_rate_limit_check"][1]
     assert "WHERE (deleted_at IS NULL)" in indexes(empty_url, "endpoints")["endpoints_live"]
     with psycopg.connect(empty_url) as conn, pytest.raises(psycopg.errors.CheckViolation):
@@ -443,6 +449,61 @@ def test_0008_adds_the_endpoints_and_its_down_step_drops_them(empty_url: str) ->
     assert constraints(empty_url, "endpoint_rates")["endpoint_rates_endpoint_id_fkey"][1].endswith(
         "REFERENCES endpoints(id) ON DELETE CASCADE"
     )
+
+
+def test_0009_adds_the_overviews_index_and_the_last_sweep_and_its_down_step_drops_them(
+    empty_url: str,
+) -> None:
+    migrations.upgrade(empty_url)
+    finished = indexes(empty_url, "events")["events_finished"]
+    assert finished.endswith(
+        "(updated_at) INCLUDE (status, late, target_utc, delivered_at)"
+        " WHERE (status = ANY (ARRAY['COMPLETED'::text, 'FAILED'::text, 'SKIPPED'::text]))"
+    )
+    with psycopg.connect(empty_url) as conn, pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute(b"INSERT INTO last_sweep (one, finished_at, summary) VALUES (false, now(), '{}')")
+    reverted = schema_tools.downgrade(empty_url)
+    assert [(m.version, m.name) for m in reverted] == [(9, "overview")]
+    assert "last_sweep" not in tables(empty_url)
+    assert "events_finished" not in indexes(empty_url, "events")
+    migrations.upgrade(empty_url)
+    assert columns(empty_url, "last_sweep") == EXPECTED_COLUMNS["last_sweep"]
+
+
+class Explaining:
+    """A connection for the store that answers each statement with its plan, as rows."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self.plans: list[str] = []
+
+    def execute(self, query: bytes, params: dict[str, Any]) -> Any:
+        plan = self.conn.execute(b"EXPLAIN " + query, params).fetchall()
+        self.plans.append("\n".join(r["QUERY PLAN"] for r in plan))
+        return self.conn.execute(query, params)
+
+
+def test_the_overviews_queries_read_their_indexes_alone(empty_url: str) -> None:
+    """What GET /overview counts comes from partial indexes, never from the table (an index-only
+    scan): scripts/bench_overview.py measures what that is worth at a million events."""
+    from psycopg.rows import dict_row
+
+    from chalicelib.adapters.postgres import Store
+
+    migrations.upgrade(empty_url)
+    now = dt.datetime(2026, 6, 15, 12, 20, tzinfo=dt.UTC)
+    with psycopg.connect(empty_url, row_factory=dict_row) as conn:
+        conn.execute(b"SET enable_seqscan = off")
+        explaining = Explaining(conn)
+        store = Store(explaining)  # type: ignore[arg-type]
+        store.due_by_hour([now + dt.timedelta(hours=i) for i in range(24)], now + dt.timedelta(hours=24))
+        store.finished_by_hour([now - dt.timedelta(hours=24 - i) for i in range(24)], now)
+        store.lateness(now - dt.timedelta(hours=24), now)
+    due, finished, lateness = explaining.plans
+    assert "Index Only Scan using events_pending_due" in due
+    assert "using events_processing_lease" in due
+    for plan in (finished, lateness):
+        assert "Index Only Scan using events_finished" in plan
 
 
 def test_a_migration_numbered_below_one_already_applied_is_still_applied(empty_url: str) -> None:

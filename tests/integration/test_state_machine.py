@@ -53,6 +53,8 @@ def test_every_sql_statement_that_moves_an_event_moves_it_along_the_state_machin
         "finish_events",
     }
     assert statements <= set(moves)
+    # A recovery's late delivery: a COMPLETED event's lateness changes, its state does not.
+    assert moves.pop("mark_delivered_late") == ({Status.COMPLETED}, None)
     for name, (sources, target) in moves.items():
         if not sources:
             continue  # update_event, finish_events: the status comes from the domain (tested below)

@@ -138,6 +138,32 @@ def test_a_large_reply_body_is_not_read_and_its_connection_not_reused() -> None:
     assert receiver.connections == 2
 
 
+def reply(status: bytes, body: bytes) -> bytes:
+    return b"HTTP/1.1 %s\r\nContent-Length: %d\r\n\r\n" % (status, len(body)) + body
+
+
+def test_the_reply_bodys_first_kb_is_kept_as_text_whatever_its_size_or_bytes() -> None:
+    cut = "a" * 1023 + "é" + "b" * 2000  # é's two bytes straddle the 1,024th
+    replies = iter(
+        [
+            (reply(b"503 Service Unavailable", cut.encode()), False),
+            (reply(b"200 OK", b"ok \xff\xfe <script>"), False),  # not UTF-8: replaced, not refused
+            (reply(b"204 No Content", b""), False),
+            (reply(b"200 OK", b"z" * (1024 * 1024)), False),  # beyond what is drained
+        ]
+    )
+    with listening(Receiver(lambda head: next(replies))) as port:
+        sender = HttpWebhookSender(f"http://127.0.0.1:{port}/hook")
+        bodies = [sender.deliver(DELIVERY).response_body for _ in range(4)]
+    assert bodies == ["a" * 1023 + "\ufffd", "ok \ufffd\ufffd <script>", "", "z" * 1024]
+
+
+def test_no_reply_no_body() -> None:
+    with listening(Receiver(lambda head: (b"", True))) as port:  # closes without answering
+        outcome = HttpWebhookSender(f"http://127.0.0.1:{port}/hook").deliver(DELIVERY)
+    assert (outcome.verdict, outcome.response_body) == (Verdict.TRANSIENT, None)
+
+
 def test_path_query_credentials_and_headers_arrive_as_given() -> None:
     receiver = Receiver(lambda head: (OK, False))
     with listening(receiver) as port:

@@ -21,6 +21,7 @@ ATTEMPT = {
     "statusCode": 200,
     "error": None,
     "latencyMs": 2.5,
+    "responseBody": "ok",
 }
 DELIVERIES = "/events/6f1c2b1e-59a4-4f0b-9a3e-2d2f4b1c9e10/deliveries"
 

@@ -64,10 +64,20 @@ RETURNING id;
 
 -- name: finished_events_of_types
 -- What a recovery sends again: the finished events since an instant, of the given types (NULL:
--- every type), a page at a time in (target_utc, id) order.
+-- every type), a page at a time in (target_utc, id) order. An enable's asks only for those
+-- finished (last changed) since the endpoint was disabled (finished_since).
 SELECT * FROM events
 WHERE status IN ('COMPLETED', 'FAILED') AND target_utc >= %(since)s
   AND (%(types)s::text[] IS NULL OR event_type = ANY(%(types)s::text[]))
+  AND (%(finished_since)s::timestamptz IS NULL OR updated_at >= %(finished_since)s)
   AND (target_utc, id) > (%(after_target)s, %(after_id)s::uuid)
 ORDER BY target_utc, id
 LIMIT %(limit)s;
+
+-- name: mark_delivered_late
+-- A recovery's late delivery to one of its endpoints (after enable or recover): the event
+-- counts as late, delivered when its last endpoint got it. Its state does not change, so
+-- neither do its version and updated_at.
+UPDATE events AS e SET late = true, delivered_at = GREATEST(e.delivered_at, d.at)
+FROM unnest(%(ids)s::uuid[], %(ats)s::timestamptz[]) AS d (id, at)
+WHERE e.id = d.id AND e.status = 'COMPLETED';

@@ -95,6 +95,13 @@ def test_an_sqs_sns_and_eventbridge_endpoint_each_get_the_body_once_with_its_web
     attempts = pipeline.c.ledger.attempts_for_event(event_id)
     assert {a.endpoint_id for a in attempts} == {None, queue.id, topic_endpoint.id, bus_endpoint.id}
     assert {a.outcome for a in attempts} == {"success"}
+    # A queue, a topic or a bus sends no reply body; the webhook's receiver did.
+    assert {a.endpoint_id: a.response_body is None for a in attempts} == {
+        None: False,
+        queue.id: True,
+        topic_endpoint.id: True,
+        bus_endpoint.id: True,
+    }
 
 
 def test_a_queue_that_does_not_exist_fails_the_delivery_for_good(

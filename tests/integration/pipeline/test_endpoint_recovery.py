@@ -1,11 +1,12 @@
 """An endpoint down for longer than ENDPOINT_DISABLE_AFTER (shortened here to 90 s): it is
 marked failing at its first failure, disabled once that has lasted, its deliveries held (not
-attempted) while the other endpoints get theirs; enabled again and recovered, it gets what it
-missed, each event once, with the webhook-id it was first tried with; a second recovery sends
-nothing; a replay sends one event again, same id."""
+attempted) while the other endpoints get theirs; enabled again, it gets what was held, and
+recovered, what failed before, each event once, with the webhook-id it was first tried with,
+counted late; a second recovery sends nothing; a replay sends one event again, same id."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -40,8 +41,20 @@ def crm() -> Iterator[WebhookSink]:
         yield sink
 
 
+def counts(capsys: pytest.CaptureFixture[str], *names: str) -> tuple[int, ...]:
+    """How many values of each metric the EMF documents printed since the last call hold."""
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    found = [[d[name] for d in documents if "_aws" in d and name in d] for name in names]
+    return tuple(sum(len(v) if isinstance(v, list) else 1 for v in values) for values in found)
+
+
 def test_an_endpoint_down_past_the_window_is_disabled_held_and_recovered_with_nothing_lost_or_doubled(
-    pipeline_settings: Settings, clock: ManualClock, db: Database, sink: WebhookSink, crm: WebhookSink
+    pipeline_settings: Settings,
+    clock: ManualClock,
+    db: Database,
+    sink: WebhookSink,
+    crm: WebhookSink,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     settings = replace(pipeline_settings, endpoint_disable_after=timedelta(seconds=90), max_attempts=3)
     notices = RecordedNotices()
@@ -79,9 +92,22 @@ def test_an_endpoint_down_past_the_window_is_disabled_held_and_recovered_with_no
         assert events[0].failure_reason.startswith(f"endpoint {endpoint.id}: gave up after 3 attempts")
 
         crm.default = Reply(200)
-        endpoints.enable_endpoint(db, clock, c.notices, endpoint.id)
+        enabled_at = DAY_ONE + timedelta(days=3)
+        p.at(enabled_at)
+        capsys.readouterr()
+        endpoints.enable_endpoint(db, clock, c.notices, c.queue, endpoint.id)
         assert notices.seen[-1][0] == "endpoint.enabled"
-        assert endpoints.recover(db, clock, c.queue, endpoint.id, DAY_ONE - timedelta(days=1)) == 3
+        p.drain()  # what was held while it was disabled (days two and three), not day one's failure
+        held = {delivery_key(e.idempotency_key, endpoint.id) for e in events[1:]}
+        assert sorted(r.headers["webhook-id"] for r in crm.accepted()) == sorted(held)
+        for before in events[1:]:  # two days late: the events count as late from now on
+            after = p.event(before.id)
+            assert (after.status, after.late, after.delivered_at) == (Status.COMPLETED, True, enabled_at)
+            assert (before.late, after.version) == (False, before.version)
+        assert counts(capsys, "Completed", "CompletedLate") == (2, 2)
+
+        for _ in range(2):  # twice, at once: day one's event is sent once all the same
+            assert endpoints.recover(db, clock, c.queue, endpoint.id, DAY_ONE - timedelta(days=1)) == 3
         p.drain()
         accepted = [r for r in crm.requests if r.accepted]
         expected = {delivery_key(e.idempotency_key, endpoint.id) for e in events}
@@ -89,11 +115,13 @@ def test_an_endpoint_down_past_the_window_is_disabled_held_and_recovered_with_no
         first_tried = {r.headers["webhook-id"] for r in crm.requests if not r.accepted}
         assert first_tried <= expected  # the ids it was first tried with
         assert [p.event(e.id).status for e in events] == [Status.FAILED, Status.COMPLETED, Status.COMPLETED]
+        assert counts(capsys, "Completed", "CompletedLate") == (1, 1)  # what the ledger had: neither
 
         assert endpoints.recover(db, clock, c.queue, endpoint.id, DAY_ONE - timedelta(days=1)) == 3
         p.drain()
         assert len([r for r in crm.requests if r.accepted]) == 3  # nothing twice
         assert len(sink.requests) == 3  # and nothing to the built-in endpoint
+        assert counts(capsys, "Completed", "CompletedLate") == (0, 0)
 
         endpoints.replay(db, c.queue, events[2].id, endpoint.id)
         p.drain()

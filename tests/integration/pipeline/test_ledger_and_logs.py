@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import boto3
@@ -24,11 +25,13 @@ def test_the_first_success_per_key_wins_and_attempts_list_in_order(
     ledger = DynamoLedger(resources.ledger_table, "us-east-1", moto_endpoint)
     event_id = uuid.uuid4()
     attempts = [
-        Attempt(event_id, "key-1", n, AT + timedelta(seconds=n), outcome, status, error, 10.0 * n)
-        for n, outcome, status, error in [
-            (1, "transient", 503, "Service Unavailable"),
-            (2, "transient", None, "timeout: read timed out"),
-            (3, "success", 200, None),
+        Attempt(
+            event_id, "key-1", n, AT + timedelta(seconds=n), outcome, status, error, 10.0 * n, None, reply
+        )
+        for n, outcome, status, error, reply in [
+            (1, "transient", 503, "Service Unavailable", "<h1>down</h1> \ufffd" + "é" * 500),
+            (2, "transient", None, "timeout: read timed out", None),  # no reply: no body
+            (3, "success", 200, None, ""),  # an empty body is kept as one
         ]
     ]
     for attempt in attempts:
@@ -40,7 +43,10 @@ def test_the_first_success_per_key_wins_and_attempts_list_in_order(
 
     assert ledger.attempts_for_event(event_id) == attempts
     assert ledger.attempts_for_event(uuid.uuid4()) == []
-    assert ledger.find_successes(["key-1", "key-2", "key-1"]) == {"key-1": attempts[2]}
+    # The success item carries no reply (its attempt's does): one write unit, whatever the reply.
+    assert ledger.find_successes(["key-1", "key-2", "key-1"]) == {
+        "key-1": replace(attempts[2], response_body=None)
+    }
     assert ledger.find_successes([]) == {}
     item = ledger_model(resources.ledger_table, "us-east-1", moto_endpoint).get("KEY#key-1", "SUCCESS")
     assert item.expires == attempts[2].attempted_at + RETENTION

@@ -7,6 +7,7 @@ receive with visibility 0, so the suite holds on a slow machine too."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -73,6 +74,16 @@ def test_a_delayed_message_is_not_received_yet_but_counts_in_the_depth(queue: Qu
     assert queue.depth() == 2
 
 
+def test_the_counts_tell_waiting_in_flight_and_delayed_apart(queue: Queue) -> None:
+    """GET /overview's queue: SQS's three ApproximateNumberOf* attributes."""
+    assert queue.send_batch(["later", "taken", "waiting"], [900, 0, 0]) == []
+    [taken] = queue.receive(1, visibility_timeout=600)
+    counts = queue.counts()
+    assert (counts.visible, counts.in_flight, counts.delayed) == (1, 1, 1)
+    queue.change_visibility(taken.receipt_handle, 0)  # back: waiting again
+    assert (queue.counts().visible, queue.counts().in_flight) == (2, 0)
+
+
 def test_a_deleted_message_never_comes_back(queue: Queue) -> None:
     queue.send_batch(["a", "b"])
     received = queue.receive(10, visibility_timeout=0)
@@ -108,7 +119,8 @@ def test_a_batch_holds_at_most_ten(queue: Queue) -> None:
 
 def attempt(event_id: uuid.UUID, n: int, outcome: str = "transient", key: str = "k") -> Attempt:
     status = 200 if outcome == "success" else 503
-    return Attempt(event_id, key, n, START + timedelta(seconds=n), outcome, status, None, 3.5)
+    reply = '{"ok": true}' if outcome == "success" else "<h1>503</h1>"
+    return Attempt(event_id, key, n, START + timedelta(seconds=n), outcome, status, None, 3.5, None, reply)
 
 
 def test_only_the_first_success_per_key_is_kept(ledger: DeliveryLedger) -> None:
@@ -117,7 +129,8 @@ def test_only_the_first_success_per_key_is_kept(ledger: DeliveryLedger) -> None:
     first = attempt(event_id, 1, "success", key)
     assert ledger.record_success(first) is True
     assert ledger.record_success(attempt(event_id, 2, "success", key)) is False
-    assert ledger.find_successes([key, "no-such-key"]) == {key: first}
+    # The attempt keeps the reply (attempts_for_event); the success, read to finalise, does not.
+    assert ledger.find_successes([key, "no-such-key"]) == {key: replace(first, response_body=None)}
     assert ledger.find_successes([]) == {}
 
 

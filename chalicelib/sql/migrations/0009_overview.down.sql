@@ -1,0 +1,2 @@
+DROP TABLE last_sweep;
+DROP INDEX events_finished;
