@@ -125,7 +125,10 @@ class Container:
 
         s = self.settings
         url = _required(s.database_url, "DATABASE_URL")
-        return PostgresDatabase(url, max_size=s.db_pool_size, prepare_threshold=s.db_prepare_threshold)
+        # The sweep writes audience zones at once, each on a connection: the pool opens a second
+        # only when two are in use at the same time, which no other function does.
+        size = max(s.db_pool_size, s.audience_concurrency)
+        return PostgresDatabase(url, max_size=size, prepare_threshold=s.db_prepare_threshold)
 
     @_Part
     def builtins(self) -> BuiltIns:
@@ -276,7 +279,9 @@ class Container:
         from chalicelib.services.sweeper import SweepPolicy
 
         s = self.settings
-        audiences = AudiencePolicy(s.audience_lookahead, s.audience_batch_size, s.audience_time_budget)
+        audiences = AudiencePolicy(
+            s.audience_lookahead, s.audience_batch_size, s.audience_time_budget, s.audience_concurrency
+        )
         return SweepPolicy(
             s.lease,
             s.sweep_lookahead,

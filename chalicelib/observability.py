@@ -23,7 +23,7 @@ NAMESPACE = "EventScheduler"
 # Every metric the app emits; the CDK dashboards and alarms may name only these (a test holds it).
 METRIC_NAMES = frozenset(
     {
-        "Claimed", "Requeued", "EnqueueFailed", "OldestLatenessSeconds",
+        "Claimed", "Requeued", "EnqueueFailed", "OldestLatenessSeconds", "AudienceWritten",
         "Completed", "CompletedLate", "LatenessSeconds", "Failed", "Skipped", "Deferred", "Dropped",
         "DeliveryLatencyMs", "Unprocessed", "Held",
     }

@@ -141,6 +141,8 @@ class Settings:
     audience_batch_size: int = 5000
     audience_time_budget: timedelta = timedelta(seconds=20)
     """The part of a sweep's budget audiences may take; the claims keep the rest."""
+    audience_concurrency: int = 2
+    """Zones a sweep writes at once, each on its own connection (the sweep's pool grows to it)."""
     webhook_connect_timeout: float = 2.0
     webhook_read_timeout: float = 5.0
     webhook_concurrency: int = 10
@@ -216,6 +218,7 @@ class Settings:
             audience_lookahead=_duration(env, "AUDIENCE_LOOKAHEAD", "10m"),
             audience_batch_size=_positive(env, "AUDIENCE_BATCH_SIZE", "5000"),
             audience_time_budget=_duration(env, "AUDIENCE_TIME_BUDGET", "20s"),
+            audience_concurrency=_positive(env, "AUDIENCE_CONCURRENCY", "2"),
             webhook_connect_timeout=_seconds(env, "WEBHOOK_CONNECT_TIMEOUT", "2"),
             webhook_read_timeout=_seconds(env, "WEBHOOK_READ_TIMEOUT", "5"),
             webhook_concurrency=_positive(env, "WEBHOOK_CONCURRENCY", "10"),

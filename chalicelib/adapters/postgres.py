@@ -36,7 +36,7 @@ from chalicelib.domain.endpoints import (
     Secret,
 )
 from chalicelib.domain.errors import Conflict, FieldError, Unavailable
-from chalicelib.domain.events import LATE_AFTER, Event, EventFilter, Status
+from chalicelib.domain.events import LATE_AFTER, Event, EventFilter, Status, audience_key_parts
 from chalicelib.domain.idempotency import IdempotentRequest, KeptResponse, KeyRecord
 from chalicelib.domain.overview import Finished, Lateness
 from chalicelib.domain.planner import DstPolicy, Gap, Occurrence, Overlap, Rule
@@ -417,6 +417,7 @@ class Store:
         self, schedule: Schedule, progress: ZoneProgress, limit: int, now: datetime, lease: timedelta
     ) -> Materialised:
         assert progress.current is not None
+        key_before, key_after = audience_key_parts(schedule.id, progress.current.local_date)
         rows = self._all(
             "materialise_audience",
             schedule_id=schedule.id,
@@ -430,13 +431,12 @@ class Store:
             now=now,
             lease=lease,
             late_after=LATE_AFTER,
+            key_before=key_before,
+            key_after=key_after,
         )
+        target = progress.current.target_utc  # every member's target and due instant
         claims = [
-            Claimed(
-                Message(r["id"], r["version"], r["idempotency_key"]),
-                _utc(r["target_utc"]),
-                _utc(r["due_utc"]),
-            )
+            Claimed(Message(r["id"], 1, r["idempotency_key"]), target, target)
             for r in rows
             if r["id"] is not None
         ]

@@ -68,8 +68,17 @@ def idempotency_key(
 def audience_key(user_id: UUID, schedule_id: UUID, occurrence_date: date) -> str:
     """One key per (user, audience schedule, local date): a name-based UUID over MD5 (version
     3), so that PostgreSQL, which has MD5 and not SHA-1 built in, writes the same key when the
-    sweeper materialises a zone's users in one statement (the audience_event_key function)."""
-    return str(uuid.uuid3(_KEY_NAMESPACE, f"{user_id}/audience/{schedule_id}/{occurrence_date.isoformat()}"))
+    sweeper materialises a zone's users in one statement (the audience_event_key function, and
+    the materialise_audience query from `audience_key_parts`)."""
+    _, suffix = audience_key_parts(schedule_id, occurrence_date)
+    return str(uuid.uuid3(_KEY_NAMESPACE, f"{user_id}{suffix.decode()}"))
+
+
+def audience_key_parts(schedule_id: UUID, occurrence_date: date) -> tuple[bytes, bytes]:
+    """What the MD5 of a member's key hashes around the member's id: the namespace before it
+    and the (schedule, date) after it, the same for a whole batch (so the sweep's statement
+    computes them once, not per member)."""
+    return _KEY_NAMESPACE.bytes, f"/audience/{schedule_id}/{occurrence_date.isoformat()}".encode()
 
 
 def is_late(target_utc: datetime, at: datetime) -> bool:

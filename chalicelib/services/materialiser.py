@@ -14,10 +14,14 @@ zone by zone.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from chalicelib import observability as obs
@@ -38,6 +42,9 @@ class AudiencePolicy:
     batch_size: int = 5000
     time_budget: timedelta = timedelta(seconds=20)
     """Of the sweep's own budget: the claims that follow keep the rest."""
+    concurrency: int = 1
+    """Zones written at once, each on a connection of its own: a batch is PostgreSQL's work on
+    one core (its inserts into `events` and their indexes), so a second writer uses a second."""
 
 
 @dataclass
@@ -63,6 +70,17 @@ class _Run:
     deadline: float
     monotonic: Callable[[], float]
     summary: MaterialiseSummary
+    pool: ThreadPoolExecutor | None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Zone(Enum):
+    DONE = "done"
+    OUT_OF_TIME = "out of time"
+    STALE = "stale"
+    """The schedule was paused, changed or deleted meanwhile: the next sweep reads it again."""
+    STOPPED = "stopped"
+    """Another zone of the schedule ran out of time or found it stale."""
 
 
 def materialise(
@@ -77,15 +95,21 @@ def materialise(
     """Writes and sends what falls within the look-ahead until done or `deadline` (a
     `monotonic` time); each event is leased for `lease` from when it is due."""
     summary = MaterialiseSummary()
-    run = _Run(db, clock, policy, lease, send, deadline, monotonic, summary)
     with db.transaction() as store:
         schedules = [s for s in store.audience_schedules() if s.status is ScheduleStatus.ACTIVE]
         zones = store.user_zones() if schedules else []
-    for schedule in schedules:
-        summary.schedules += 1
-        if not _schedule(run, schedule, zones):
-            summary.budget_spent = True
-            break
+    with contextlib.ExitStack() as stack:
+        pool = (
+            stack.enter_context(ThreadPoolExecutor(policy.concurrency))
+            if policy.concurrency > 1 and schedules
+            else None
+        )
+        run = _Run(db, clock, policy, lease, send, deadline, monotonic, summary, pool)
+        for schedule in schedules:
+            summary.schedules += 1
+            if not _schedule(run, schedule, zones):
+                summary.budget_spent = True
+                break
     if summary.written or summary.budget_spent:
         obs.log().info("audiences materialised", extra=summary.as_json())
     return summary
@@ -113,7 +137,7 @@ def next_target(db: Database, clock: Clock) -> datetime | None:
 
 def _schedule(run: _Run, schedule: Schedule, zones: list[str]) -> bool:
     """One schedule's zones; False when the deadline came first."""
-    db, clock, policy = run.db, run.clock, run.policy
+    db, clock = run.db, run.clock
     with db.transaction() as store:
         known = store.audience_progress(schedule.id)
         # A zone first seen now (its users moved or were created since the schedule was; their
@@ -125,28 +149,48 @@ def _schedule(run: _Run, schedule: Schedule, zones: list[str]) -> bool:
         ]
         store.save_audience_progress(schedule.id, new, clock.now())
     known |= {p.timezone: p for p in new}
-    more = False
-    for name in sorted(known):
-        now = clock.now()
-        progress = known[name]
-        while True:
-            if run.monotonic() >= run.deadline:
-                return False
-            occurrence = next_to_materialise(schedule.rule, progress, now + policy.lookahead)
-            if occurrence is None:
-                break
-            if progress.current is None:
-                progress = progress.started(occurrence)
-            written = _batch(run, schedule, progress)
-            if written is None:
-                return True  # paused, changed or deleted meanwhile: the next sweep reads it again
-            progress = written
-        more = more or bool(occurrences(schedule.rule, name, progress.through))
+    stop = threading.Event()
+
+    def zone(name: str) -> tuple[_Zone, ZoneProgress]:
+        return _zone(run, schedule, known[name], stop)
+
+    names = sorted(known)
+    outcomes = list(run.pool.map(zone, names)) if run.pool else [zone(name) for name in names]
+    if any(o is _Zone.OUT_OF_TIME for o, _ in outcomes):
+        return False
+    if any(o is _Zone.STALE for o, _ in outcomes):
+        return True
+    more = any(occurrences(schedule.rule, p.timezone, p.through) for _, p in outcomes)
     if zones and not more:
         with db.transaction() as store:
             store.end_schedules([schedule.id], clock.now())
         run.summary.ended += 1
     return True
+
+
+def _zone(
+    run: _Run, schedule: Schedule, progress: ZoneProgress, stop: threading.Event
+) -> tuple[_Zone, ZoneProgress]:
+    """One zone's batches until it has nothing within the look-ahead; `stop` is set (and
+    heeded) when one zone ran out of time or found the schedule changed, so that the others
+    stop too."""
+    now = run.clock.now()
+    while True:
+        if stop.is_set():
+            return _Zone.STOPPED, progress
+        if run.monotonic() >= run.deadline:
+            stop.set()
+            return _Zone.OUT_OF_TIME, progress
+        occurrence = next_to_materialise(schedule.rule, progress, now + run.policy.lookahead)
+        if occurrence is None:
+            return _Zone.DONE, progress
+        if progress.current is None:
+            progress = progress.started(occurrence)
+        written = _batch(run, schedule, progress)
+        if written is None:
+            stop.set()
+            return _Zone.STALE, progress
+        progress = written
 
 
 def _batch(run: _Run, schedule: Schedule, progress: ZoneProgress) -> ZoneProgress | None:
@@ -165,7 +209,8 @@ def _batch(run: _Run, schedule: Schedule, progress: ZoneProgress) -> ZoneProgres
         advanced = progress.advanced(done.last_user, finished=done.scanned < run.policy.batch_size)
         store.save_audience_progress(schedule.id, [advanced], now)
     run.send(done.claims)
-    run.summary.batches += 1
-    run.summary.scanned += done.scanned
-    run.summary.written += len(done.claims)
+    with run.lock:
+        run.summary.batches += 1
+        run.summary.scanned += done.scanned
+        run.summary.written += len(done.claims)
     return advanced

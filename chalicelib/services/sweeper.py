@@ -237,6 +237,7 @@ def _report(summary: SweepSummary) -> None:
             ("Requeued", obs.Count, summary.requeued),
             ("EnqueueFailed", obs.Count, summary.send_failed),
             ("OldestLatenessSeconds", obs.Seconds, summary.oldest_lateness_seconds),
+            ("AudienceWritten", obs.Count, summary.audience_written),
         ]
     )
 

@@ -28,7 +28,7 @@ from constructs import Construct
 
 MINUTE = Duration.minutes(1)
 METRICS_NAMESPACE = "EventScheduler"
-DELIVERY_COUNTS = ("Claimed", "Completed", "CompletedLate", "Failed", "Skipped")
+DELIVERY_COUNTS = ("Claimed", "AudienceWritten", "Completed", "CompletedLate", "Failed", "Skipped")
 ERROR_RATE_PERCENT = 5
 LATENCY_P99_MS = 2000
 QUEUE_DEPTH = 1000

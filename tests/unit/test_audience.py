@@ -154,16 +154,35 @@ def test_the_audience_settings_come_from_the_environment_and_reach_the_sweep_pol
     from chalicelib.settings import Settings
 
     s = Settings.from_env(
-        {"AUDIENCE_LOOKAHEAD": "5m", "AUDIENCE_BATCH_SIZE": "2000", "AUDIENCE_TIME_BUDGET": "30s"}
+        {
+            "AUDIENCE_LOOKAHEAD": "5m",
+            "AUDIENCE_BATCH_SIZE": "2000",
+            "AUDIENCE_TIME_BUDGET": "30s",
+            "AUDIENCE_CONCURRENCY": "3",
+        }
     )
-    assert (s.audience_lookahead, s.audience_batch_size, s.audience_time_budget) == (
-        timedelta(minutes=5), 2000, timedelta(seconds=30)
+    assert (s.audience_lookahead, s.audience_batch_size, s.audience_time_budget, s.audience_concurrency) == (
+        timedelta(minutes=5), 2000, timedelta(seconds=30), 3
     )  # fmt: skip
     policy = bootstrap.Container(s).sweep_policy.audiences
-    assert (policy.lookahead, policy.batch_size, policy.time_budget) == (
-        timedelta(minutes=5), 2000, timedelta(seconds=30)
+    assert (policy.lookahead, policy.batch_size, policy.time_budget, policy.concurrency) == (
+        timedelta(minutes=5), 2000, timedelta(seconds=30), 3
     )  # fmt: skip
     defaults = Settings.from_env({})
-    assert (defaults.audience_lookahead, defaults.audience_batch_size, defaults.audience_time_budget) == (
-        timedelta(minutes=10), 5000, timedelta(seconds=20)
-    )  # fmt: skip
+    assert (
+        defaults.audience_lookahead,
+        defaults.audience_batch_size,
+        defaults.audience_time_budget,
+        defaults.audience_concurrency,
+    ) == (timedelta(minutes=10), 5000, timedelta(seconds=20), 2)
+
+
+def test_the_sweeps_pool_has_a_connection_for_each_zone_written_at_once() -> None:
+    from chalicelib import bootstrap
+    from chalicelib.adapters.postgres import Database as PostgresDatabase
+    from chalicelib.settings import Settings
+
+    env = {"DATABASE_URL": "postgresql://nowhere/db", "DB_POOL_SIZE": "1", "AUDIENCE_CONCURRENCY": "3"}
+    db = bootstrap.Container(Settings.from_env(env)).db
+    assert isinstance(db, PostgresDatabase)  # not opened: no connection is made
+    assert db._pool.max_size == 3

@@ -10,6 +10,8 @@ on NZDT, London on GMT).
 from __future__ import annotations
 
 import itertools
+import json
+import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -349,19 +351,72 @@ def test_a_sweep_that_dies_mid_batch_loses_and_doubles_nobody(pipeline: Pipeline
     assert received(pipeline) == Counter({(str(u.id), "2026-03-02"): 1 for u in people})
 
 
-def test_forty_zones_each_member_once(pipeline: Pipeline) -> None:
-    """400 users in 40 zones with small batches: each member's event written once, delivered once."""
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_forty_zones_each_member_once(pipeline: Pipeline, concurrency: int) -> None:
+    """400 users in 40 zones with small batches, zones one at a time or four at once: each
+    member's event written once, under the key Python computes for it."""
     from chalicelib.domain.zones import known_zones
 
     zones = sorted(z for z in known_zones() if z.startswith(("Europe/", "America/", "Asia/")))[::7][:40]
     people = _everyone(pipeline, zones, 10)
     view = audience_schedule(pipeline, start=date(2026, 3, 3))
-    policy = AudiencePolicy(lookahead=timedelta(days=3), batch_size=7)
-    materialise(pipeline, policy)
-    materialise(pipeline, policy)
+    policy = AudiencePolicy(lookahead=timedelta(days=3), batch_size=7, concurrency=concurrency)
+    first = materialise(pipeline, policy)
+    again = materialise(pipeline, policy)
+    assert (first.written, first.batches, again.written) == (400, 40 * 2, 0)  # 10 a zone: 7 + 3
     assert Counter(u for u, _, _ in schedule_events_all(pipeline, view.schedule.id)) == Counter(
         {u.id: 1 for u in people}
     )
+    with tool_transaction(pipeline.c.db) as store:
+        keys = store.all(
+            "SELECT user_id, occurrence_date, idempotency_key FROM events WHERE schedule_id = %(id)s",
+            {"id": view.schedule.id},
+        )
+    assert all(
+        k["idempotency_key"] == audience_key(k["user_id"], view.schedule.id, k["occurrence_date"])
+        for k in keys
+    )
+
+
+def test_zones_written_at_once_stop_together_when_time_runs_out_and_the_next_sweep_goes_on(
+    pipeline: Pipeline,
+) -> None:
+    zones = ["Europe/London", "Europe/Lisbon", "Africa/Abidjan", "Atlantic/Reykjavik"]  # one instant
+    people = _everyone(pipeline, zones, 6)
+    view = audience_schedule(pipeline)
+    pipeline.at(LONDON_9 - timedelta(minutes=5))
+    ticks = itertools.count()
+    lock = threading.Lock()
+
+    def monotonic() -> int:
+        with lock:
+            return next(ticks)
+
+    policy = AudiencePolicy(batch_size=2, concurrency=4)
+    first = materialise(pipeline, policy, deadline=6, monotonic=monotonic)
+    assert first.budget_spent
+    assert 0 < first.written < len(people)
+    second = materialise(pipeline, policy)
+    assert not second.budget_spent
+    assert first.written + second.written == len(people)
+    assert Counter(u for u, _, _ in schedule_events(pipeline, view.schedule.id)) == Counter(
+        {u.id: 1 for u in people}
+    )
+
+
+def test_the_sweep_emits_the_members_it_wrote_as_a_metric(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    people = _everyone(pipeline, ["Europe/London", "Europe/Lisbon"], 3)
+    audience_schedule(pipeline)
+    pipeline.at(LONDON_9 - timedelta(minutes=5))
+    capsys.readouterr()
+    pipeline.sweep()
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    [emf] = [d for d in documents if "_aws" in d]
+    assert emf["AudienceWritten"] == [float(len(people))]
+    [summary] = [d for d in documents if d.get("message") == "sweep finished"]
+    assert summary["audienceWritten"] == len(people)
 
 
 def schedule_events_all(pipeline: Pipeline, schedule_id: UUID) -> list[tuple[UUID, date, Status]]:
