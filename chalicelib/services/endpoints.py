@@ -32,8 +32,6 @@ RECOVERY_WINDOW = timedelta(days=30)
 """As far back as the ledger remembers successes (adapters/ledger.RETENTION): older, a recovery
 could not tell what the endpoint has."""
 RECOVERY_PAGE = 500
-DEFAULT_MAX_EVENT_AGE = timedelta(days=7)
-"""MAX_EVENT_AGE's default (settings.py): the container passes the stage's."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +108,7 @@ def enable_endpoint(
     notices: Notices,
     queue: Queue,
     endpoint_id: UUID,
-    max_event_age: timedelta = DEFAULT_MAX_EVENT_AGE,
+    max_event_age: timedelta,
 ) -> Endpoint:
     """Delivered to again from the next batch on, and what was held while it was disabled is
     sent: every event of its types that finished since it was disabled is queued to it, and the
@@ -243,7 +241,8 @@ class Endpoints:
     queue: Callable[[], Queue]
     ledger: Callable[[], DeliveryLedger]
     notices: Callable[[], Notices]
-    max_event_age: timedelta = DEFAULT_MAX_EVENT_AGE
+    max_event_age: timedelta
+    """The stage's MAX_EVENT_AGE: how far before an endpoint was disabled `enable` reaches."""
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -95,7 +95,7 @@ def test_an_endpoint_down_past_the_window_is_disabled_held_and_recovered_with_no
         enabled_at = DAY_ONE + timedelta(days=3)
         p.at(enabled_at)
         capsys.readouterr()
-        endpoints.enable_endpoint(db, clock, c.notices, c.queue, endpoint.id)
+        endpoints.enable_endpoint(db, clock, c.notices, c.queue, endpoint.id, c.settings.max_event_age)
         assert notices.seen[-1][0] == "endpoint.enabled"
         p.drain()  # what was held while it was disabled (days two and three), not day one's failure
         held = {delivery_key(e.idempotency_key, endpoint.id) for e in events[1:]}
