@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from chalicelib.api.schedule_input import merge_patch
+from chalicelib.api.schedule_input import merge_patch, parse_present
 from chalicelib.domain.endpoints import (
     DEFAULT_GRACE,
     MAX_DESCRIPTION,
@@ -50,13 +50,7 @@ def parse_new_endpoint(payload: Any, rules: DestinationRules) -> EndpointFields:
             destination = _destination(payload["destination"], rules)
         except ValidationError as exc:
             errors += exc.details
-    values: dict[str, Any] = {}
-    for name, parse_field in _PARSERS.items():
-        if payload.get(name) is not None:
-            try:
-                values[name] = parse_field(payload[name])
-            except ValidationError as exc:
-                errors += exc.details
+    values = parse_present(payload, _PARSERS, errors)
     if errors:
         raise ValidationError(errors)
     assert destination is not None

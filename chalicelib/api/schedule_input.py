@@ -9,6 +9,7 @@ schedule as a client would have written it, and the result parsed as a whole, as
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from datetime import date, time
 from enum import StrEnum
 from typing import Any
@@ -50,15 +51,7 @@ def _parse(payload: Any, known: tuple[str, ...], required: tuple[str, ...]) -> S
         raise ValidationError.single("body", "must be a JSON object")
     errors = [FieldError(name, "is not a known field") for name in payload if name not in known]
     errors += [FieldError(name, "is required") for name in required if payload.get(name) is None]
-    values: dict[str, Any] = {}
-    for name, parse_field in _PARSERS.items():
-        if payload.get(name) is not None:
-            try:
-                values[name] = parse_field(payload[name])
-            except ValidationError as exc:
-                errors += exc.details
-            except ValueError as exc:
-                errors.append(FieldError(name, str(exc)))
+    values = parse_present(payload, _PARSERS, errors)
     if errors:
         raise ValidationError(errors)
     rule = Rule(
@@ -127,6 +120,23 @@ def as_input(fields: ScheduleFields) -> dict[str, Any]:
         del common["timezone"]
         common["audience"] = fields.audience.as_json()
     return common
+
+
+def parse_present(
+    payload: dict[str, Any], parsers: Mapping[str, Callable[[Any], Any]], errors: list[FieldError]
+) -> dict[str, Any]:
+    """Each field the body gives (not null) through its parser; what a parser refuses is added
+    to `errors` under the field's name (a ValueError's message), so that one answer names all."""
+    values: dict[str, Any] = {}
+    for name, parse_field in parsers.items():
+        if payload.get(name) is not None:
+            try:
+                values[name] = parse_field(payload[name])
+            except ValidationError as exc:
+                errors += exc.details
+            except ValueError as exc:
+                errors.append(FieldError(name, str(exc)))
+    return values
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
