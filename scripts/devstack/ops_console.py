@@ -10,11 +10,11 @@ reads that queue about once a second. In AWS the topic has an alarm instead.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from typing import Protocol
 
 from chalicelib.ports import Received
+from scripts.devstack.repeating import Repeating, first_line
 
 
 class _Queue(Protocol):
@@ -35,7 +35,7 @@ def line(body: str) -> str:
     return f"ops       {text}"
 
 
-class OpsConsole:
+class OpsConsole(Repeating):
     def __init__(
         self,
         queue: _Queue,
@@ -43,9 +43,9 @@ class OpsConsole:
         every: float = 1.0,
         out: Callable[[str], None] = lambda text: print(text, flush=True),
     ) -> None:
-        self._queue, self.every, self._out = queue, every, out
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ops-console", daemon=True)
+        super().__init__("ops-console", every)
+        self._queue, self._out = queue, out
+        self._away = False
 
     def drain(self) -> int:
         """Prints every notice waiting, oldest first as SQS hands them; returns how many."""
@@ -59,22 +59,12 @@ class OpsConsole:
                 self._queue.delete(message.receipt_handle)
             printed += len(received)
 
-    def start(self) -> OpsConsole:
-        self._thread.start()
-        return self
+    def step(self) -> None:
+        self.drain()
+        self._away = False
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        away = False
-        while not self._stop.wait(self.every):
-            try:
-                self.drain()
-                away = False
-            except Exception as exc:  # the emulator is away: say so once, keep going
-                if not away:
-                    self._out(f"ops       (unavailable: {str(exc).splitlines()[0][:120]})")
-                away = True
+    def unavailable(self, exc: Exception) -> None:
+        """Said once while the emulator is away."""
+        if not self._away:
+            self._out(f"ops       (unavailable: {first_line(exc)})")
+        self._away = True

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.postgres import Database
+from scripts.devstack.repeating import Repeating, first_line
 from scripts.devstack.store import tool_transaction
 
 
@@ -47,7 +48,7 @@ class Sample:
         )
 
 
-class Progress:
+class Progress(Repeating):
     """Counts what the sweep claims (`count_sweep` wraps its handler) and, every `every`
     seconds, prints a line while there is work, and one more for the deliveries that end it."""
 
@@ -63,13 +64,12 @@ class Progress:
         """`in_flight(since, until)` answers (PROCESSING, COMPLETED in (since, until]);
         `in_queue()` the depth."""
         self._in_flight, self._in_queue, self._now = in_flight, in_queue, now
-        self.every, self._out = every, out
+        super().__init__("progress", every)
+        self._out = out
         self._claimed = 0
         self._since = now()
         self._was_working = True  # a start with events in flight shows their deliveries
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
 
     def count_sweep(self, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
         def counted(event: Any, context: Any) -> Any:
@@ -97,21 +97,11 @@ class Progress:
         self._was_working = sample.working
         return sample
 
-    def start(self) -> Progress:
-        self._thread.start()
-        return self
+    def step(self) -> None:
+        self.tick()
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            try:
-                self.tick()
-            except Exception as exc:  # the database or the emulator is away: say so, keep going
-                self._out(f"progress  (unavailable: {str(exc).splitlines()[0][:120]})")
+    def unavailable(self, exc: Exception) -> None:
+        self._out(f"progress  (unavailable: {first_line(exc)})")
 
 
 def postgres_in_flight(url: str) -> Callable[[datetime, datetime], tuple[int, int]]:
