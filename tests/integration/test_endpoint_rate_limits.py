@@ -42,7 +42,13 @@ def test_two_workers_together_never_exceed_an_endpoints_rate_limit(
     settings: Settings, clock: ManualClock, db: Database, receiver: WebhookSink
 ) -> None:
     queue, dlq, ledger = MemoryQueue(clock), MemoryQueue(clock), MemoryLedger()
-    shared = replace(settings, webhook_url=None, max_attempts=3, backoff_base=timedelta(seconds=1))
+    # One sender thread a worker: each POST waits for its slot on the test's clock, which every
+    # thread moves (ManualClock.sleep_until), so with several a POST could be stamped at another
+    # thread's later slot and the arrivals' spacing would be the threads' scheduling, not the
+    # limiter's. The two workers still share the endpoint's slots through PostgreSQL.
+    shared = replace(
+        settings, webhook_url=None, max_attempts=3, backoff_base=timedelta(seconds=1), webhook_concurrency=1
+    )
     workers = [
         bootstrap.Container(shared, clock).use(db=db, queue=queue, dlq=dlq, ledger=ledger) for _ in range(2)
     ]
