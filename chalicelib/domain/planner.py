@@ -82,8 +82,9 @@ def instant(day: date, at: time, tz: ZoneInfo, dst: DstPolicy) -> datetime | Non
 
     `zoneinfo` gives a wall time two offsets, by `fold`: the same one when the wall time
     happens once; before a gap the earlier offset for fold=0 (smaller: the clocks went
-    forward), in an overlap the earlier instant's (larger: they went back)."""
-    wall = datetime.combine(day, at)
+    forward), in an overlap the earlier instant's (larger: they went back). A `fold` the time
+    itself carries is dropped: which offset applies is the DST policy's to say."""
+    wall = datetime.combine(day, at).replace(fold=0)
     before = wall.replace(tzinfo=tz).utcoffset()
     after = wall.replace(tzinfo=tz, fold=1).utcoffset()
     assert before is not None

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain import event_types
@@ -251,6 +251,14 @@ ZONES = sorted(known_zones())
         min_value=datetime(1970, 1, 1), max_value=datetime(2060, 12, 31), timezones=st.just(UTC)
     ),
     policy=st.sampled_from(LeapDayPolicy),
+)
+# Found by a fresh clone's run: a delivery time with fold=1 in Ljubljana's spring gap.
+@example(
+    zone_name="Europe/Ljubljana",
+    anchor=date(2000, 3, 25),
+    at=time(2, 0, fold=1),
+    after=datetime(2000, 1, 1, tzinfo=UTC),
+    policy=LeapDayPolicy.MAR1,
 )
 def test_property_wall_time_and_strictly_after(
     zone_name: str, anchor: date, at: time, after: datetime, policy: LeapDayPolicy

@@ -57,6 +57,20 @@ def test_a_wall_time_that_happens_twice_uses_one_instant(overlap: Overlap, expec
     ]
 
 
+@pytest.mark.parametrize(
+    ("at", "overlap"),
+    [(time(2, 30), Overlap.FIRST), (time(1, 30), Overlap.FIRST), (time(1, 30), Overlap.SECOND)],
+)
+def test_a_fold_the_wall_time_carries_changes_nothing(at: time, overlap: Overlap) -> None:
+    # The policies decide which offset a gap or an overlap takes; a time with fold=1 (Python
+    # makes them, hypothesis's times() draws them) once took the other one: 02:30 in the gap
+    # landed at 01:30 EST, before the gap, and an overlap's FIRST became its second.
+    folded = Rule(date(2026, 3, 8), at.replace(fold=1), DAILY, dst=DstPolicy(overlap=overlap))
+    plain = Rule(date(2026, 3, 8), at, DAILY, dst=DstPolicy(overlap=overlap))
+    for day in ("2026-03-07T12:00:00Z", "2026-10-31T12:00:00Z"):
+        assert plan(folded, "America/New_York", day, 2) == plan(plain, "America/New_York", day, 2)
+
+
 def test_a_day_the_zone_skipped_is_not_delivered_twice() -> None:
     # Pacific/Apia went from 29 December 2011 (-10) straight to 31 December (+14). 30 December
     # 09:00, shifted by the gap, is 31 December 09:00 +14: the next day's own instant, once.
