@@ -4,6 +4,7 @@ the sweeps that write, claim and send its members' events when their instant com
 
     scripts/bench_audience.py [--users 1000000] [--zones 40] [--budget 20] [--concurrency N]
     scripts/bench_audience.py --deliver [--users 100000] [--zones 40] [--workers 8]
+    (either: --server-defaults, the embedded server's own 128 MB cache)
 
 1. seed: --users live users spread evenly over --zones zones that share one UTC offset (the
    worst case: every member due at the same instant), half of them {"plan": "pro"}, by SQL (not
@@ -29,8 +30,9 @@ of a pipeline that starts on time and delivers at its capacity), and exactly onc
 per member, one COMPLETED event per (schedule, user), no other event, no other POST). SQS and
 DynamoDB are the in-memory twins, as in scripts/bench.py: moto is for behaviour, not volume.
 
-The figures are for this machine, in a fresh, migrated database (embedded PostgreSQL unless
-DATABASE_URL is set). The last line is one JSON object with the figures.
+The figures are for this machine, in a fresh, migrated database (embedded PostgreSQL with the
+production database's cache, PRODUCTION_SERVER, unless DATABASE_URL is set). The last line is
+one JSON object with the figures.
 """
 
 from __future__ import annotations
@@ -69,6 +71,13 @@ from scripts.devstack.store import tool_transaction
 from scripts.devstack.twins import MemoryLedger, MemoryQueue
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+
+PRODUCTION_SERVER = {"shared_buffers": "4GB"}
+"""The embedded server's cache as the production stage's database has it: RDS sets
+shared_buffers to a quarter of the instance's memory ({DBInstanceClassMemory/32768} pages), and
+the stage runs an r6g.large (16 GiB, infra/stacks/stages.py). pgserver's 128 MB holds a tenth
+of what a million members' rows and index entries take, and the rate then measures evictions
+(--server-defaults keeps it, for comparison)."""
 
 SEED = """
 INSERT INTO users (id, first_name, last_name, date_of_birth, timezone, created_at, updated_at, metadata)
@@ -123,10 +132,12 @@ def create(db: Database, clock: ManualClock) -> tuple[ScheduleView, float]:
     return view, (time.perf_counter() - started) * 1000
 
 
-def run(users: int, zone_count: int, budget: float, concurrency: int | None) -> dict[str, object]:
+def run(
+    users: int, zone_count: int, budget: float, concurrency: int | None, server: dict[str, str]
+) -> dict[str, object]:
     zones = same_offset_zones(zone_count)
     policy = production_policy(budget, concurrency)
-    with fresh_database("bench_audience") as url:
+    with fresh_database("bench_audience", settings=server) as url:
         db = Database(url, max_size=4 + policy.audiences.concurrency)
         clock = ManualClock(NOW)
         started = time.perf_counter()
@@ -193,12 +204,14 @@ FROM events
 """
 
 
-def deliver(users: int, zone_count: int, workers: int, lead: float) -> tuple[dict[str, object], bool]:
+def deliver(
+    users: int, zone_count: int, workers: int, lead: float, server: dict[str, str]
+) -> tuple[dict[str, object], bool]:
     """One occurrence for every user, through the sweep and `workers` worker containers in
     real time; its lateness and whether each member got it exactly once."""
     zones = same_offset_zones(zone_count)
     policy = production_policy(20.0, None)
-    with fresh_database("bench_audience") as url, bench.receiver() as hook:
+    with fresh_database("bench_audience", settings=server) as url, bench.receiver() as hook:
         db = Database(url, max_size=workers + 4 + policy.audiences.concurrency)
         seed(db, users, zones)
         view, _ = create(db, ManualClock(NOW))
@@ -282,13 +295,20 @@ def main() -> int:
     parser.add_argument(
         "--lead", type=float, default=30.0, help="--deliver: seconds from the sweep to the instant"
     )
+    parser.add_argument(
+        "--server-defaults",
+        action="store_true",
+        help="the embedded server as pgserver starts it (128 MB cache)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    server = {} if args.server_defaults else PRODUCTION_SERVER
     if args.deliver:
-        figures, ok = deliver(args.users or 100_000, args.zones, args.workers, args.lead)
-        print(json.dumps(figures))
+        figures, ok = deliver(args.users or 100_000, args.zones, args.workers, args.lead, server)
+        print(json.dumps(figures | {"server": server}))
         return 0 if ok else 1
-    print(json.dumps(run(args.users or 1_000_000, args.zones, args.budget, args.concurrency)))
+    figures = run(args.users or 1_000_000, args.zones, args.budget, args.concurrency, server)
+    print(json.dumps(figures | {"server": server}))
     return 0
 
 

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pgserver
@@ -27,11 +27,22 @@ from chalicelib.adapters import migrations
 
 
 class EmbeddedPostgres:
-    def __init__(self, data_dir: Path, *, keep_running: bool = False) -> None:
-        """`keep_running` leaves the server up when this process exits (pgserver's refcount)."""
+    def __init__(
+        self, data_dir: Path, *, keep_running: bool = False, settings: Mapping[str, str] | None = None
+    ) -> None:
+        """`keep_running` leaves the server up when this process exits (pgserver's refcount);
+        `settings` are written to the server's configuration (ALTER SYSTEM), which then restarts."""
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
         self._server = pgserver.get_server(data_dir, cleanup_mode=None if keep_running else "stop")
+        if settings:
+            with psycopg.connect(self.url(), autocommit=True) as conn:
+                for name, value in settings.items():
+                    conn.execute(
+                        sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))
+                    )
+            self.stop()
+            self.start()
 
     def url(self, database: str = "postgres") -> str:
         return str(self._server.get_uri(database))
@@ -121,9 +132,12 @@ def drop_database(admin_url: str, name: str) -> None:
 
 
 @contextlib.contextmanager
-def fresh_database(prefix: str, *, durable: bool = True) -> Iterator[str]:
+def fresh_database(
+    prefix: str, *, durable: bool = True, settings: Mapping[str, str] | None = None
+) -> Iterator[str]:
     """A new, migrated database, dropped afterwards: on DATABASE_URL's server when that is set,
-    else on an embedded server in a temporary folder (the benchmark's and the simulator's).
+    else on an embedded server in a temporary folder (the benchmark's and the simulator's),
+    configured with `settings` (DATABASE_URL's server keeps its own).
 
     `durable=False` (the simulator's) commits without waiting for the WAL flush
     (`synchronous_commit = off`): a crash of the server could lose the last commits of a
@@ -133,7 +147,7 @@ def fresh_database(prefix: str, *, durable: bool = True) -> Iterator[str]:
     with contextlib.ExitStack() as stack:
         if not admin:
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"{prefix}-pg-"))
-            embedded = EmbeddedPostgres(Path(tmp) / "data")
+            embedded = EmbeddedPostgres(Path(tmp) / "data", settings=settings)
             stack.callback(embedded.close)
             admin = embedded.url()
         name = f"{prefix}_{uuid.uuid4().hex[:10]}"

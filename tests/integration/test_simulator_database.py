@@ -1,6 +1,7 @@
 """The simulator's database: a throwaway one that commits without waiting for the WAL flush, read
 between instants on a connection of its own, and a pool that does not probe its connections
-(and what that costs when the server does cut one)."""
+(and what that costs when the server does cut one); a benchmark's, on a server configured as
+asked."""
 
 from __future__ import annotations
 
@@ -53,6 +54,13 @@ def test_other_fresh_databases_keep_the_servers_setting() -> None:
     """(The tests' own server runs without durability, so the database is asked, not SHOW.)"""
     with fresh_database("simtest") as url:
         assert not [s for s in own_settings(url) if s.startswith("synchronous_commit")]
+
+
+def test_an_embedded_servers_settings_are_the_ones_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audience benchmark's server runs with the production database's cache."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with fresh_database("simtest", settings={"shared_buffers": "24MB"}) as url:
+        assert setting(url, "shared_buffers") == "24MB"
 
 
 def test_the_reader_answers_in_autocommit_and_holds_no_transaction(database_url: str) -> None:
