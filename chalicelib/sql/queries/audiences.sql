@@ -78,7 +78,11 @@ DELETE FROM audience_progress WHERE schedule_id = %(schedule_id)s;
 -- an insert and then a claim. The key is the one audience_key (and audience_event_key) computes:
 -- a version 3 UUID over MD5(namespace || user id || '/audience/<schedule>/<date>'), the parts
 -- around the user id passed once for the batch (formatting them per member was a fifth of the
--- statement's time). ON CONFLICT: a member
+-- statement's time). Each event's id is a version 7 UUID (RFC 9562: the statement's time in
+-- milliseconds, then random bits), so a batch's rows go to the right-hand edge of the primary
+-- key and of the (target, id) indexes rather than to random pages of them (the statement alone,
+-- a million members on two connections: 33,400 rows/s, against 26,400 with random ids).
+-- ON CONFLICT: a member
 -- whose event for that date exists (planned by their own change, written by a sweep that died
 -- before recording its progress, or delivered before a move here) gets nothing more. The
 -- members' rows are locked (FOR SHARE) and read again, so a change to one (a move, a metadata
@@ -100,7 +104,8 @@ WITH batch AS (
     INSERT INTO events (id, user_id, event_type, occurrence_date, target_utc, due_utc, timezone,
                         idempotency_key, status, version, attempts, lease_until, late, created_at,
                         updated_at, schedule_id)
-    SELECT gen_random_uuid(), m.id, %(event_type)s, %(local_date)s, %(target_utc)s, %(target_utc)s,
+    SELECT encode(set_byte(overlay(k.r PLACING k.ms FROM 1 FOR 6), 6, (get_byte(k.r, 6) & 15) | 112), 'hex')::uuid,
+           m.id, %(event_type)s, %(local_date)s, %(target_utc)s, %(target_utc)s,
            %(timezone)s,
            encode(set_byte(set_byte(k.h, 6, (get_byte(k.h, 6) & 15) | 48), 8, (get_byte(k.h, 8) & 63) | 128),
                   'hex')::uuid::text,
@@ -110,7 +115,9 @@ WITH batch AS (
            %(schedule_id)s
     FROM members AS m
     CROSS JOIN LATERAL (
-        SELECT decode(md5(%(key_before)s::bytea || convert_to(m.id::text, 'UTF8') || %(key_after)s::bytea), 'hex') AS h
+        SELECT decode(md5(%(key_before)s::bytea || convert_to(m.id::text, 'UTF8') || %(key_after)s::bytea), 'hex') AS h,
+               uuid_send(gen_random_uuid()) AS r,
+               substring(int8send((extract(epoch FROM statement_timestamp()) * 1000)::bigint) FROM 3) AS ms
     ) AS k
     ON CONFLICT DO NOTHING
     RETURNING id, idempotency_key

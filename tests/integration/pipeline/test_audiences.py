@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import RFC_4122, UUID
 
 import pytest
 
@@ -361,7 +361,9 @@ def test_forty_zones_each_member_once(pipeline: Pipeline, concurrency: int) -> N
     people = _everyone(pipeline, zones, 10)
     view = audience_schedule(pipeline, start=date(2026, 3, 3))
     policy = AudiencePolicy(lookahead=timedelta(days=3), batch_size=7, concurrency=concurrency)
+    started = datetime.now(UTC).timestamp()
     first = materialise(pipeline, policy)
+    finished = datetime.now(UTC).timestamp()
     again = materialise(pipeline, policy)
     assert (first.written, first.batches, again.written) == (400, 40 * 2, 0)  # 10 a zone: 7 + 3
     assert Counter(u for u, _, _ in schedule_events_all(pipeline, view.schedule.id)) == Counter(
@@ -369,13 +371,17 @@ def test_forty_zones_each_member_once(pipeline: Pipeline, concurrency: int) -> N
     )
     with tool_transaction(pipeline.c.db) as store:
         keys = store.all(
-            "SELECT user_id, occurrence_date, idempotency_key FROM events WHERE schedule_id = %(id)s",
+            "SELECT id, user_id, occurrence_date, idempotency_key FROM events WHERE schedule_id = %(id)s",
             {"id": view.schedule.id},
         )
     assert all(
         k["idempotency_key"] == audience_key(k["user_id"], view.schedule.id, k["occurrence_date"])
         for k in keys
     )
+    # Ids are version 7 UUIDs: the milliseconds of the real time they were written, then random.
+    assert {k["id"].version for k in keys} == {7}
+    assert {k["id"].variant for k in keys} == {RFC_4122}
+    assert all(int(started * 1000) - 1 <= k["id"].int >> 80 <= int(finished * 1000) + 1 for k in keys)
 
 
 def test_zones_written_at_once_stop_together_when_time_runs_out_and_the_next_sweep_goes_on(
