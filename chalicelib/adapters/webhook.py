@@ -35,6 +35,7 @@ import hmac
 import http.client
 import ipaddress
 import select
+import socket
 import ssl
 import threading
 import time
@@ -61,6 +62,12 @@ _MAX_DRAINED = 64 * 1024
 """A reply body up to this size is read, so the connection can carry the next POST; a longer
 one is not worth the time: the connection is closed instead (only its first KB is kept, for
 the ledger: `response_excerpt`)."""
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Vet = Callable[[str, int], list[IPAddress]]
+"""Where a host name leads, every address checked: refused (NotPublic) unless all may be
+connected to."""
 
 
 class NotPublic(Exception):
@@ -123,9 +130,12 @@ class HttpWebhookSender:
         wall_clock: Callable[[], float] = time.time,
         tls: ssl.SSLContext | None = None,
         public_only: bool = False,
+        vet: Vet | None = None,
     ) -> None:
-        """`public_only`: a team's endpoint in a cloud stage; the address actually connected to
-        (after DNS, so rebinding does not get round it) must be a public one."""
+        """`public_only`: a team's endpoint in a cloud stage. Every address its name resolves to
+        must be a public one (`vet`, by default `public_addresses`), checked before any packet
+        goes to it, and the connection goes to those very addresses: the name is not resolved
+        again, so DNS rebinding does not get round the check."""
         self.url = url
         self._target = Target.parse(url)
         self._wall_clock = wall_clock
@@ -134,7 +144,7 @@ class HttpWebhookSender:
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._tls = tls
-        self._public_only = public_only
+        self._vet = (vet or public_addresses) if public_only else None
         self._local = threading.local()
         # Every thread's connection, so all are closed when this sender goes (a finalizer runs
         # before the garbage collector would find their sockets unclosed).
@@ -207,13 +217,13 @@ class HttpWebhookSender:
             )
         else:
             connection = http.client.HTTPConnection(target.host, target.port, timeout=self._connect_timeout)
+        if self._vet is not None:
+            addresses = self._vet(target.host, connection.port)
+            # http.client opens its socket through this hook; the Host header and TLS (its
+            # server name, the certificate's check) keep the URL's name.
+            connection._create_connection = functools.partial(_connect_to, addresses)  # type: ignore[attr-defined]
         connection.connect()  # the TCP connect (and TLS handshake) under the connect timeout...
         assert connection.sock is not None
-        if self._public_only:
-            address = ipaddress.ip_address(connection.sock.getpeername()[0])
-            if not address.is_global:
-                connection.close()
-                raise NotPublic(f"refused: {self._target.host} is at {address}, not a public address")
         connection.sock.settimeout(self._read_timeout)  # ...every later send and read under this
         return connection
 
@@ -234,6 +244,39 @@ class HttpWebhookSender:
             connection.close()
             with self._lock:
                 self._open.discard(connection)
+
+
+def public_addresses(host: str, port: int) -> list[IPAddress]:
+    """Every address `host` resolves to, if all are public (`is_global`: not loopback, private,
+    link-local, shared, documentation or reserved); NotPublic names the first that is not. A
+    name that does not resolve is an OSError (socket.gaierror), which may heal."""
+    found: list[IPAddress] = []
+    for *_, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
+        if not address.is_global:
+            raise NotPublic(f"refused: {host} is at {address}, not a public address")
+        if address not in found:
+            found.append(address)
+    return found
+
+
+def _connect_to(
+    addresses: Sequence[IPAddress],
+    _address: tuple[str, int],
+    timeout: float | None,
+    source_address: tuple[str, int] | None = None,
+) -> socket.socket:
+    """socket.create_connection to the vetted addresses in turn, in place of the name."""
+    if not addresses:
+        raise OSError("the name resolves to no address")
+    error: OSError | None = None
+    for address in addresses:
+        try:
+            return socket.create_connection((str(address), _address[1]), timeout, source_address)
+        except OSError as exc:
+            error = exc
+    assert error is not None
+    raise error
 
 
 def _close_all(connections: set[http.client.HTTPConnection], lock: threading.Lock) -> None:

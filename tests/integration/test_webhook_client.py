@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from chalicelib.adapters.webhook import USER_AGENT, HttpWebhookSender, Target
+from chalicelib.adapters.webhook import USER_AGENT, HttpWebhookSender, NotPublic, Target, public_addresses
 from chalicelib.domain.delivery import Verdict
 from chalicelib.ports import Delivery
 from chalicelib.settings import SettingsError
@@ -314,17 +314,68 @@ def test_https_refuses_a_certificate_the_default_roots_do_not_trust(
     assert receiver.heads == []  # nothing was sent over the unverified connection
 
 
-def test_a_team_endpoint_that_leads_into_the_network_is_refused_at_the_address_connected_to() -> None:
-    """`public_only` (a team's endpoint in a cloud stage): the check is on the address the
-    socket reached, after DNS, so a name that resolves to loopback (`localhost`, or a rebinding
-    name) is refused like a literal one; nothing is sent, and it is not retried."""
-    from scripts.devstack.webhook_sink import WebhookSink
-
-    with WebhookSink() as sink:
-        for url in (sink.url, sink.url.replace("127.0.0.1", "localhost")):
+def test_a_team_endpoint_that_leads_into_the_network_is_refused_before_any_connection() -> None:
+    """`public_only` (a team's endpoint in a cloud stage): every address the name resolves to is
+    checked before a packet goes to it, so a name that resolves to loopback (`localhost`, or a
+    rebinding name) is refused like a literal one; no TCP connection is even opened (nor a TLS
+    handshake), nothing is sent, and it is not retried."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        for url in (
+            f"http://127.0.0.1:{port}/hook",
+            f"http://localhost:{port}/hook",
+            f"https://localhost:{port}/",
+        ):
             outcome = HttpWebhookSender(url, public_only=True).deliver(Delivery("k", b"{}"))
             assert outcome.verdict is Verdict.PERMANENT
             assert outcome.error is not None
             assert "not a public address" in outcome.error
-        assert sink.requests == []
-        assert HttpWebhookSender(sink.url).deliver(Delivery("k", b"{}")).verdict is Verdict.SUCCESS  # locally
+        listener.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            listener.accept()  # no connection came
+        local = HttpWebhookSender(f"http://127.0.0.1:{port}/hook", read_timeout=0.1)
+        assert local.deliver(Delivery("k", b"{}")).verdict is Verdict.TRANSIENT  # no answer
+        listener.accept()[0].close()  # locally, a connection does come
+
+
+def test_a_vetted_connection_goes_to_the_addresses_checked_under_the_urls_name() -> None:
+    """The name is resolved once, by the check: the socket goes to the addresses it returned
+    (here a name no resolver knows), and the request still names the URL's host."""
+    vetted: list[tuple[str, int]] = []
+
+    def vet(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        vetted.append((host, port))
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    receiver = Receiver(lambda head: (OK, False))
+    with listening(receiver) as port:
+        sender = HttpWebhookSender(f"http://hooks.example.invalid:{port}/hook", public_only=True, vet=vet)
+        outcomes = [sender.deliver(DELIVERY) for _ in range(2)]
+    assert [o.status_code for o in outcomes] == [200, 200]
+    assert vetted == [("hooks.example.invalid", port)]  # once a connection, kept alive
+    assert f"Host: hooks.example.invalid:{port}".encode() in receiver.heads[0]
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("8.8.8.8", True),
+        ("2606:4700:4700::1111", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("172.16.0.1", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),  # the instance metadata service
+        ("100.64.0.1", False),  # shared address space (carrier-grade NAT)
+        ("0.0.0.0", False),
+        ("::1", False),
+        ("fd00::1", False),
+        ("::ffff:127.0.0.1", False),
+    ],
+)
+def test_public_addresses_refuses_every_address_that_is_not_public(address: str, public: bool) -> None:
+    if public:
+        assert public_addresses(address, 443) == [ipaddress.ip_address(address)]
+    else:
+        with pytest.raises(NotPublic, match="not a public address"):
+            public_addresses(address, 443)
