@@ -127,40 +127,42 @@ exactly 0.5, a receiver stamping arrivals saw one over: docs/performance.md)."""
 
 RATE_AHEAD = timedelta(seconds=1)
 """How far ahead a worker takes an endpoint's slots, each delivery then waiting in the worker
-for its own (`slot_times`): SQS brings a held message back only after whole seconds, so taking
+for its own (`Slots.at`): SQS brings a held message back only after whole seconds, so taking
 only the slots free at once left most of each second unused (at 50 a second, 26-39 went out)."""
+
+
+@dataclass(frozen=True)
+class Slots:
+    """What an endpoint's rate limit makes of a batch's deliveries to it."""
+
+    at: list[datetime]
+    """When each granted delivery may go, in order: the first free slot's time, then one
+    interval after another, each as early as the burst lets it."""
+    waits: list[timedelta]
+    """How long each held delivery (the rest, in order) waits before it comes back: the k-th
+    until the k-th slot after the granted ones, so that held deliveries come back spread over
+    the seconds their slots take, not all at the first free one (where all but a few would be
+    held again)."""
+    tat: datetime
+    """The endpoint's next free slot after the granted ones."""
 
 
 def take_slots(
     tat: datetime, now: datetime, rate: int, wanted: int, ahead: timedelta = timedelta(0)
-) -> tuple[int, datetime]:
+) -> Slots:
     """GCRA (the generic cell rate algorithm): of `wanted` deliveries to an endpoint limited to
-    `rate` a second whose next free slot is `tat`, how many may go by `now + ahead` (each at its
-    `slot_times`), and its next free slot after them. The ones that may not come back once
-    `new_tat - RATE_BURST` has passed."""
+    `rate` a second whose next free slot is `tat`, those that may go by `now + ahead`."""
     interval = timedelta(seconds=1) / rate
     base = max(tat, now)
     until = now + ahead + RATE_BURST
     room = (until - base) // interval + 1 if base <= until else 0
     granted = max(0, min(wanted, room))
-    return granted, base + interval * granted
-
-
-def slot_times(tat: datetime, now: datetime, rate: int, granted: int) -> list[datetime]:
-    """When each of the `granted` deliveries `take_slots(tat, now, ...)` took may go: the first
-    free slot's, and one interval after another, each as early as the burst lets it."""
-    interval = timedelta(seconds=1) / rate
-    base = max(tat, now)
-    return [max(now, base + interval * i - RATE_BURST) for i in range(granted)]
-
-
-def held_waits(tat: datetime, now: datetime, rate: int, held: int) -> list[timedelta]:
-    """How long each of `held` deliveries over the limit waits before it comes back, its
-    endpoint's next free slot being `tat`: the k-th until the k-th free slot, so that a batch's
-    held deliveries come back spread over the seconds their slots take, not all at the first
-    free one (where all but a few would be held again)."""
-    interval = timedelta(seconds=1) / rate
-    return [max(tat + interval * k - RATE_BURST - now, timedelta(0)) for k in range(held)]
+    after = base + interval * granted
+    return Slots(
+        at=[max(now, base + interval * i - RATE_BURST) for i in range(granted)],
+        waits=[max(after + interval * k - RATE_BURST - now, timedelta(0)) for k in range(wanted - granted)],
+        tat=after,
+    )
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,6 @@ from chalicelib.domain.endpoints import (
     RATE_AHEAD,
     Endpoint,
     delivery_key,
-    held_waits,
-    slot_times,
     take_slots,
 )
 from chalicelib.domain.events import Event, is_late
@@ -336,14 +334,11 @@ class Worker:
                 for endpoint_id, pairs in limited.items():
                     rate = pairs[0][1].endpoint.fields.rate_limit if pairs[0][1].endpoint else None
                     assert rate is not None
-                    tat = tats.get(endpoint_id, now)
-                    granted, taken[endpoint_id] = take_slots(tat, now, rate, len(pairs), RATE_AHEAD)
-                    for (_, pair), at in zip(pairs, slot_times(tat, now, rate, granted), strict=False):
+                    slots = take_slots(tats.get(endpoint_id, now), now, rate, len(pairs), RATE_AHEAD)
+                    taken[endpoint_id] = slots.tat
+                    for (_, pair), at in zip(pairs, slots.at, strict=False):
                         pair.not_before = at if at > now else None
-                    held = pairs[granted:]
-                    for (_, pair), wait in zip(
-                        held, held_waits(taken[endpoint_id], now, rate, len(held)), strict=True
-                    ):
+                    for (_, pair), wait in zip(pairs[len(slots.at) :], slots.waits, strict=True):
                         pair.deferred = wait
                 store.set_rates(taken)
         except Exception as exc:  # no slot can be had: nothing over the limit goes out

@@ -20,8 +20,6 @@ from chalicelib.domain.endpoints import (
     Secret,
     delivery_key,
     endpoint_stats,
-    held_waits,
-    slot_times,
     take_slots,
 )
 from chalicelib.domain.fate import Fate, after_posts
@@ -108,41 +106,43 @@ def test_one_events_fate_from_its_endpoints_outcomes() -> None:
 
 
 def test_take_slots_lets_a_few_tenths_of_a_second_of_the_rate_through_at_once_then_spaces_them() -> None:
-    granted, tat = take_slots(NOW, NOW, 10, 20)
-    assert (granted, tat) == (5, NOW + timedelta(milliseconds=500))  # 0, 100, ..., 400 ms
-    assert take_slots(tat, NOW, 10, 5) == (0, tat)  # nothing more now
-    granted, later = take_slots(tat, NOW + timedelta(milliseconds=150), 10, 5)
-    assert (granted, later) == (1, tat + timedelta(milliseconds=100))
-    assert take_slots(NOW - timedelta(hours=1), NOW, 1, 3) == (
-        1,
-        NOW + timedelta(seconds=1),
-    )  # idle: from now
+    slots = take_slots(NOW, NOW, 10, 20)
+    assert (len(slots.at), slots.tat) == (5, NOW + timedelta(milliseconds=500))  # 0, 100, ..., 400 ms
+    assert slots.at == [NOW] * 5  # all within the burst
+    nothing = take_slots(slots.tat, NOW, 10, 5)  # nothing more now
+    assert (nothing.at, nothing.tat) == ([], slots.tat)
+    later = take_slots(slots.tat, NOW + timedelta(milliseconds=150), 10, 5)
+    assert (len(later.at), later.tat) == (1, slots.tat + timedelta(milliseconds=100))
+    idle = take_slots(NOW - timedelta(hours=1), NOW, 1, 3)  # idle: from now
+    assert (idle.at, idle.tat) == ([NOW], NOW + timedelta(seconds=1))
 
 
 def test_slots_a_second_ahead_are_taken_each_at_its_own_time() -> None:
-    granted, tat = take_slots(NOW, NOW, 5, 10, timedelta(seconds=1))  # 0.4 s's, a second's, one
-    assert (granted, tat) == (8, NOW + timedelta(milliseconds=1600))
-    at = slot_times(NOW, NOW, 5, granted)
-    assert at == [NOW] * 3 + [NOW + timedelta(milliseconds=ms) for ms in (200, 400, 600, 800, 1000)]
+    slots = take_slots(NOW, NOW, 5, 10, timedelta(seconds=1))  # 0.4 s's, a second's, one
+    assert slots.tat == NOW + timedelta(milliseconds=1600)
+    assert slots.at == [NOW] * 3 + [NOW + timedelta(milliseconds=ms) for ms in (200, 400, 600, 800, 1000)]
     later = NOW + timedelta(milliseconds=300)  # another container, a moment later: what is left
-    assert take_slots(tat, later, 5, 10, timedelta(seconds=1)) == (1, tat + timedelta(milliseconds=200))
-    assert slot_times(tat, later, 5, 1) == [NOW + timedelta(milliseconds=1200)]
+    rest = take_slots(slots.tat, later, 5, 10, timedelta(seconds=1))
+    assert (rest.at, rest.tat) == (
+        [NOW + timedelta(milliseconds=1200)],
+        slots.tat + timedelta(milliseconds=200),
+    )
 
 
 def test_held_deliveries_wait_each_for_a_slot_of_its_own() -> None:
-    granted, tat = take_slots(NOW, NOW, 5, 10)  # 3 now (0.4 s's and one), 7 held
-    assert (granted, tat) == (3, NOW + timedelta(milliseconds=600))
-    waits = held_waits(tat, NOW, 5, 10 - granted)
-    assert waits == [timedelta(milliseconds=ms) for ms in (200, 400, 600, 800, 1000, 1200, 1400)]
-    assert held_waits(NOW - timedelta(hours=1), NOW, 5, 2) == [timedelta(0), timedelta(0)]
+    slots = take_slots(NOW, NOW, 5, 10)  # 3 now (0.4 s's and one), 7 held
+    assert (len(slots.at), slots.tat) == (3, NOW + timedelta(milliseconds=600))
+    assert slots.waits == [timedelta(milliseconds=ms) for ms in (200, 400, 600, 800, 1000, 1200, 1400)]
+    assert take_slots(NOW, NOW, 5, 3).waits == []  # none held
 
 
 def test_take_slots_never_lets_more_than_the_window_and_four_tenths_of_a_second_through() -> None:
     tat, sent = NOW, []
     for tick in range(400):  # every 25 ms for 10 s, asking for 7 each time
         now = NOW + timedelta(milliseconds=25 * tick)
-        granted, tat = take_slots(tat, now, 20, 7)
-        sent += [now] * granted
+        slots = take_slots(tat, now, 20, 7)
+        assert len(slots.at) + len(slots.waits) == 7  # every delivery either goes or waits
+        tat, sent = slots.tat, sent + [now] * len(slots.at)
     window = [t for t in sent if t < NOW + timedelta(seconds=10)]
     assert len(window) <= 20 * 10.4 + 1  # a tenth of a second under the promise: the network's jitter
     assert len(window) >= 20 * 10  # and the limit is used
