@@ -238,10 +238,6 @@ class Store(Protocol):
         for a sweep's batch of them."""
         ...
 
-    def user_zones(self) -> list[str]:
-        """The distinct zones of live users."""
-        ...
-
     def audience_zones(self, audience: Audience) -> list[str]:
         """The zones where the audience has a member now."""
         ...

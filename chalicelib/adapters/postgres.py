@@ -384,9 +384,6 @@ class Store:
         row = self._one("lock_schedule_shared" if shared else "lock_schedule", id=schedule_id)
         return _schedule(row) if row else None
 
-    def user_zones(self) -> list[str]:
-        return [r["timezone"] for r in self._all("user_zones")]
-
     def audience_zones(self, audience: Audience) -> list[str]:
         return [r["timezone"] for r in self._all("audience_zones", metadata=_metadata_param(audience))]
 

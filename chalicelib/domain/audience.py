@@ -42,6 +42,10 @@ class Audience:
         return metadata is not None and contains(metadata, self.metadata)
 
 
+EVERYONE = Audience()
+"""Every live user: its zones are the users' zones."""
+
+
 def contains(container: Any, contained: Any) -> bool:
     """PostgreSQL's jsonb `@>`: an object contains an object whose every member it contains;
     an array, an array each of whose elements one of its own contains; a scalar, an equal

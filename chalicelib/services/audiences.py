@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
-from chalicelib.domain.audience import LATEST_ZONE, LocalOccurrence, ZoneProgress, by_local_date, earliest
+from chalicelib.domain.audience import (
+    EVERYONE,
+    LATEST_ZONE,
+    LocalOccurrence,
+    ZoneProgress,
+    by_local_date,
+    earliest,
+)
 from chalicelib.domain.audience import resumed_through as zone_resumed_through
 from chalicelib.domain.errors import NotFound, ValidationError
 from chalicelib.domain.events import Status
@@ -176,6 +183,6 @@ def _locked(store: Store, schedule_id: UUID) -> Schedule:
 def _restart(store: Store, schedule: Schedule, now: datetime, through: Callable[[str], datetime]) -> None:
     """Every zone of live users (and every zone with progress) goes on after `through(zone)`,
     nothing under way."""
-    zones = set(store.user_zones()) | set(store.audience_progress(schedule.id))
+    zones = set(store.audience_zones(EVERYONE)) | set(store.audience_progress(schedule.id))
     progress = [ZoneProgress(schedule.id, name, through(name)) for name in sorted(zones)]
     store.save_audience_progress(schedule.id, progress, now)

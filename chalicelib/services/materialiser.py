@@ -25,7 +25,7 @@ from enum import Enum
 from typing import Any
 
 from chalicelib import observability as obs
-from chalicelib.domain.audience import ZoneProgress, next_to_materialise
+from chalicelib.domain.audience import EVERYONE, ZoneProgress, next_to_materialise
 from chalicelib.domain.planner import occurrences
 from chalicelib.domain.schedules import Schedule, ScheduleStatus
 from chalicelib.ports import Claimed, Clock, Database
@@ -97,7 +97,7 @@ def materialise(
     summary = MaterialiseSummary()
     with db.transaction() as store:
         schedules = [s for s in store.audience_schedules() if s.status is ScheduleStatus.ACTIVE]
-        zones = store.user_zones() if schedules else []
+        zones = store.audience_zones(EVERYONE) if schedules else []
     with contextlib.ExitStack() as stack:
         pool = (
             stack.enter_context(ThreadPoolExecutor(policy.concurrency))
@@ -121,7 +121,7 @@ def next_target(db: Database, clock: Clock) -> datetime | None:
     now = clock.now()
     with db.transaction() as store:
         active = [s for s in store.audience_schedules() if s.status is ScheduleStatus.ACTIVE]
-        zones = store.user_zones() if active else []
+        zones = store.audience_zones(EVERYONE) if active else []
         known = {s.id: store.audience_progress(s.id) for s in active}
     found = []
     for schedule in active:

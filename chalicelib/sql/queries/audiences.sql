@@ -25,21 +25,10 @@ SELECT * FROM schedules WHERE id = %(id)s AND deleted_at IS NULL FOR UPDATE;
 -- name: lock_schedule_shared
 SELECT * FROM schedules WHERE id = %(id)s AND deleted_at IS NULL FOR SHARE;
 
--- name: user_zones
--- The distinct zones of live users, by a loose index scan of users_zone: one probe a zone,
--- however many users.
-WITH RECURSIVE zones AS (
-    (SELECT timezone FROM users WHERE deleted_at IS NULL ORDER BY timezone LIMIT 1)
-    UNION ALL
-    SELECT (SELECT u.timezone FROM users AS u
-            WHERE u.deleted_at IS NULL AND u.timezone > zones.timezone
-            ORDER BY u.timezone LIMIT 1)
-    FROM zones WHERE zones.timezone IS NOT NULL
-)
-SELECT timezone FROM zones WHERE timezone IS NOT NULL;
-
 -- name: audience_zones
--- The zones where the audience has at least one member now.
+-- The zones where the audience has at least one member now (every audience's zones are among
+-- the users' zones, found by a loose index scan of users_zone: one probe a zone, however many
+-- users; for everyone, NULL metadata, that is all).
 WITH RECURSIVE zones AS (
     (SELECT timezone FROM users WHERE deleted_at IS NULL ORDER BY timezone LIMIT 1)
     UNION ALL
