@@ -35,6 +35,20 @@ def sinks() -> Iterator[list[WebhookSink]]:
         yield [a, b, c]
 
 
+@pytest.fixture
+def held(
+    pipeline_settings: Settings, clock: ManualClock, db: Database, sinks: list[WebhookSink]
+) -> Iterator[Pipeline]:
+    """A pipeline without the built-in webhook (WEBHOOK_URL unset): only endpoints deliver."""
+    settings = replace(pipeline_settings, webhook_url=None, webhook_secret=None)
+    c = bootstrap.Container(settings, clock).use(db=db)
+    bootstrap.install(c)
+    try:
+        yield Pipeline(c, clock, sinks[2])
+    finally:
+        bootstrap.install(None)
+
+
 def endpoint(pipeline: Pipeline, sink: WebhookSink, types: tuple[str, ...] | None = None) -> Endpoint:
     fields = EndpointFields(Destination(DestinationType.WEBHOOK, sink.url), types)
     return endpoints.create_endpoint(pipeline.c.db, pipeline.clock, fields)
@@ -183,54 +197,40 @@ def test_a_worker_killed_between_one_endpoints_success_and_anothers_posts_nothin
 
 
 def test_an_event_no_endpoint_takes_is_held_and_delivered_once_one_that_takes_it_is_added(
-    pipeline_settings: Settings, clock: ManualClock, db: Database, sinks: list[WebhookSink]
+    held: Pipeline, sinks: list[WebhookSink]
 ) -> None:
-    settings = replace(pipeline_settings, webhook_url=None, webhook_secret=None)
-    c = bootstrap.Container(settings, clock).use(db=db)
-    bootstrap.install(c)
-    try:
-        held = Pipeline(c, clock, sinks[2])
-        endpoint(held, sinks[0], ("trial-ending",))
-        user = held.user(date(1990, 3, 2))
-        event = held.only(user.id, Status.PENDING)
-        held.at(BIRTHDAY)
-        held.sweep()
-        held.poll()
-        assert sinks[0].requests == []
-        still = held.event(event.id)
-        assert (still.status, still.attempts) == (Status.PROCESSING, 0)  # held: not an attempt
+    endpoint(held, sinks[0], ("trial-ending",))
+    user = held.user(date(1990, 3, 2))
+    event = held.only(user.id, Status.PENDING)
+    held.at(BIRTHDAY)
+    held.sweep()
+    held.poll()
+    assert sinks[0].requests == []
+    still = held.event(event.id)
+    assert (still.status, still.attempts) == (Status.PROCESSING, 0)  # held: not an attempt
 
-        late = endpoint(held, sinks[1], ("birthday",))
-        held.at(BIRTHDAY + timedelta(minutes=1))
-        held.poll()  # back at once (BACKOFF_BASE is 0 here), and now an endpoint takes it
-        [request] = sinks[1].requests
-        assert request.headers["webhook-id"] == delivery_key(event.idempotency_key, late.id)
-        assert held.event(event.id).status is Status.COMPLETED
-        assert sinks[0].requests == []
-    finally:
-        bootstrap.install(None)
+    late = endpoint(held, sinks[1], ("birthday",))
+    held.at(BIRTHDAY + timedelta(minutes=1))
+    held.poll()  # back at once (BACKOFF_BASE is 0 here), and now an endpoint takes it
+    [request] = sinks[1].requests
+    assert request.headers["webhook-id"] == delivery_key(event.idempotency_key, late.id)
+    assert held.event(event.id).status is Status.COMPLETED
+    assert sinks[0].requests == []
 
 
 def test_an_event_no_endpoint_takes_within_its_max_age_is_skipped_with_the_reason(
-    pipeline_settings: Settings, clock: ManualClock, db: Database, sinks: list[WebhookSink]
+    held: Pipeline, sinks: list[WebhookSink]
 ) -> None:
-    settings = replace(pipeline_settings, webhook_url=None, webhook_secret=None)
-    c = bootstrap.Container(settings, clock).use(db=db)
-    bootstrap.install(c)
-    try:
-        held = Pipeline(c, clock, sinks[2])
-        user = held.user(date(1990, 3, 2))
-        event = held.only(user.id, Status.PENDING)
-        held.at(BIRTHDAY)
-        held.sweep()
-        held.poll()
-        held.at(BIRTHDAY + settings.max_event_age + timedelta(seconds=1))
-        held.poll()
-        skipped = held.event(event.id)
-        assert skipped.status is Status.SKIPPED
-        assert skipped.failure_reason is not None
-        assert "MAX_EVENT_AGE" in skipped.failure_reason
-        assert held.only(user.id, Status.PENDING).target_utc.year == 2027
-        assert all(s.requests == [] for s in sinks)
-    finally:
-        bootstrap.install(None)
+    user = held.user(date(1990, 3, 2))
+    event = held.only(user.id, Status.PENDING)
+    held.at(BIRTHDAY)
+    held.sweep()
+    held.poll()
+    held.at(BIRTHDAY + held.c.settings.max_event_age + timedelta(seconds=1))
+    held.poll()
+    skipped = held.event(event.id)
+    assert skipped.status is Status.SKIPPED
+    assert skipped.failure_reason is not None
+    assert "MAX_EVENT_AGE" in skipped.failure_reason
+    assert held.only(user.id, Status.PENDING).target_utc.year == 2027
+    assert all(s.requests == [] for s in sinks)
