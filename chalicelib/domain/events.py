@@ -68,8 +68,8 @@ def idempotency_key(
 def audience_key(user_id: UUID, schedule_id: UUID, occurrence_date: date) -> str:
     """One key per (user, audience schedule, local date): a name-based UUID over MD5 (version
     3), so that PostgreSQL, which has MD5 and not SHA-1 built in, writes the same key when the
-    sweeper materialises a zone's users in one statement (the audience_event_key function, and
-    the materialise_audience query from `audience_key_parts`)."""
+    sweeper materialises a zone's users in one statement (the materialise_audience query, from
+    `audience_key_parts`)."""
     _, suffix = audience_key_parts(schedule_id, occurrence_date)
     return str(uuid.uuid3(_KEY_NAMESPACE, f"{user_id}{suffix.decode()}"))
 

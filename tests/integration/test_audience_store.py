@@ -1,11 +1,9 @@
 """The audience's SQL against its Python: PostgreSQL's `@>` and `domain.audience.contains`
-agree (the worker checks membership in Python, the sweep in SQL), and `audience_event_key`
-is `audience_key` (the sweep writes keys in SQL, every reschedule in Python)."""
+agree (the worker checks membership in Python, the sweep in SQL). The keys the sweep writes in
+SQL are compared with `audience_key` in tests/integration/pipeline/test_audiences.py."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import date
 from typing import Any
 
 import pytest
@@ -15,7 +13,6 @@ from psycopg.types.json import Jsonb
 
 from chalicelib.adapters.postgres import Database
 from chalicelib.domain.audience import contains
-from chalicelib.domain.events import audience_key
 from scripts.devstack.store import tool_transaction
 
 pytestmark = pytest.mark.integration
@@ -48,14 +45,3 @@ def test_contains_is_postgresqls_containment(
         )
     assert row is not None
     assert contains(container, contained) is row["c"], (container, contained)
-
-
-def test_the_key_sql_writes_is_the_key_python_computes(db: Database) -> None:
-    for _ in range(20):
-        user, schedule = uuid.uuid4(), uuid.uuid4()
-        day = date(2026, 1, 1).fromordinal(date(2026, 1, 1).toordinal() + int(user.int % 4000))
-        with tool_transaction(db) as store:
-            row = store.one(
-                "SELECT audience_event_key(%(u)s, %(s)s, %(d)s) AS k", {"u": user, "s": schedule, "d": day}
-            )
-        assert row == {"k": audience_key(user, schedule, day)}

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from chalicelib.adapters import migrations
+from chalicelib.domain.events import audience_key
 from scripts.devstack import migrations as schema_tools
 from tests.conftest import PostgresServer
 
@@ -454,7 +455,7 @@ def test_0008_adds_the_endpoints_and_its_down_step_drops_them(empty_url: str) ->
 def test_0009_adds_the_overviews_index_and_the_last_sweep_and_its_down_step_drops_them(
     empty_url: str,
 ) -> None:
-    migrations.upgrade(empty_url)
+    migrations.upgrade(empty_url, target=9)  # 0010 sits above it
     finished = indexes(empty_url, "events")["events_finished"]
     assert finished.endswith(
         "(updated_at) INCLUDE (status, late, target_utc, delivered_at)"
@@ -468,6 +469,29 @@ def test_0009_adds_the_overviews_index_and_the_last_sweep_and_its_down_step_drop
     assert "events_finished" not in indexes(empty_url, "events")
     migrations.upgrade(empty_url)
     assert columns(empty_url, "last_sweep") == EXPECTED_COLUMNS["last_sweep"]
+
+
+def functions(url: str) -> set[str]:
+    return {
+        name
+        for (name,) in rows(url, "SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace")
+    }
+
+
+def test_0010_drops_audience_event_key_and_its_down_step_brings_it_back_as_it_was(empty_url: str) -> None:
+    """The sweep computes the key in its statement (the pipeline tests compare each key it
+    writes with `audience_key`); the function the down step restores still computes it too."""
+    migrations.upgrade(empty_url)
+    assert "audience_event_key" not in functions(empty_url)
+    reverted = schema_tools.downgrade(empty_url)
+    assert [(m.version, m.name) for m in reverted] == [(10, "audience_key_in_the_sweep")]
+    for n in range(20):
+        user, schedule = uuid.uuid4(), uuid.uuid4()
+        day = dt.date(2026, 1, 1) + dt.timedelta(days=int(user.int % 4000) - n)
+        [(key,)] = rows(empty_url, "SELECT audience_event_key(%s, %s, %s)", user, schedule, day)
+        assert key == audience_key(user, schedule, day)
+    migrations.upgrade(empty_url)
+    assert "audience_event_key" not in functions(empty_url)
 
 
 class Explaining:

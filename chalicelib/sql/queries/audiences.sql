@@ -64,15 +64,14 @@ DELETE FROM audience_progress WHERE schedule_id = %(schedule_id)s;
 -- One batch of a zone's members, in id order after `after`: each gets the occurrence as an
 -- event already claimed (PROCESSING, leased by the lease_until formula, as claim_due leaves one), whose
 -- message the sweeper sends at once with the seconds left as its delay: one write a member, not
--- an insert and then a claim. The key is the one audience_key (and audience_event_key) computes:
--- a version 3 UUID over MD5(namespace || user id || '/audience/<schedule>/<date>'), the parts
--- around the user id passed once for the batch (formatting them per member was a fifth of the
--- statement's time). Each event's id is a version 7 UUID (RFC 9562: the statement's time in
--- milliseconds, then random bits), so a batch's rows go to the right-hand edge of the primary
--- key and of the (target, id) indexes rather than to random pages of them (the statement alone,
--- a million members on two connections: 33,400 rows/s, against 26,400 with random ids).
--- ON CONFLICT: a member
--- whose event for that date exists (planned by their own change, written by a sweep that died
+-- an insert and then a claim. The key is the one audience_key computes: a version 3 UUID over
+-- MD5(namespace || user id || '/audience/<schedule>/<date>'), the parts around the user id
+-- passed once for the batch (formatting them per member was a fifth of the statement's time).
+-- Each event's id is a version 7 UUID (RFC 9562: the statement's time in milliseconds, then
+-- random bits), so a batch's rows go to the right-hand edge of the primary key and of the
+-- (target, id) indexes rather than to random pages of them (the statement alone, a million
+-- members on two connections: 33,400 rows/s, against 26,400 with random ids). ON CONFLICT: a
+-- member whose event for that date exists (planned by their own change, written by a sweep that died
 -- before recording its progress, or delivered before a move here) gets nothing more. The
 -- members' rows are locked (FOR SHARE) and read again, so a change to one (a move, a metadata
 -- change, a delete: each takes the user's lock) either waits for this batch and then finds its
