@@ -262,20 +262,18 @@ def public_addresses(host: str, port: int) -> list[IPAddress]:
 
 def _connect_to(
     addresses: Sequence[IPAddress],
-    _address: tuple[str, int],
+    address: tuple[str, int],
     timeout: float | None,
     source_address: tuple[str, int] | None = None,
 ) -> socket.socket:
-    """socket.create_connection to the vetted addresses in turn, in place of the name."""
-    if not addresses:
-        raise OSError("the name resolves to no address")
-    error: OSError | None = None
-    for address in addresses:
+    """socket.create_connection to the vetted addresses in turn, on `address`'s port, in place
+    of its name."""
+    error = OSError("the name resolves to no address")
+    for vetted in addresses:
         try:
-            return socket.create_connection((str(address), _address[1]), timeout, source_address)
+            return socket.create_connection((str(vetted), address[1]), timeout, source_address)
         except OSError as exc:
             error = exc
-    assert error is not None
     raise error
 
 
